@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Placeholder: filled by its issue.
+ */
+export {}

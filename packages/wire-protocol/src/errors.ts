@@ -1,0 +1,57 @@
+const HDP_ERROR = Symbol.for('harddrive-party.error')
+
+/**
+ * Base of every error thrown by a harddrive-party package. It carries a string `code`
+ * that callers branch on. Checks go through {@link isHdpError}, not `instanceof`, so
+ * two installed copies of a package still understand each other's errors.
+ */
+export class HdpError<Code extends string = string> extends Error {
+  readonly code: Code
+  readonly [HDP_ERROR] = true
+
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options)
+    this.code = code
+    this.name = 'HdpError'
+  }
+}
+
+/** True for an error thrown by any harddrive-party package (any copy of it). */
+export function isHdpError(err: unknown): err is HdpError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as Record<symbol, unknown>)[HDP_ERROR] === true &&
+    typeof (err as { code?: unknown }).code === 'string'
+  )
+}
+
+export type WireErrorCode =
+  /** A frame header announced more bytes than the limit allows. */
+  | 'FRAME_TOO_LARGE'
+  /** The bytes are not valid CBOR, or a frame was cut short. */
+  | 'MALFORMED'
+  /** The CBOR decoded, but a field is missing, has the wrong type or is out of range. */
+  | 'BAD_FIELD'
+  /** A path is not a safe share-relative path. */
+  | 'BAD_PATH'
+  /** The message names a protocol major version we do not speak. */
+  | 'UNSUPPORTED_VERSION'
+  /** The message type is unknown in this context. */
+  | 'UNKNOWN_MESSAGE'
+  /** A sealed payload did not open with this key (wrong topic, or tampered). */
+  | 'BAD_SEAL'
+  /** A signature or proof does not verify. */
+  | 'BAD_SIGNATURE'
+
+/** Thrown by every decoder in this package for any untrusted input it refuses. */
+export class WireError extends HdpError<WireErrorCode> {
+  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'WireError'
+  }
+}
+
+export function isWireError(err: unknown): err is WireError {
+  return isHdpError(err) && err.name === 'WireError'
+}

@@ -1,0 +1,104 @@
+/**
+ * @packageDocumentation
+ * The harddrive-party wire protocol: CBOR messages, length-prefixed framing, versioning,
+ * topic keys, sealed announcements and validation of untrusted bytes. No I/O.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, encodePeerMessage, FrameDecoder, decodePeerRequest } from '@harddrive-party/wire-protocol'
+ * const frame = encodeFrame(encodePeerMessage({ type: 'ls', path: 'music', recursive: false }))
+ * const decoder = new FrameDecoder()
+ * decoder.push(frame)
+ * const req = decodePeerRequest(decoder.nextFrame()!) // { type: 'ls', path: 'music', recursive: false }
+ * ```
+ */
+export { isIPv4, isIPv6, validateHost } from './address'
+export type {
+  AddressKind,
+  AnnouncedAddress,
+  Announcement,
+  NatType,
+  PortAllocation,
+} from './announcement'
+export {
+  ADDRESS_KINDS,
+  ANNOUNCEMENT_FORMAT,
+  announcementFromWire,
+  NAT_TYPES,
+  openAnnouncement,
+  PORT_ALLOCATIONS,
+  sealAnnouncement,
+} from './announcement'
+export type {
+  ApiCommand,
+  ApiCommandType,
+  ApiErrorCode,
+  ApiEvent,
+  ApiRequest,
+  ApiServerMessage,
+  PeerRef,
+} from './api-messages'
+export {
+  API_ERROR_CODES,
+  decodeApiRequest,
+  decodeApiServerMessage,
+  encodeApiMessage,
+} from './api-messages'
+export { decodeCbor, encodeCbor } from './cbor'
+export type { WireErrorCode } from './errors'
+export { HdpError, isHdpError, isWireError, WireError } from './errors'
+export type { FrameOptions } from './framing'
+export { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, readFrames } from './framing'
+export * as limits from './limits'
+export { MAX_CONTROL_FRAME_BYTES } from './limits'
+export type { MdnsEndpoint, MdnsRecord } from './mdns-record'
+export {
+  createMdnsCapability,
+  decodeMdnsRecord,
+  encodeMdnsRecord,
+  MAX_MDNS_CAPABILITIES,
+  MDNS_CAPABILITY_BYTES,
+  MDNS_SERVICE_TYPE,
+  matchMdnsCapabilities,
+  validateMdnsEndpoint,
+} from './mdns-record'
+export { isSharePath, joinSharePath, splitSharePath, validateSharePath } from './path'
+export type {
+  EndMessage,
+  EntriesMessage,
+  Entry,
+  ErrorMessage,
+  ExpectedFile,
+  Hello,
+  LsRequest,
+  LsResponse,
+  PeerErrorCode,
+  PeerMessage,
+  PeerRequest,
+  QueuedMessage,
+  ReadHeader,
+  ReadRequest,
+  ReadResponse,
+} from './peer-messages'
+export {
+  decodeHello,
+  decodeLsResponse,
+  decodePeerRequest,
+  decodeReadResponse,
+  encodePeerMessage,
+  lsLimit,
+  PEER_ERROR_CODES,
+  PeerError,
+  peerErrorFromMessage,
+} from './peer-messages'
+export type { DeriveTopicOptions, HelloProofInput, HelloRole, TopicKeys } from './topic'
+export {
+  createHelloProof,
+  deriveTopicKeys,
+  equalBytes,
+  TOPIC_KDF,
+  validateTopicName,
+  verifyHelloProof,
+} from './topic'
+export type { ProtocolVersion } from './version'
+export { ALPN, checkVersion, PROTOCOL_MAJOR, PROTOCOL_MINOR, PROTOCOL_VERSION } from './version'

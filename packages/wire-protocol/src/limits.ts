@@ -1,0 +1,25 @@
+/** Largest control frame (CBOR message) accepted on a peer stream by default. */
+export const MAX_CONTROL_FRAME_BYTES = 1024 * 1024
+/** Largest path accepted from the network, in UTF-8 bytes. */
+export const MAX_PATH_BYTES = 4096
+/** Largest single path segment (file or directory name), in UTF-8 bytes. Linux NAME_MAX. */
+export const MAX_SEGMENT_BYTES = 255
+/** Largest search term, in UTF-8 bytes. */
+export const MAX_SEARCH_BYTES = 256
+/** Most entries a peer may ask for in one `ls` page, and the default page size. */
+export const MAX_LS_LIMIT = 10_000
+export const DEFAULT_LS_LIMIT = 1000
+/** Largest opaque `ls` cursor, in bytes. */
+export const MAX_CURSOR_BYTES = 8192
+/** Largest error message carried on the wire, in characters. */
+export const MAX_ERROR_MESSAGE_CHARS = 1024
+/** Largest sealed announcement, in bytes. */
+export const MAX_ANNOUNCEMENT_BYTES = 4096
+/** Most addresses one announcement may list. */
+export const MAX_ANNOUNCED_ADDRESSES = 16
+/** Largest host string (an IPv4/IPv6 literal or a DNS name). */
+export const MAX_HOST_CHARS = 253
+/** Largest free-form text field (agent names, topic names). */
+export const MAX_TEXT_CHARS = 1024
+/** Largest agent (software name) string in a hello. */
+export const MAX_AGENT_CHARS = 128

@@ -1,0 +1,20 @@
+import { WireError } from './errors'
+
+/** Major version: a peer refuses any other. Minor versions only add optional fields. */
+export const PROTOCOL_MAJOR = 1
+export const PROTOCOL_MINOR = 0
+export type ProtocolVersion = readonly [major: number, minor: number]
+export const PROTOCOL_VERSION: ProtocolVersion = [PROTOCOL_MAJOR, PROTOCOL_MINOR]
+
+/** ALPN protocol id for a QUIC transport carrying this protocol. */
+export const ALPN = 'harddrive-party/1'
+
+/** Throws `UNSUPPORTED_VERSION` unless `version` has our major number. */
+export function checkVersion(version: ProtocolVersion): void {
+  if (version[0] !== PROTOCOL_MAJOR) {
+    throw new WireError(
+      'UNSUPPORTED_VERSION',
+      `peer speaks protocol ${version[0]}.${version[1]}; we speak ${PROTOCOL_MAJOR}.x`,
+    )
+  }
+}
