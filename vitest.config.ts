@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config'
-import { projects } from './vitest.workspace'
+import { projects } from './vitest.workspace.ts'
 
 export default defineConfig({
   // Library tests import siblings by package name and resolve to their TypeScript source.

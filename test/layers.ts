@@ -20,7 +20,11 @@ export const ALLOWED_EDGES: Record<string, readonly string[]> = {
   'peer-node': ['wire-protocol', 'index-store', 'transport', 'holepunch', 'discovery'],
   cli: ['peer-node', 'wire-protocol'],
   'web-ui': ['wire-protocol'],
+  'test-lab': [],
 }
+
+/** Test-only packages: allowed as devDependencies anywhere, never as runtime dependencies. */
+export const TEST_ONLY = ['test-lab']
 
 /** The only third-party packages the pure protocol layer may import. */
 export const WIRE_PROTOCOL_ALLOWED = ['cbor-x', '@noble/hashes', '@noble/ciphers', '@noble/curves']
@@ -52,7 +56,9 @@ export function findLayerViolations(ws: Workspace): string[] {
       continue
     }
     for (const dep of [...pkg.dependencies, ...pkg.devDependencies]) {
-      if (dep.startsWith(scope) && !allowed.includes(dep.replace(scope, ''))) {
+      const isTestOnlyDevDep =
+        TEST_ONLY.includes(dep.replace(scope, '')) && !pkg.dependencies.includes(dep)
+      if (dep.startsWith(scope) && !allowed.includes(dep.replace(scope, '')) && !isTestOnlyDevDep) {
         problems.push(`${short} depends on ${dep}`)
       }
       if (

@@ -1,0 +1,178 @@
+import { Lab, type LabOptions, type Namespace } from './namespaces'
+import { hasCommand } from './run'
+import { type StunEndpoint, type StunServer, startStunServer } from './stun-server'
+
+/** `easy`: endpoint-independent mapping (MASQUERADE). `hard`: endpoint-dependent (MASQUERADE --random-fully). */
+export type NatKind = 'easy' | 'hard'
+
+export interface NatRouter {
+  name: string
+  kind: NatKind
+  ns: Namespace
+  /** The router's address on the lab's public network: what peers behind it appear as. */
+  publicAddress: string
+  /** The router's address on its LAN (the hosts' gateway). */
+  lanAddress: string
+  /** LAN subnet prefix, e.g. `10.99.1`. */
+  subnet: string
+}
+
+export interface LabHost {
+  name: string
+  ns: Namespace
+  /** The host's own address (private behind a NAT, public when open). */
+  address: string
+  /** The router it sits behind, or undefined for a host on the public network. */
+  nat?: NatRouter
+}
+
+export interface NatLabOptions extends LabOptions {
+  /** NAT routers to build, by name. Default `{ A: 'easy', B: 'hard', C: 'easy' }`. */
+  nats?: Record<string, NatKind>
+  /** Start coturn on the public network (default true). */
+  stun?: boolean
+}
+
+/**
+ * The NAT lab: a "public internet" namespace (bridge with 10.99.0.1 and 10.99.0.254, coturn
+ * STUN on both, port 3478), NAT routers on 10.99.0.(10+i) each with its LAN 10.99.i.0/24, and
+ * hosts behind routers (10.99.i.2, .3, ...) or directly on the public network (10.99.0.100+).
+ * Each router drops unsolicited inbound (ctstate NEW on its wan, INPUT and FORWARD), like a
+ * home router; without the INPUT rule an early inbound punch leaves a conntrack entry that
+ * makes MASQUERADE pick another port (see shared/netns-nat.sh). Nothing touches the host's
+ * own network.
+ */
+export class NatLab {
+  readonly lab: Lab
+  pub!: Namespace
+  stun?: StunServer
+  readonly routers = new Map<string, NatRouter>()
+  readonly hosts = new Map<string, LabHost>()
+  #publicHosts = 0
+
+  private constructor(options: NatLabOptions) {
+    this.lab = new Lab(options)
+  }
+
+  /** Builds the lab; on any failure it tears down what it made and rethrows. */
+  static async create(options: NatLabOptions = {}): Promise<NatLab> {
+    const lab = new NatLab(options)
+    try {
+      await lab.#build(options)
+      return lab
+    } catch (err) {
+      await lab.destroy()
+      throw err
+    }
+  }
+
+  /** STUN endpoints: 10.99.0.1:3478 and 10.99.0.254:3478. */
+  get stunServers(): StunEndpoint[] {
+    return this.stun?.endpoints ?? []
+  }
+
+  async #build(options: NatLabOptions): Promise<void> {
+    this.pub = await this.lab.addNamespace('pub')
+    await this.pub.exec('ip', ['link', 'add', 'br0', 'type', 'bridge'])
+    await this.pub.exec('ip', ['link', 'set', 'br0', 'up'])
+    await this.pub.exec('ip', ['addr', 'add', '10.99.0.1/24', 'dev', 'br0'])
+    await this.pub.exec('ip', ['addr', 'add', '10.99.0.254/24', 'dev', 'br0'])
+    let i = 1
+    const nats: Record<string, NatKind> = options.nats ?? { A: 'easy', B: 'hard', C: 'easy' }
+    for (const [name, kind] of Object.entries(nats)) {
+      await this.#addRouter(name, kind, i++)
+    }
+    if (options.stun !== false) {
+      this.stun = await startStunServer({
+        ns: this.pub,
+        addresses: ['10.99.0.1', '10.99.0.254'],
+        port: 3478,
+        dir: this.lab.dir,
+      })
+    }
+  }
+
+  async #addRouter(name: string, kind: NatKind, i: number): Promise<void> {
+    if (i > 90) throw new Error('at most 90 routers')
+    const ns = await this.lab.addNamespace(`nat${name}`)
+    const subnet = `10.99.${i}`
+    const publicAddress = `10.99.0.${10 + i}`
+    await this.lab.link(ns, 'wan', `${publicAddress}/24`, this.pub, `p${i}`, undefined)
+    await this.pub.exec('ip', ['link', 'set', `p${i}`, 'master', 'br0'])
+    await ns.exec('ip', ['link', 'add', 'lan', 'type', 'bridge'])
+    await ns.exec('ip', ['addr', 'add', `${subnet}.1/24`, 'dev', 'lan'])
+    await ns.exec('ip', ['link', 'set', 'lan', 'up'])
+    await ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
+    const masquerade = ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE']
+    await ns.exec('iptables', kind === 'hard' ? [...masquerade, '--random-fully'] : masquerade)
+    for (const chain of ['INPUT', 'FORWARD']) {
+      await ns.exec('iptables', [
+        '-A',
+        chain,
+        '-i',
+        'wan',
+        '-m',
+        'conntrack',
+        '--ctstate',
+        'NEW',
+        '-j',
+        'DROP',
+      ])
+    }
+    this.routers.set(name, { name, kind, ns, publicAddress, lanAddress: `${subnet}.1`, subnet })
+  }
+
+  router(name: string): NatRouter {
+    const r = this.routers.get(name)
+    if (!r) throw new Error(`no router ${name}`)
+    return r
+  }
+
+  /** Adds a host behind router `behind`, or on the public network when `behind` is undefined. */
+  async addHost(name: string, behind?: string): Promise<LabHost> {
+    const ns = await this.lab.addNamespace(name)
+    let host: LabHost
+    if (behind === undefined) {
+      const k = ++this.#publicHosts
+      const address = `10.99.0.${100 + k}`
+      await this.lab.link(ns, 'eth0', `${address}/24`, this.pub, `o${k}`, undefined)
+      await this.pub.exec('ip', ['link', 'set', `o${k}`, 'master', 'br0'])
+      host = { name, ns, address }
+    } else {
+      const nat = this.router(behind)
+      const k = [...this.hosts.values()].filter((h) => h.nat === nat).length + 1
+      const address = `${nat.subnet}.${k + 1}`
+      await this.lab.link(ns, 'eth0', `${address}/24`, nat.ns, `h${k}`, undefined)
+      await nat.ns.exec('ip', ['link', 'set', `h${k}`, 'master', 'lan'])
+      await ns.exec('ip', ['route', 'add', 'default', 'via', nat.lanAddress])
+      host = { name, ns, address, nat }
+    }
+    this.hosts.set(name, host)
+    return host
+  }
+
+  /** UDP conntrack entries on a router now (needs the conntrack tool). */
+  async conntrackEntries(router: string): Promise<number> {
+    if (!hasCommand('conntrack'))
+      throw new Error('conntrack is not installed (apt-get install conntrack)')
+    const out = await this.router(router).ns.exec('sh', [
+      '-c',
+      'conntrack -L -p udp 2>/dev/null || true',
+    ])
+    return out.split('\n').filter((l) => l.trim() !== '').length
+  }
+
+  /** Empties a router's conntrack table (between benchmark runs). */
+  async flushConntrack(router: string): Promise<void> {
+    await this.router(router).ns.exec('sh', ['-c', 'conntrack -F 2>/dev/null || true'])
+  }
+
+  async destroy(): Promise<void> {
+    await this.stun?.stop().catch(() => {})
+    await this.lab.destroy()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy()
+  }
+}

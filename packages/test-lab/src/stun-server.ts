@@ -1,0 +1,103 @@
+import { createSocket } from 'node:dgram'
+import { join } from 'node:path'
+import type { Lab, Namespace } from './namespaces'
+import { LabProcess } from './process'
+import { hasCommand, run } from './run'
+
+export interface StunEndpoint {
+  host: string
+  port: number
+}
+
+export interface StunServer {
+  /** One endpoint per listening address, all on the same port. */
+  readonly endpoints: StunEndpoint[]
+  readonly process: LabProcess
+  stop(): Promise<void>
+}
+
+export interface StunServerOptions {
+  /** Addresses to listen on; two let clients tell EIM from EDM NATs. Default 127.0.0.1 and 127.0.0.2. */
+  addresses?: string[]
+  /** UDP port. Default 3478 inside a namespace, a free port on the host. */
+  port?: number
+  /** Run inside this namespace (default: on the host, which must then be loopback addresses). */
+  ns?: Namespace
+  /** Directory for the pid file, SQLite file and log. */
+  dir: string
+}
+
+/** Whether coturn's `turnserver` is installed. */
+export function hasCoturn(): boolean {
+  return hasCommand('turnserver')
+}
+
+/**
+ * Starts a real coturn in STUN-only mode (RFC 5389/8489 Binding, XOR-MAPPED-ADDRESS; with two
+ * addresses it also reports OTHER-ADDRESS). Resolves once every address listens.
+ */
+export async function startStunServer(options: StunServerOptions): Promise<StunServer> {
+  const addresses = options.addresses ?? ['127.0.0.1', '127.0.0.2']
+  const port = options.port ?? (options.ns ? 3478 : await freeUdpPort(addresses[0]!))
+  const args = [
+    '-n',
+    '--stun-only',
+    ...addresses.flatMap((a) => ['-L', a]),
+    '-p',
+    String(port),
+    '--no-cli',
+    '--no-tls',
+    '--no-dtls',
+    '--no-tcp',
+    '--no-software-attribute',
+    '--log-file',
+    'stdout',
+    '--simple-log',
+    '--pidfile',
+    join(options.dir, `turnserver-${port}.pid`),
+    '--userdb',
+    join(options.dir, `turndb-${port}`),
+  ]
+  const proc = options.ns
+    ? options.ns.spawn('turnserver', args)
+    : new LabProcess('turnserver', args, { label: 'coturn' })
+  const listening = async () => {
+    const out = options.ns ? await options.ns.exec('ss', ['-ulnH']) : await run('ss', ['-ulnH'])
+    return addresses.every((a) => out.includes(`${a}:${port} `))
+  }
+  const deadline = Date.now() + 10_000
+  while (!(await listening())) {
+    if (Date.now() > deadline) {
+      await proc.stop()
+      throw new Error(
+        `coturn did not listen on ${addresses.join(', ')}:${port}\n${proc.lines.slice(-20).join('\n')}`,
+      )
+    }
+    const status = await Promise.race([
+      proc.exited,
+      new Promise((r) => setTimeout(r, 50, undefined)),
+    ])
+    if (status) throw new Error(`coturn exited: ${proc.lines.slice(-20).join('\n')} ${proc.stderr}`)
+  }
+  return {
+    endpoints: addresses.map((host) => ({ host, port })),
+    process: proc,
+    async stop() {
+      await proc.stop()
+    },
+  }
+}
+
+/** Finds a UDP port that is free right now on `host`. */
+export async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
+  const s = createSocket('udp4')
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject)
+    s.bind(0, host, () => resolve())
+  })
+  const { port } = s.address()
+  await new Promise<void>((r) => s.close(() => r()))
+  return port
+}
+
+export type { Lab }
