@@ -58,7 +58,9 @@ export function uint(
   what: string,
   max = Number.MAX_SAFE_INTEGER,
 ): number {
-  const v = own(obj, key)
+  let v = own(obj, key)
+  // 64-bit CBOR integers decode as BigInt; take them when they fit a safe JS integer.
+  if (typeof v === 'bigint' && v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) v = Number(v)
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
     bad(what, key, 'a non-negative integer')
   }

@@ -1,8 +1,7 @@
 import { hasControlChar } from './check'
 import { WireError } from './errors'
 import { MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from './limits'
-
-const utf8 = new TextEncoder()
+import { utf8Length } from './utf8'
 
 /**
  * Checks that `path` is a safe share-relative path and returns it unchanged.
@@ -17,7 +16,7 @@ export function validateSharePath(path: unknown): string {
   if (typeof path !== 'string')
     throw new WireError('BAD_PATH', `path must be a string, got ${typeof path}`)
   if (path === '') return path
-  if (path.length > MAX_PATH_BYTES || utf8.encode(path).length > MAX_PATH_BYTES) {
+  if (path.length > MAX_PATH_BYTES || utf8Length(path) > MAX_PATH_BYTES) {
     throw new WireError('BAD_PATH', `path is longer than ${MAX_PATH_BYTES} bytes`)
   }
   if (hasControlChar(path)) {
@@ -31,7 +30,7 @@ export function validateSharePath(path: unknown): string {
     if (segment === '.' || segment === '..') {
       throw new WireError('BAD_PATH', `path has a "${segment}" segment`)
     }
-    if (utf8.encode(segment).length > MAX_SEGMENT_BYTES) {
+    if (segment.length > MAX_SEGMENT_BYTES / 3 && utf8Length(segment) > MAX_SEGMENT_BYTES) {
       throw new WireError('BAD_PATH', `a path segment is longer than ${MAX_SEGMENT_BYTES} bytes`)
     }
   }

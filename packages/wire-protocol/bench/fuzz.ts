@@ -1,0 +1,172 @@
+// Feeds 1,000,000 hostile inputs (random bytes, mutated valid messages, well-formed CBOR of
+// the wrong shape) to every decoder and counts what comes out. Anything but a WireError is a
+// bug: the script prints it and exits 1. Usage: pnpm fuzz [count]
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  deriveTopicKeys,
+  encodeCbor,
+  isWireError,
+  sealAnnouncement,
+} from '@harddrive-party/wire-protocol'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { byteDecoders } from '../test/decoders'
+
+const total = Number(process.argv[2] ?? 1_000_000)
+const topic = await deriveTopicKeys('fuzz', { kdf: { N: 1024, r: 8, p: 1 } })
+const decoders = Object.entries(byteDecoders(topic))
+const vectors: { valid: { hex: string }[] } = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../../../docs/protocol/vectors.json'), 'utf8'),
+)
+const seed = ed25519.utils.randomSecretKey()
+const seeds = [
+  ...vectors.valid.map((v) => new Uint8Array(Buffer.from(v.hex, 'hex'))),
+  sealAnnouncement(
+    {
+      key: ed25519.getPublicKey(seed),
+      addresses: [{ host: '10.1.2.3', port: 9, kind: 'lan' }],
+      nat: 'easy',
+      timestamp: 1,
+      nonce: new Uint8Array(16),
+    },
+    topic,
+    seed,
+  ),
+]
+
+// xorshift32: fast and reproducible (the seed is printed).
+let state = (Number(process.env.FUZZ_SEED) || Date.now()) >>> 0 || 1
+const rngSeed = state
+const rand = () => {
+  state ^= state << 13
+  state ^= state >>> 17
+  state ^= state << 5
+  return (state >>> 0) / 4294967296
+}
+const int = (n: number) => Math.floor(rand() * n)
+
+function randomBytes(): Uint8Array {
+  const b = new Uint8Array(int(512))
+  for (let i = 0; i < b.length; i++) b[i] = int(256)
+  return b
+}
+
+function mutate(): Uint8Array {
+  const b = Array.from(seeds[int(seeds.length)]!)
+  for (let n = 1 + int(6); n > 0; n--) {
+    const i = int(b.length + 1)
+    switch (int(4)) {
+      case 0:
+        b[i] = (b[i] ?? 0) ^ (1 << int(8))
+        break
+      case 1:
+        b[i] = int(256)
+        break
+      case 2:
+        b.length = i
+        break
+      default:
+        b.splice(i, 0, int(256))
+    }
+  }
+  return new Uint8Array(b)
+}
+
+const keys = [
+  'type',
+  'version',
+  'proof',
+  'path',
+  'recursive',
+  'cursor',
+  'limit',
+  'offset',
+  'length',
+  'expect',
+  'size',
+  'mtime',
+  'entries',
+  'dir',
+  'code',
+  'message',
+  'position',
+  'id',
+  'command',
+  'topic',
+  'peer',
+  'event',
+  'body',
+  'sig',
+]
+const words = [
+  'hello',
+  'ls',
+  'read',
+  'entries',
+  'end',
+  'error',
+  'header',
+  'queued',
+  'result',
+  'event',
+  'join',
+  'download',
+  '../x',
+  '',
+  'a/b',
+]
+function value(depth: number): unknown {
+  switch (int(depth > 2 ? 6 : 8)) {
+    case 0:
+      return words[int(words.length)]
+    case 1:
+      return int(2 ** 31) - 2 ** 30
+    case 2:
+      return rand() * 1e12
+    case 3:
+      return rand() < 0.5
+    case 4:
+      return null
+    case 5:
+      return randomBytes().subarray(0, int(70))
+    case 6:
+      return Array.from({ length: int(4) }, () => value(depth + 1))
+    default: {
+      const o: Record<string, unknown> = {}
+      for (let n = int(7); n > 0; n--) o[keys[int(keys.length)]!] = value(depth + 1)
+      return o
+    }
+  }
+}
+
+const counts = new Map<string, { ok: number; refused: number }>()
+const started = performance.now()
+for (let i = 0; i < total; i++) {
+  const kind = i % 3
+  const input = kind === 0 ? randomBytes() : kind === 1 ? mutate() : encodeCbor(value(0))
+  const [name, decode] = decoders[i % decoders.length]!
+  const c = counts.get(name) ?? { ok: 0, refused: 0 }
+  counts.set(name, c)
+  try {
+    decode(input)
+    c.ok++
+  } catch (err) {
+    if (!isWireError(err)) {
+      console.error(
+        `FAIL: ${name} threw a non-WireError on input ${Buffer.from(input).toString('hex')} (FUZZ_SEED=${rngSeed})`,
+      )
+      console.error(err)
+      process.exit(1)
+    }
+    c.refused++
+  }
+}
+const seconds = (performance.now() - started) / 1000
+
+console.log(
+  `wire-protocol fuzz: ${total.toLocaleString('en')} inputs in ${seconds.toFixed(1)} s = ${Math.round(total / seconds).toLocaleString('en')} inputs/s (FUZZ_SEED=${rngSeed})`,
+)
+console.log('decoder            accepted   refused (WireError)')
+for (const [name, c] of counts)
+  console.log(`${name.padEnd(18)} ${String(c.ok).padStart(8)}   ${String(c.refused).padStart(8)}`)
+console.log('non-WireError exceptions: 0')

@@ -1,0 +1,313 @@
+// Writes docs/protocol/vectors.json from the message examples below. Run after a deliberate
+// protocol change: `pnpm --filter @harddrive-party/wire-protocol make-vectors`. The vectors
+// test then holds every implementation (this one included) to these bytes.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  createHelloProof,
+  createMdnsCapability,
+  deriveTopicKeys,
+  encodeCbor,
+  encodeFrame,
+  encodeMdnsRecord,
+  sealAnnouncement,
+} from '@harddrive-party/wire-protocol'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { type CodecName, codecs, toJson } from '../test/vector-codec'
+
+const seed = new Uint8Array(32).map((_, i) => i + 1)
+const key = ed25519.getPublicKey(seed)
+const otherKey = new Uint8Array(32).fill(0xbb)
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+
+const valid: { name: string; codec: CodecName; value: unknown }[] = [
+  {
+    name: 'hello',
+    codec: 'hello',
+    value: {
+      type: 'hello',
+      version: [1, 0],
+      proof: new Uint8Array(32).fill(7),
+      agent: 'harddrive-party-js/0.1.0',
+    },
+  },
+  { name: 'ls root', codec: 'peer-request', value: { type: 'ls', path: '', recursive: false } },
+  {
+    name: 'ls paged search',
+    codec: 'peer-request',
+    value: {
+      type: 'ls',
+      path: 'music/jazz',
+      search: 'coltrane',
+      recursive: true,
+      cursor: new Uint8Array([1, 2, 3]),
+      limit: 500,
+    },
+  },
+  {
+    name: 'read whole file',
+    codec: 'peer-request',
+    value: { type: 'read', path: 'films/Nosferatu (1922).mkv', offset: 0 },
+  },
+  {
+    name: 'read resume with expectation',
+    codec: 'peer-request',
+    value: {
+      type: 'read',
+      path: 'films/a.mkv',
+      offset: 1048576,
+      length: 4096,
+      expect: { size: 5000000000, mtime: 1700000000000 },
+    },
+  },
+  {
+    name: 'entries',
+    codec: 'ls-response',
+    value: {
+      type: 'entries',
+      entries: [
+        { path: 'music', size: 123456789, dir: true, files: 42 },
+        { path: 'music/ü.flac', size: 31337, dir: false, mtime: 1700000000123 },
+      ],
+    },
+  },
+  {
+    name: 'end with cursor',
+    codec: 'ls-response',
+    value: { type: 'end', cursor: new Uint8Array([9, 9]) },
+  },
+  { name: 'end', codec: 'ls-response', value: { type: 'end' } },
+  {
+    name: 'ls error',
+    codec: 'ls-response',
+    value: { type: 'error', code: 'NOT_FOUND', message: 'no such path: music/x' },
+  },
+  {
+    name: 'read header',
+    codec: 'read-response',
+    value: {
+      type: 'header',
+      size: 5000000000,
+      mtime: 1700000000000,
+      offset: 1048576,
+      length: 4096,
+    },
+  },
+  { name: 'queued', codec: 'read-response', value: { type: 'queued', position: 3 } },
+  {
+    name: 'read error changed',
+    codec: 'read-response',
+    value: { type: 'error', code: 'CHANGED', message: 'size or mtime changed' },
+  },
+  {
+    name: 'api join',
+    codec: 'api-request',
+    value: { id: 1, command: { type: 'join', topic: 'my friends' } },
+  },
+  {
+    name: 'api download',
+    codec: 'api-request',
+    value: {
+      id: 4294967295,
+      command: { type: 'download', peer: 'PersianChinchilla', path: 'films/a.mkv' },
+    },
+  },
+  {
+    name: 'api ls',
+    codec: 'api-request',
+    value: {
+      id: 2,
+      command: { type: 'ls', peer: hex(otherKey), path: 'music', recursive: true, limit: 100 },
+    },
+  },
+  {
+    name: 'api result',
+    codec: 'api-server-message',
+    value: { type: 'result', id: 2, data: { files: 3 } },
+  },
+  {
+    name: 'api error',
+    codec: 'api-server-message',
+    value: { type: 'error', id: 2, code: 'PEER_UNAVAILABLE', message: 'peer is offline' },
+  },
+  {
+    name: 'api transfer event',
+    codec: 'api-server-message',
+    value: {
+      type: 'event',
+      event: {
+        type: 'transfer',
+        direction: 'download',
+        requestId: 'r1',
+        peer: 'PersianChinchilla',
+        path: 'films/a.mkv',
+        bytes: 10,
+        total: 100,
+        bytesPerSecond: 5,
+        state: 'active',
+      },
+    },
+  },
+]
+
+// Each invalid vector is CBOR built from a plain value (or raw bytes) and the error code it must get.
+const invalid: { name: string; codec: CodecName; hex: string; error: string }[] = [
+  { name: 'not CBOR', codec: 'peer-request', hex: 'ff', error: 'MALFORMED' },
+  {
+    name: 'truncated CBOR',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'ls', path: 'a', recursive: false })).slice(0, 10),
+    error: 'MALFORMED',
+  },
+  {
+    name: 'trailing bytes',
+    codec: 'peer-request',
+    hex: `${hex(encodeCbor({ type: 'ls', path: 'a', recursive: false }))}00`,
+    error: 'MALFORMED',
+  },
+  { name: 'not a map', codec: 'peer-request', hex: hex(encodeCbor([1, 2])), error: 'BAD_FIELD' },
+  {
+    name: 'unknown request type',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'rm', path: 'a' })),
+    error: 'UNKNOWN_MESSAGE',
+  },
+  {
+    name: 'dot-dot path',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'read', path: 'music/../../etc/passwd', offset: 0 })),
+    error: 'BAD_PATH',
+  },
+  {
+    name: 'absolute path',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'read', path: '/etc/passwd', offset: 0 })),
+    error: 'BAD_PATH',
+  },
+  {
+    name: 'backslash path',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'ls', path: 'a\\..\\b', recursive: false })),
+    error: 'BAD_PATH',
+  },
+  {
+    name: 'NUL in path',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'ls', path: 'a\u0000b', recursive: false })),
+    error: 'BAD_PATH',
+  },
+  {
+    name: 'negative offset',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'read', path: 'a', offset: -1 })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'fractional offset',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'read', path: 'a', offset: 1.5 })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'limit too large',
+    codec: 'peer-request',
+    hex: hex(encodeCbor({ type: 'ls', path: '', recursive: false, limit: 10001 })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'unknown major version',
+    codec: 'hello',
+    hex: hex(encodeCbor({ type: 'hello', version: [2, 0], proof: new Uint8Array(32) })),
+    error: 'UNSUPPORTED_VERSION',
+  },
+  {
+    name: 'short proof',
+    codec: 'hello',
+    hex: hex(encodeCbor({ type: 'hello', version: [1, 0], proof: new Uint8Array(31) })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'header longer than file',
+    codec: 'read-response',
+    hex: hex(encodeCbor({ type: 'header', size: 10, mtime: 0, offset: 8, length: 3 })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'entry escapes',
+    codec: 'ls-response',
+    hex: hex(encodeCbor({ type: 'entries', entries: [{ path: '../x', size: 1, dir: false }] })),
+    error: 'BAD_PATH',
+  },
+  {
+    name: 'api unknown command',
+    codec: 'api-request',
+    hex: hex(encodeCbor({ id: 1, command: { type: 'format-disk' } })),
+    error: 'UNKNOWN_MESSAGE',
+  },
+]
+
+const topic = await deriveTopicKeys('harddrive-party test vectors')
+const announcement = {
+  key,
+  addresses: [
+    { host: '192.168.1.20', port: 47000, kind: 'lan' as const, tcp: true },
+    { host: '203.0.113.7', port: 47000, kind: 'public' as const },
+  ],
+  nat: 'easy' as const,
+  portAllocation: 'preserving' as const,
+  timestamp: 1700000000000,
+  nonce: new Uint8Array(16).fill(0x11),
+}
+const sealNonce = new Uint8Array(24).fill(0x22)
+const endpoint = { key, host: '192.168.1.20', port: 47000 }
+const helloInput = {
+  role: 'dialer' as const,
+  dialerKey: key,
+  acceptorKey: otherKey,
+  binding: new Uint8Array(32).fill(3),
+}
+
+const out = {
+  description:
+    'Test vectors for docs/protocol.md. Byte strings are hex; in values, {"$bytes": hex} is a CBOR byte string. ' +
+    'Every "valid" entry must decode from hex to value and encode from value to hex; every "invalid" entry must be refused with the error code given.',
+  valid: valid.map((v) => ({
+    name: v.name,
+    codec: v.codec,
+    value: toJson(v.value),
+    hex: hex(codecs[v.codec].encode(v.value as never)),
+  })),
+  invalid,
+  frame: { payloadHex: 'a0', frameHex: hex(encodeFrame(new Uint8Array([0xa0]))) },
+  topic: {
+    name: topic.name,
+    kdf: 'scrypt(N=65536, r=8, p=1, salt="harddrive-party/1 topic", dkLen=32) then HKDF-SHA256 without salt, info "harddrive-party/1 <label>"',
+    publicId: topic.publicId,
+    sealKey: hex(topic.sealKey),
+    proofKey: hex(topic.proofKey),
+    mdnsKey: hex(topic.mdnsKey),
+  },
+  announcement: {
+    seed: hex(seed),
+    publicKey: hex(key),
+    value: toJson(announcement),
+    sealNonce: hex(sealNonce),
+    sealed: hex(sealAnnouncement(announcement, topic, seed, sealNonce)),
+  },
+  helloProof: {
+    input: toJson(helloInput),
+    proof: hex(createHelloProof(topic, helloInput)),
+  },
+  mdns: {
+    endpoint: toJson(endpoint),
+    capability: hex(createMdnsCapability(topic, endpoint)),
+    txt: encodeMdnsRecord({
+      version: 1,
+      key,
+      capabilities: [createMdnsCapability(topic, endpoint)],
+    }),
+  },
+}
+const file = join(import.meta.dirname, '../../../docs/protocol/vectors.json')
+writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`)
+console.log(`wrote ${out.valid.length} valid and ${out.invalid.length} invalid vectors to ${file}`)

@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  deriveTopicKeys,
+  encodeCbor,
+  isWireError,
+  sealAnnouncement,
+} from '@harddrive-party/wire-protocol'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { byteDecoders } from './decoders'
+
+const topic = await deriveTopicKeys('fuzz', { kdf: { N: 1024, r: 8, p: 1 } })
+const decoders = byteDecoders(topic)
+const vectors: { valid: { hex: string }[] } = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../../../docs/protocol/vectors.json'), 'utf8'),
+)
+const seed = ed25519.utils.randomSecretKey()
+const seeds = [
+  ...vectors.valid.map((v) => new Uint8Array(Buffer.from(v.hex, 'hex'))),
+  sealAnnouncement(
+    {
+      key: ed25519.getPublicKey(seed),
+      addresses: [{ host: '10.1.2.3', port: 9, kind: 'lan' }],
+      nat: 'easy',
+      timestamp: 1,
+      nonce: new Uint8Array(16),
+    },
+    topic,
+    seed,
+  ),
+]
+
+/** Runs `decode` and fails the property unless it returns or throws a WireError. */
+function onlyWireErrors(decode: (b: Uint8Array) => unknown, input: Uint8Array): boolean {
+  try {
+    decode(input)
+  } catch (err) {
+    if (!isWireError(err))
+      throw new Error(
+        `non-WireError from input ${Buffer.from(input).toString('hex').slice(0, 200)}`,
+        { cause: err },
+      )
+  }
+  return true
+}
+
+const mutated = fc
+  .tuple(
+    fc.constantFrom(...seeds),
+    fc.array(
+      fc.tuple(
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom('flip', 'set', 'cut', 'insert'),
+      ),
+      { minLength: 1, maxLength: 8 },
+    ),
+  )
+  .map(([base, edits]) => {
+    let b = Array.from(base)
+    for (const [at, byte, op] of edits) {
+      const i = b.length === 0 ? 0 : at % b.length
+      if (op === 'flip') b[i] = (b[i] ?? 0) ^ (1 << (byte & 7))
+      else if (op === 'set') b[i] = byte
+      else if (op === 'cut') b = b.slice(0, i)
+      else b.splice(i, 0, byte)
+    }
+    return new Uint8Array(b)
+  })
+
+const leaf = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.constantFrom(
+    'hello',
+    'ls',
+    'read',
+    'entries',
+    'end',
+    'error',
+    'header',
+    'queued',
+    'result',
+    'event',
+    'transfer',
+    'join',
+    'download',
+    '../x',
+    '',
+    'a/b',
+  ),
+  fc.integer(),
+  fc.bigInt({ min: -(2n ** 64n) + 1n, max: 2n ** 64n - 1n }),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.uint8Array({ maxLength: 70 }),
+)
+const keys = fc.constantFrom(
+  'type',
+  'version',
+  'proof',
+  'path',
+  'recursive',
+  'search',
+  'cursor',
+  'limit',
+  'offset',
+  'length',
+  'expect',
+  'size',
+  'mtime',
+  'entries',
+  'dir',
+  'files',
+  'code',
+  'message',
+  'position',
+  'id',
+  'command',
+  'topic',
+  'peer',
+  'event',
+  'data',
+  'state',
+  '__proto__',
+  'constructor',
+  'x',
+)
+const { value: structured } = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    leaf,
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(keys, tie('value'), { maxKeys: 8 }),
+  ),
+}))
+
+describe('every decoder refuses hostile bytes with a WireError and nothing else', () => {
+  for (const [name, decode] of Object.entries(decoders)) {
+    it(`${name}: random bytes`, () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 1024 }), (b) => onlyWireErrors(decode, b)),
+        { numRuns: 1500 },
+      )
+    })
+    it(`${name}: mutated valid messages`, () => {
+      fc.assert(
+        fc.property(mutated, (b) => onlyWireErrors(decode, b)),
+        { numRuns: 1500 },
+      )
+    })
+    it(`${name}: well-formed CBOR of the wrong shape`, () => {
+      fc.assert(
+        fc.property(structured, (v) => onlyWireErrors(decode, encodeCbor(v))),
+        { numRuns: 1500 },
+      )
+    })
+  }
+
+  it('the property can fail: a decoder throwing a plain Error is caught', () => {
+    expect(() =>
+      onlyWireErrors(() => {
+        throw new TypeError('boom')
+      }, new Uint8Array(1)),
+    ).toThrow(/non-WireError/)
+  })
+})
