@@ -1,5 +1,53 @@
 /**
  * @packageDocumentation
- * Placeholder: filled by its issue.
+ * Turns "join topic X" into a stream of verified peer announcements: sealed, signed
+ * announcements through any MQTT broker (retained, with a last will), and topic capabilities
+ * over mDNS on the LAN, which needs no internet at all. An embedded aedes broker serves groups
+ * that want no public broker.
+ *
+ * @example
+ * ```ts
+ * import { createMqttDiscovery } from '@harddrive-party/discovery'
+ * import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
+ *
+ * const discovery = createMqttDiscovery({
+ *   brokerUrl: 'mqtt://127.0.0.1:1883',
+ *   identity, // { publicKey, secretKey } from the transport
+ *   getAnnouncement: () => ({ addresses: [{ host: '203.0.113.7', port: 4000, kind: 'public' }], nat: 'easy' }),
+ * })
+ * discovery.addEventListener('peer', ({ detail }) => console.log(detail.via, detail.announcement.addresses))
+ * await discovery.start()
+ * await discovery.join(await deriveTopicKeys('our secret topic'))
+ * ```
  */
-export {}
+export type { BackoffOptions } from './backoff'
+export type { CombinedDiscovery, DiscoveryOptions } from './combined-discovery'
+export { createDiscovery } from './combined-discovery'
+export type {
+  AbortOptions,
+  AnnouncementInput,
+  Discovery,
+  DiscoveryEvents,
+  DiscoverySource,
+  DiscoveryStats,
+  DiscoveryStatus,
+  Identity,
+  MdnsPeerFound,
+  MqttPeerFound,
+  PeerFound,
+  PeerGone,
+  PeerGoneReason,
+  PeersOptions,
+  RejectionReason,
+} from './discovery'
+export { REJECTION_REASONS } from './discovery'
+export type { EmbeddedBroker, EmbeddedBrokerOptions } from './embedded-broker'
+export { createEmbeddedBroker } from './embedded-broker'
+export type { DiscoveryErrorCode } from './errors'
+export { DiscoveryError } from './errors'
+export type { DiscoveryLogger } from './logger'
+export type { MdnsDiscovery, MdnsDiscoveryOptions } from './mdns-discovery'
+export { createMdnsDiscovery } from './mdns-discovery'
+export type { MqttDiscovery, MqttDiscoveryOptions } from './mqtt-discovery'
+export { createMqttDiscovery, DEFAULT_BROKER_URL } from './mqtt-discovery'
+export { announceTopic, MQTT_TOPIC_ROOT, topicFilter } from './mqtt-topic'

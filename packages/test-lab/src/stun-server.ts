@@ -38,7 +38,7 @@ export function hasCoturn(): boolean {
  */
 export async function startStunServer(options: StunServerOptions): Promise<StunServer> {
   const addresses = options.addresses ?? ['127.0.0.1', '127.0.0.2']
-  const port = options.port ?? (options.ns ? 3478 : await freeUdpPort(addresses[0]!))
+  const port = options.port ?? (options.ns ? 3478 : await freeUdpPortPair(addresses))
   const args = [
     '-n',
     '--stun-only',
@@ -85,6 +85,34 @@ export async function startStunServer(options: StunServerOptions): Promise<StunS
     async stop() {
       await proc.stop()
     },
+  }
+}
+
+/** A port P free on every address, with P+1 free too (coturn's RFC 5780 alternate port). */
+async function freeUdpPortPair(addresses: string[]): Promise<number> {
+  for (let tries = 0; tries < 20; tries++) {
+    const port = await freeUdpPort(addresses[0])
+    if (port >= 65535) continue
+    const free = await Promise.all(
+      addresses.flatMap((a) => [isUdpPortFree(a, port), isUdpPortFree(a, port + 1)]),
+    )
+    if (free.every(Boolean)) return port
+  }
+  throw new Error('no free UDP port pair for coturn')
+}
+
+async function isUdpPortFree(host: string, port: number): Promise<boolean> {
+  const s = createSocket('udp4')
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject)
+      s.bind(port, host, () => resolve())
+    })
+    return true
+  } catch {
+    return false
+  } finally {
+    await new Promise<void>((r) => s.close(() => r())).catch(() => {})
   }
 }
 

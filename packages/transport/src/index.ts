@@ -1,5 +1,45 @@
 /**
  * @packageDocumentation
- * Placeholder: filled by its issue.
+ * Encrypted, mutually authenticated peer connections for harddrive-party, with many
+ * independent streams, over one UDP port (udx-native + Noise via @hyperswarm/secret-stream),
+ * and TCP on the same port number as a faster carrier where it is reachable. The same UDP
+ * port carries raw datagrams for STUN and hole punching.
+ *
+ * @example
+ * ```ts
+ * import { createTransport, loadOrCreateIdentity } from '@harddrive-party/transport'
+ * const transport = createTransport({ identity: await loadOrCreateIdentity(dir), topics: () => [topic] })
+ * await transport.start()
+ * const connection = await transport.dial({ host, port }, peerKey, { topic })
+ * const stream = await connection.openStream()
+ * await stream.write(request)
+ * await stream.end()
+ * for await (const chunk of stream) handle(chunk)
+ * ```
  */
-export {}
+
+export { CONTROL_MAGIC } from './control-datagram'
+export type { TransportErrorCode } from './errors'
+export { hasTransportCode, isTransportError, TransportError } from './errors'
+export type { Identity } from './identity'
+export { createIdentity, IDENTITY_FILE, loadOrCreateIdentity } from './identity'
+export { INITIAL_WINDOW_BYTES, MAX_WINDOW_BYTES } from './mux-frame'
+export { STREAM_HIGH_WATER_BYTES } from './mux-stream'
+export { MAX_STREAMS_PER_SIDE } from './session'
+export { createTransport } from './transport'
+export type {
+  AbortOptions,
+  Address,
+  Carrier,
+  ComponentLogger,
+  Connection,
+  ConnectionEvents,
+  ConnectionStats,
+  DatagramSocket,
+  DialOptions,
+  Transport,
+  TransportEvents,
+  TransportLimits,
+  TransportOptions,
+  TransportStream,
+} from './types'

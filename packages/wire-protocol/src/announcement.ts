@@ -21,7 +21,10 @@ export type AddressKind = (typeof ADDRESS_KINDS)[number]
 
 export interface AnnouncedAddress {
   host: string
-  /** UDP port; 0 when unknown (the public address of a hard NAT). */
+  /**
+   * UDP port; 0 when unknown (the public address of a hard NAT with random allocation). A hard
+   * NAT that allocates sequentially announces the last port STUN saw, for port prediction.
+   */
   port: number
   kind: AddressKind
   /** True when the same port also accepts the TCP carrier. */
@@ -56,7 +59,7 @@ export function sealAnnouncement(
   const body = encodeCbor(announcementToWire(announcement))
   const topicId = hexToBytes(topic.publicId)
   const sig = ed25519.sign(concat(SIGN_CONTEXT, topicId, body), secretKey)
-  const plaintext = encodeCbor({ body, sig })
+  const plaintext = padded(body, sig)
   const sealed = xchacha20poly1305(topic.sealKey, nonce, topicId).encrypt(plaintext)
   const out = concat(new Uint8Array([ANNOUNCEMENT_FORMAT]), nonce, sealed)
   if (out.length > MAX_ANNOUNCEMENT_BYTES) {
@@ -66,6 +69,24 @@ export function sealAnnouncement(
     )
   }
   return out
+}
+
+/** Padding bucket: sealed plaintexts are a multiple of this many bytes. */
+const PAD_BUCKET = 256
+
+/** `{ body, sig, pad }` with `pad` sized so the whole encoding fills its 256-byte bucket. */
+function padded(body: Uint8Array, sig: Uint8Array): Uint8Array {
+  const bare = encodeCbor({ body, pad: new Uint8Array(0), sig }).length
+  // A pad of n bytes adds n plus 0, 1 or 2 bytes of CBOR length header; try each, and the next
+  // bucket when a boundary makes none fit exactly.
+  for (let target = Math.ceil(bare / PAD_BUCKET) * PAD_BUCKET; ; target += PAD_BUCKET) {
+    for (let header = 0; header <= 2; header++) {
+      const padLength = target - bare - header
+      if (padLength < 0) continue
+      const out = encodeCbor({ body, pad: new Uint8Array(padLength), sig })
+      if (out.length === target) return out
+    }
+  }
 }
 
 /**

@@ -45,12 +45,13 @@ export {
   encodeApiMessage,
 } from './api-messages'
 export { decodeCbor, encodeCbor } from './cbor'
+export { hasControlChar } from './check'
 export type { WireErrorCode } from './errors'
 export { HdpError, isHdpError, isWireError, WireError } from './errors'
 export type { FrameOptions } from './framing'
 export { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, readFrames } from './framing'
 export * as limits from './limits'
-export { MAX_CONTROL_FRAME_BYTES } from './limits'
+export { MAX_CONTROL_FRAME_BYTES, MAX_MTIME } from './limits'
 export type { MdnsEndpoint, MdnsRecord } from './mdns-record'
 export {
   createMdnsCapability,

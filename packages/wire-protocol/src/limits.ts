@@ -23,3 +23,6 @@ export const MAX_HOST_CHARS = 253
 export const MAX_TEXT_CHARS = 1024
 /** Largest agent (software name) string in a hello. */
 export const MAX_AGENT_CHARS = 128
+
+/** Largest mtime (ms since the epoch) accepted on the wire: year ~37,600. */
+export const MAX_MTIME = 2 ** 50

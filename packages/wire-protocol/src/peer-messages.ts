@@ -20,6 +20,7 @@ import {
   MAX_CURSOR_BYTES,
   MAX_ERROR_MESSAGE_CHARS,
   MAX_LS_LIMIT,
+  MAX_MTIME,
   MAX_PATH_BYTES,
   MAX_SEARCH_BYTES,
 } from './limits'
@@ -142,7 +143,6 @@ export class PeerError extends HdpError<PeerErrorCode> {
 }
 
 const MAX_ENTRIES_PER_MESSAGE = 10_000
-const MAX_MTIME = 2 ** 50
 
 export function encodePeerMessage(message: PeerMessage): Uint8Array {
   return encodeCbor(message)

@@ -71,6 +71,22 @@ describe('sealed announcements', () => {
     expect(openAnnouncement(sealAnnouncement(a, topic, seed), topic)).toEqual(a)
   })
 
+  it('are padded so their size does not tell peers apart', () => {
+    const one = sealAnnouncement(announcement(), topic, seed)
+    // Same peer, another topic where it announces a longer address: same size on the broker.
+    const longer = sealAnnouncement(
+      {
+        ...announcement(),
+        addresses: [{ host: '203.0.113.200', port: 65535, kind: 'public', tcp: true }],
+      },
+      topic,
+      seed,
+    )
+    const overhead = 1 + 24 + 16 // format byte, nonce, tag
+    expect((one.length - overhead) % 256).toBe(0)
+    expect(longer.length).toBe(one.length)
+  })
+
   it('do not open with another topic, and tampering is detected', () => {
     const sealed = sealAnnouncement(announcement(), topic, seed)
     expect(codeOf(() => openAnnouncement(sealed, other))).toBe('BAD_SEAL')

@@ -1,0 +1,496 @@
+import {
+  type Announcement,
+  openAnnouncement,
+  sealAnnouncement,
+  type TopicKeys,
+} from '@harddrive-party/wire-protocol'
+import { TypedEventEmitter } from 'main-event'
+import type { IClientOptions } from 'mqtt'
+import { checkSealedAnnouncement } from './announcement-check'
+import type { BackoffOptions } from './backoff'
+import type {
+  AbortOptions,
+  AnnouncementInput,
+  Discovery,
+  DiscoveryEvents,
+  DiscoveryStats,
+  Identity,
+  MqttPeerFound,
+  PeerFound,
+  PeersOptions,
+  RejectionReason,
+} from './discovery'
+import { StatsCounter } from './discovery-stats'
+import {
+  createEmbeddedBroker,
+  type EmbeddedBroker,
+  type EmbeddedBrokerOptions,
+} from './embedded-broker'
+import { DiscoveryError } from './errors'
+import { bytesToHex } from './hex'
+import { seedOf, validateIdentity } from './identity'
+import { createLogger, type DiscoveryLogger } from './logger'
+import { newAnnounceSlot, parseAnnounceTopic } from './mqtt-topic'
+import { MqttTopicLink } from './mqtt-topic-link'
+import { positive } from './option-checks'
+import { iteratePeers } from './peer-iterator'
+import { announcementFingerprint, PeerTable } from './peer-table'
+import { ReplayGuard } from './replay-guard'
+import { assertTopicKeys } from './topic-keys'
+
+/** The public broker the original used. Unreachable offline: discovery keeps retrying. */
+export const DEFAULT_BROKER_URL = 'mqtt://broker.hivemq.com:1883'
+
+export interface MqttDiscoveryOptions {
+  identity: Identity
+  /** Called for every (re-)publish: our current addresses and NAT type. */
+  getAnnouncement: () => AnnouncementInput
+  /**
+   * `mqtt://`, `mqtts://`, `ws://` or `wss://`. Default: the embedded broker when
+   * `embeddedBroker` is set, else {@link DEFAULT_BROKER_URL}.
+   */
+  brokerUrl?: string
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5. Default 4. */
+  protocolVersion?: 4 | 5
+  /** Run an aedes broker in this process for friends (`true` = 127.0.0.1, free port). */
+  embeddedBroker?: EmbeddedBrokerOptions | boolean
+  /** Re-publish period (each topic gets ±20% jitter). Default 60_000. */
+  announceIntervalMs?: number
+  /** Oldest announcement accepted, and how long a silent peer stays known. Default 300_000. */
+  maxAnnouncementAgeMs?: number
+  /** How far in the future a timestamp may be. Default 60_000. */
+  maxClockSkewMs?: number
+  /** MQTT keep-alive; a vanished peer's last will fires after 1.5× this. Default 30. */
+  keepaliveSeconds?: number
+  /** Default 10_000. */
+  connectTimeoutMs?: number
+  /** Reconnect backoff. Default 1 s doubling to 60 s, with jitter. */
+  reconnect?: BackoffOptions
+  /** Default 32. */
+  maxTopics?: number
+  /** Default 256. */
+  maxPeersPerTopic?: number
+  /** TLS trust and credentials. Credentials are sent on every topic's connection and link them. */
+  clientOptions?: Pick<
+    IClientOptions,
+    'username' | 'password' | 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'
+  >
+  logger?: DiscoveryLogger
+}
+
+export interface MqttDiscovery extends Discovery {
+  readonly brokerUrl: string
+  /** The embedded broker, when `embeddedBroker` was set. */
+  readonly embeddedBroker: EmbeddedBroker | undefined
+  /** Connection attempts since start, of one topic or all (a view of the backoff at work). */
+  connectionAttempts(topic?: TopicKeys): number
+}
+
+/** Accepted nonces remembered per topic (each lives at most `maxAnnouncementAgeMs`). */
+const REPLAY_MEMORY_PER_TOPIC = 2048
+
+const BROKER_SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:'])
+
+/** Creates (does not start) discovery through an MQTT broker. */
+export function createMqttDiscovery(options: MqttDiscoveryOptions): MqttDiscovery {
+  return new MqttDiscoveryImpl(options)
+}
+
+type State = 'stopped' | 'started'
+
+interface Joined {
+  topic: TopicKeys
+  link: MqttTopicLink | undefined
+}
+
+class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements MqttDiscovery {
+  readonly #identity: Identity
+  readonly #getAnnouncement: () => AnnouncementInput
+  readonly #explicitBrokerUrl: string | undefined
+  readonly #protocolVersion: 4 | 5
+  readonly #announceIntervalMs: number
+  readonly #maxAgeMs: number
+  readonly #maxClockSkewMs: number
+  readonly #keepaliveSeconds: number
+  readonly #connectTimeoutMs: number
+  readonly #reconnect: BackoffOptions
+  readonly #maxTopics: number
+  readonly #clientOptions: IClientOptions
+  readonly #log: DiscoveryLogger
+  readonly #embedded: EmbeddedBroker | undefined
+  readonly #joined = new Map<string, Joined>()
+  readonly #peers: PeerTable<MqttPeerFound>
+  /** Per topic, dropped with it: after a leave or restart, retained messages are news again. */
+  readonly #replays = new Map<string, ReplayGuard>()
+  readonly #stats = new StatsCounter()
+  #state: State = 'stopped'
+  #serial: Promise<unknown> = Promise.resolve()
+  #status: 'unknown' | 'online' | 'offline' = 'unknown'
+  #sweepTimer: NodeJS.Timeout | undefined
+  /**
+   * While the broker is unreachable only this link retries (with backoff); the others wait
+   * and connect as soon as any link is back. An offline peer in 32 topics thus makes one DNS
+   * lookup and one connection attempt per backoff step, not 32.
+   */
+  #prober: MqttTopicLink | undefined
+  readonly #waiting = new Set<MqttTopicLink>()
+
+  constructor(o: MqttDiscoveryOptions) {
+    super()
+    this.#identity = validateIdentity(o.identity)
+    if (typeof o.getAnnouncement !== 'function') {
+      throw new DiscoveryError('INVALID_OPTIONS', 'getAnnouncement must be a function')
+    }
+    this.#getAnnouncement = o.getAnnouncement
+    if (o.brokerUrl !== undefined) validateBrokerUrl(o.brokerUrl)
+    this.#explicitBrokerUrl = o.brokerUrl
+    this.#protocolVersion = o.protocolVersion ?? 4
+    if (this.#protocolVersion !== 4 && this.#protocolVersion !== 5) {
+      throw new DiscoveryError('INVALID_OPTIONS', 'protocolVersion must be 4 (3.1.1) or 5')
+    }
+    this.#announceIntervalMs = positive(o.announceIntervalMs ?? 60_000, 'announceIntervalMs')
+    this.#maxAgeMs = positive(o.maxAnnouncementAgeMs ?? 300_000, 'maxAnnouncementAgeMs')
+    if (this.#maxAgeMs <= this.#announceIntervalMs * 1.2) {
+      throw new DiscoveryError(
+        'INVALID_OPTIONS',
+        'maxAnnouncementAgeMs must exceed announceIntervalMs (plus its 20% jitter)',
+      )
+    }
+    this.#maxClockSkewMs = positive(o.maxClockSkewMs ?? 60_000, 'maxClockSkewMs')
+    this.#keepaliveSeconds = positive(o.keepaliveSeconds ?? 30, 'keepaliveSeconds')
+    this.#connectTimeoutMs = positive(o.connectTimeoutMs ?? 10_000, 'connectTimeoutMs')
+    this.#reconnect = o.reconnect ?? {}
+    this.#maxTopics = positive(o.maxTopics ?? 32, 'maxTopics')
+    this.#peers = new PeerTable(positive(o.maxPeersPerTopic ?? 256, 'maxPeersPerTopic'))
+    this.#clientOptions = { ...o.clientOptions }
+    this.#log = o.logger ?? createLogger('mqtt')
+    if (o.embeddedBroker) {
+      this.#embedded = createEmbeddedBroker({
+        ...(o.embeddedBroker === true ? {} : o.embeddedBroker),
+        logger: this.#log,
+      })
+    }
+  }
+
+  get brokerUrl(): string {
+    return this.#explicitBrokerUrl ?? this.#embedded?.url ?? DEFAULT_BROKER_URL
+  }
+
+  get embeddedBroker(): EmbeddedBroker | undefined {
+    return this.#embedded
+  }
+
+  get stats(): DiscoveryStats {
+    return this.#stats.snapshot()
+  }
+
+  connectionAttempts(topic?: TopicKeys): number {
+    let n = 0
+    for (const j of this.#joined.values()) {
+      if (topic === undefined || j.topic.publicId === topic.publicId) n += j.link?.attempts ?? 0
+    }
+    return n
+  }
+
+  start(options: AbortOptions = {}): Promise<void> {
+    return this.#queue(async () => {
+      options.signal?.throwIfAborted()
+      if (this.#state === 'started') return
+      await this.#embedded?.start(options)
+      this.#state = 'started'
+      this.#status = 'unknown'
+      for (const joined of this.#joined.values()) this.#openLink(joined)
+      const sweepMs = Math.max(1000, Math.min(30_000, this.#maxAgeMs / 4))
+      this.#sweepTimer = setInterval(() => this.#expire(), sweepMs)
+      this.#sweepTimer.unref()
+    })
+  }
+
+  stop(): Promise<void> {
+    return this.#queue(async () => {
+      if (this.#state !== 'started') return
+      this.#state = 'stopped'
+      clearInterval(this.#sweepTimer)
+      this.#prober = undefined
+      this.#waiting.clear()
+      const links = [...this.#joined.values()].map((j) => {
+        const link = j.link
+        j.link = undefined
+        return link?.stop({ clear: true })
+      })
+      await Promise.allSettled(links)
+      this.#peers.clear()
+      this.#replays.clear()
+      await this.#embedded?.stop()
+    })
+  }
+
+  async join(topic: TopicKeys, options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    assertTopicKeys(topic)
+    if (this.#joined.has(topic.publicId)) return
+    if (this.#joined.size >= this.#maxTopics) {
+      throw new DiscoveryError('TOO_MANY_TOPICS', `already in ${this.#maxTopics} topics`)
+    }
+    // Fail now, where the caller can see it, rather than on every re-publish.
+    this.#seal(topic)
+    const joined: Joined = { topic, link: undefined }
+    this.#joined.set(topic.publicId, joined)
+    if (this.#state === 'started') this.#openLink(joined)
+  }
+
+  async leave(topic: TopicKeys, options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const joined = this.#joined.get(topic.publicId)
+    if (!joined) return
+    this.#joined.delete(topic.publicId)
+    this.#peers.dropTopic(topic.publicId)
+    this.#replays.delete(topic.publicId)
+    const link = joined.link
+    joined.link = undefined
+    if (link) {
+      this.#forgetLink(link)
+      await link.stop({ clear: true })
+    }
+  }
+
+  async announce(options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const first = this.#joined.values().next().value
+    if (first) this.#seal(first.topic)
+    await Promise.allSettled([...this.#joined.values()].map((j) => j.link?.announce()))
+  }
+
+  topics(): TopicKeys[] {
+    return [...this.#joined.values()].map((j) => j.topic)
+  }
+
+  knownPeers(topic?: TopicKeys): PeerFound[] {
+    return this.#peers.entries(topic?.publicId).map((e) => e.detail)
+  }
+
+  peers(options: PeersOptions = {}): AsyncGenerator<PeerFound> {
+    return iteratePeers(this, (topic) => this.knownPeers(topic), options)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+
+  #queue<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.#serial.then(op, op)
+    this.#serial = next.catch(() => undefined)
+    return next
+  }
+
+  #openLink(joined: Joined): void {
+    const link = new MqttTopicLink({
+      brokerUrl: this.brokerUrl,
+      topic: joined.topic,
+      slot: newAnnounceSlot(),
+      protocolVersion: this.#protocolVersion,
+      keepaliveSeconds: this.#keepaliveSeconds,
+      connectTimeoutMs: this.#connectTimeoutMs,
+      announceIntervalMs: this.#announceIntervalMs,
+      messageExpirySeconds: Math.ceil(this.#maxAgeMs / 1000),
+      reconnect: this.#reconnect,
+      clientOptions: this.#clientOptions,
+      seal: (topic) => this.#seal(topic),
+      handlers: {
+        message: (l, mqttTopic, payload) => this.#onMessage(l, mqttTopic, payload),
+        online: (l) => this.#onOnline(l),
+        offline: (l, error) => this.#onOffline(l, error),
+      },
+      log: this.#log,
+    })
+    joined.link = link
+    link.start()
+  }
+
+  #seal(topic: TopicKeys): Uint8Array {
+    let input: AnnouncementInput
+    try {
+      input = this.#getAnnouncement()
+    } catch (cause) {
+      throw new DiscoveryError('BAD_ANNOUNCEMENT', 'getAnnouncement() threw', { cause })
+    }
+    const announcement: Announcement = {
+      key: this.#identity.publicKey,
+      addresses: input?.addresses,
+      nat: input?.nat,
+      timestamp: Date.now(),
+      nonce: crypto.getRandomValues(new Uint8Array(16)),
+    }
+    if (input?.portAllocation !== undefined) announcement.portAllocation = input.portAllocation
+    try {
+      const sealed = sealAnnouncement(announcement, topic, seedOf(this.#identity))
+      // Opening our own payload runs the same field checks every receiver will run.
+      openAnnouncement(sealed, topic)
+      return sealed
+    } catch (cause) {
+      throw new DiscoveryError('BAD_ANNOUNCEMENT', `our announcement is invalid: ${cause}`, {
+        cause,
+      })
+    }
+  }
+
+  #onOnline(link: MqttTopicLink): void {
+    if (this.#prober === link) this.#prober = undefined
+    const waiting = [...this.#waiting]
+    this.#waiting.clear()
+    for (const l of waiting) l.retryNow()
+    if (this.#status === 'online') return
+    this.#status = 'online'
+    this.#log('connected to %s', this.brokerUrl)
+    this.safeDispatchEvent('status', {
+      detail: { via: 'mqtt', state: 'online', message: `connected to ${this.brokerUrl}` },
+    })
+  }
+
+  #onOffline(link: MqttTopicLink, error: unknown): boolean {
+    const retry = this.#prober === undefined || this.#prober === link
+    if (retry) this.#prober = link
+    else this.#waiting.add(link)
+    if (this.#state !== 'started' || this.#status === 'offline') return retry
+    for (const j of this.#joined.values()) if (j.link?.online) return retry
+    this.#status = 'offline'
+    // Said once per outage; each retry is only traced.
+    const message = `MQTT broker ${this.brokerUrl} unreachable (${errorText(error)}); retrying with backoff`
+    this.#log.error(message)
+    this.safeDispatchEvent('status', { detail: { via: 'mqtt', state: 'offline', message, error } })
+    return retry
+  }
+
+  /** A link going away hands its probing to a waiting one. */
+  #forgetLink(link: MqttTopicLink): void {
+    this.#waiting.delete(link)
+    if (this.#prober !== link) return
+    this.#prober = undefined
+    const next = this.#waiting.values().next().value
+    if (next) {
+      this.#waiting.delete(next)
+      this.#prober = next
+      next.retryNow()
+    }
+  }
+
+  #onMessage(link: MqttTopicLink, mqttTopic: string, payload: Uint8Array): void {
+    this.#stats.count('received')
+    try {
+      const rejected = this.#handleMessage(link, mqttTopic, payload)
+      if (rejected) this.#stats.reject(rejected)
+    } catch (err) {
+      // A bug here must cost one message, not the subscription.
+      this.#log.error('message on %s: %s', mqttTopic, err)
+      this.#stats.reject('malformed')
+    }
+  }
+
+  /** Verifies one message and emits what it changed; returns why it was refused, if it was. */
+  #handleMessage(
+    link: MqttTopicLink,
+    mqttTopic: string,
+    payload: Uint8Array,
+  ): RejectionReason | undefined {
+    const topic = link.topic
+    if (!this.#joined.has(topic.publicId)) return undefined
+    const slot = parseAnnounceTopic(mqttTopic, topic.publicId)
+    if (slot === undefined) return 'bad-topic'
+    if (link.isOwnTopic(mqttTopic)) {
+      if (payload.length === 0) link.repairOwnSlot()
+      return 'own'
+    }
+    if (payload.length === 0) {
+      this.#onSlotCleared(topic, slot)
+      return undefined
+    }
+    const now = Date.now()
+    const checked = checkSealedAnnouncement(payload, topic, {
+      ownKey: this.#identity.publicKey,
+      now,
+      maxAgeMs: this.#maxAgeMs,
+      maxClockSkewMs: this.#maxClockSkewMs,
+    })
+    if (!checked.ok) return checked.reason
+    const announcement = checked.announcement
+    const keyHex = bytesToHex(announcement.key)
+    const nonce = bytesToHex(announcement.nonce)
+    const current = this.#peers.get(topic.publicId, keyHex)
+    if (current?.nonce === nonce) {
+      this.#stats.count('duplicates')
+      return undefined
+    }
+    let replays = this.#replays.get(topic.publicId)
+    if (!replays) {
+      replays = new ReplayGuard(REPLAY_MEMORY_PER_TOPIC)
+      this.#replays.set(topic.publicId, replays)
+    }
+    if (replays.has(nonce, now)) return 'replay'
+    if (current && announcement.timestamp <= current.timestamp) return 'replay'
+    replays.add(nonce, announcement.timestamp + this.#maxAgeMs, now)
+    const detail: MqttPeerFound = { topic, announcement, via: 'mqtt', proof: 'signature' }
+    const result = this.#peers.upsert({
+      topicId: topic.publicId,
+      keyHex,
+      detail,
+      fingerprint: announcementFingerprint(announcement),
+      timestamp: announcement.timestamp,
+      nonce,
+      origin: slot,
+      expiresAt: now + this.#maxAgeMs,
+    })
+    if (result === 'refreshed') {
+      this.#stats.count('refreshed')
+      return undefined
+    }
+    this.#stats.count('accepted')
+    this.#log.trace('peer %s on %s (%s)', keyHex.slice(0, 8), topic.publicId.slice(0, 8), result)
+    this.safeDispatchEvent('peer', { detail })
+    return undefined
+  }
+
+  #onSlotCleared(topic: TopicKeys, slot: string): void {
+    for (const entry of this.#peers.byOrigin(slot)) {
+      if (entry.topicId !== topic.publicId) continue
+      this.#peers.remove(entry.topicId, entry.keyHex)
+      this.safeDispatchEvent('gone', {
+        detail: { topic, key: entry.detail.announcement.key, via: 'mqtt', reason: 'cleared' },
+      })
+    }
+  }
+
+  #expire(): void {
+    for (const entry of this.#peers.expire(Date.now())) {
+      this.safeDispatchEvent('gone', {
+        detail: {
+          topic: entry.detail.topic,
+          key: entry.detail.announcement.key,
+          via: 'mqtt',
+          reason: 'expired',
+        },
+      })
+    }
+  }
+}
+
+function validateBrokerUrl(url: string): void {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch (cause) {
+    throw new DiscoveryError('INVALID_OPTIONS', `broker URL ${JSON.stringify(url)} is not a URL`, {
+      cause,
+    })
+  }
+  if (!BROKER_SCHEMES.has(parsed.protocol)) {
+    throw new DiscoveryError(
+      'INVALID_OPTIONS',
+      `broker URL scheme ${parsed.protocol} is not one of mqtt:, mqtts:, ws:, wss:`,
+    )
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.message
+  return String(error)
+}

@@ -1,0 +1,38 @@
+import { HdpError } from '@harddrive-party/wire-protocol'
+
+export type HolepunchErrorCode =
+  /** A STUN server did not answer one Binding request after every retransmission. */
+  | 'STUN_TIMEOUT'
+  /** A STUN server answered with an error response (the STUN error code is in the message). */
+  | 'STUN_ERROR_RESPONSE'
+  /** A STUN response was malformed, or carried an attribute we must understand but do not. */
+  | 'STUN_BAD_RESPONSE'
+  /** A STUN server name did not resolve, or a server entry is not `host:port`. */
+  | 'STUN_BAD_SERVER'
+  /** The remote peer announced no address we can send to with the chosen technique. */
+  | 'NO_REMOTE_ADDRESS'
+  /** No two-way exchange within the attempt's time and packet budget. */
+  | 'PUNCH_TIMEOUT'
+  /** Both sides are behind endpoint-dependent NATs that hole punching cannot cross: use a relay. */
+  | 'RELAY_REQUIRED'
+  /** The birthday method's hard side needs a `createSocket` factory and none was given. */
+  | 'NO_SOCKET_FACTORY'
+  /** Not one extra socket could be created for the birthday method. */
+  | 'SOCKET_FAILED'
+
+/** The one error class of `@harddrive-party/holepunch`; branch on `code`. */
+export class HolepunchError extends HdpError<HolepunchErrorCode> {
+  constructor(code: HolepunchErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'HolepunchError'
+  }
+}
+
+export function isHolepunchError(err: unknown): err is HolepunchError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { name?: unknown }).name === 'HolepunchError' &&
+    typeof (err as { code?: unknown }).code === 'string'
+  )
+}

@@ -1,0 +1,333 @@
+import createDebug from 'debug'
+import type { CreateSocket, DatagramSocket, SocketAddress } from './datagram-socket'
+import { HolepunchError, isHolepunchError } from './errors'
+import { type DetectNatOptions, detectNat } from './nat-detect'
+import type { NatReport } from './nat-type'
+import { emitProgress, type OnProgress, type PunchStats, type PunchTechnique } from './progress'
+import { type AttemptEndpoint, type AttemptSpec, runAttempt } from './punch-attempt'
+import { derivePunchKey } from './punch-packet'
+import { type LocalNat, planPunch, type RemotePeer } from './punch-plan'
+import type { StunServer } from './stun-servers'
+
+const log = createDebug('hdp:holepunch:puncher')
+
+export interface HolePuncherOptions {
+  /** The transport's main socket: STUN, probes and the punched path all use its port. */
+  socket: DatagramSocket
+  /** Makes extra sockets for the birthday method's hard side (transport's `createSocket`). */
+  createSocket?: CreateSocket
+  /** STUN servers (`host:port`) for `detectNat`; default the public list, shuffled. */
+  stunServers?: ReadonlyArray<string | StunServer>
+}
+
+export interface PunchRequest {
+  /** Shared by the two peers only (peer-node derives it from the topic and both keys); ≥ 16 bytes. */
+  secret: Uint8Array
+  /** Our side; default: the last `detectNat` report. */
+  local?: LocalNat
+  remote: RemotePeer
+}
+
+export interface PunchOptions {
+  signal?: AbortSignal
+  onProgress?: OnProgress
+  /** Give up after this long. Default 10 000, or 30 000 for the birthday method. */
+  timeoutMs?: number
+  /** Most datagrams an attempt may send, replies aside. Default 400, or `maxProbes + 600` for the birthday method. */
+  maxPackets?: number
+  /** Gap between probe rounds during the first 20 rounds. Default 50. */
+  probeIntervalMs?: number
+  /** Gap between later probe rounds. Default 250. */
+  slowIntervalMs?: number
+  /** Birthday hard side: extra sockets opened through `createSocket`. Default 256. */
+  birthdaySockets?: number
+  /** Birthday hard side: how often the opening datagrams are re-sent (NATs drop unanswered mappings after ~30 s). Default 10 000. */
+  reopenIntervalMs?: number
+  /** Birthday hard side: IP TTL of the opening datagrams, low enough to die before the peer's NAT. Default 5; 0 = normal TTL. */
+  openingTtl?: number
+  /** Birthday easy side: most random-port probes. Default 3000. */
+  maxProbes?: number
+  /** Birthday easy side: gap between random-port probes. Default 5. */
+  sprayIntervalMs?: number
+  /** After success, keep acknowledging the peer's probes this long so it completes too. Default 3000. */
+  lingerMs?: number
+}
+
+export interface PunchResult {
+  /** The socket that completed the two-way exchange: dial the peer from it. */
+  socket: DatagramSocket
+  /** True when `socket` came from `createSocket`: the caller now owns it and closes it. */
+  created: boolean
+  /** The peer's address as seen from `socket`. */
+  remote: SocketAddress
+  technique: PunchTechnique
+  packetsSent: number
+  elapsedMs: number
+}
+
+type State = 'stopped' | 'started'
+
+/**
+ * STUN, NAT classification and hole punching on one UDP port. At most one birthday attempt runs
+ * at a time per instance (each one fills NAT tables); others wait their turn.
+ */
+export class HolePuncher {
+  readonly #socket: DatagramSocket
+  readonly #createSocket: CreateSocket | undefined
+  readonly #stunServers: ReadonlyArray<string | StunServer> | undefined
+  #state: State = 'stopped'
+  #shutdown = new AbortController()
+  #inflight = new Set<Promise<unknown>>()
+  #birthdayQueue: Promise<void> = Promise.resolve()
+  #nat: NatReport | undefined
+
+  constructor(options: HolePuncherOptions) {
+    this.#socket = options.socket
+    this.#createSocket = options.createSocket
+    this.#stunServers = options.stunServers
+  }
+
+  /** The last NAT report, if `detectNat` ran. */
+  get nat(): NatReport | undefined {
+    return this.#nat
+  }
+
+  async start(): Promise<void> {
+    if (this.#state === 'started') return
+    this.#shutdown = new AbortController()
+    this.#state = 'started'
+  }
+
+  /** Aborts every attempt in flight and waits for them to release their sockets. */
+  async stop(): Promise<void> {
+    if (this.#state !== 'started') return
+    this.#state = 'stopped'
+    this.#shutdown.abort()
+    await Promise.allSettled([...this.#inflight])
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+
+  /** Asks STUN servers from the main socket and classifies the NAT; see `detectNat`. */
+  detectNat(options: DetectNatOptions = {}): Promise<NatReport> {
+    const signal = this.#signal(options.signal)
+    const servers = options.servers ?? this.#stunServers
+    return this.#track(
+      detectNat(this.#socket, { ...options, ...(servers ? { servers } : {}), signal }).then(
+        (report) => {
+          this.#nat = report
+          return report
+        },
+      ),
+    )
+  }
+
+  /**
+   * Connects to a peer through both NATs with the technique their types call for, and resolves
+   * with the socket and remote address that completed a two-way exchange. Rejects with
+   * `RELAY_REQUIRED`, `NO_REMOTE_ADDRESS`, `NO_SOCKET_FACTORY`, `SOCKET_FAILED`, `PUNCH_TIMEOUT`
+   * or the signal's reason.
+   */
+  punch(request: PunchRequest, options: PunchOptions = {}): Promise<PunchResult> {
+    const signal = this.#signal(options.signal)
+    const key = derivePunchKey(request.secret)
+    const local = request.local ?? this.#nat ?? { nat: 'unknown' as const }
+    return this.#track(this.#punch(key, local, request.remote, options, signal))
+  }
+
+  async #punch(
+    key: Uint8Array,
+    local: LocalNat,
+    remote: RemotePeer,
+    options: PunchOptions,
+    signal: AbortSignal,
+  ): Promise<PunchResult> {
+    const { onProgress } = options
+    const plan = planPunch(local, remote)
+    const started = performance.now()
+    if (!plan.ok) {
+      const stats: PunchStats = {
+        technique: plan.technique ?? 'direct',
+        role: 'both',
+        packetsSent: 0,
+        elapsedMs: 0,
+      }
+      emitProgress(onProgress, {
+        type: 'holepunch:attempt',
+        detail: { ...stats, localNat: local.nat, remoteNat: remote.nat, candidates: [] },
+      })
+      emitProgress(onProgress, {
+        type: 'holepunch:failure',
+        detail: { ...stats, code: plan.code, reason: plan.reason },
+      })
+      throw new HolepunchError(plan.code, plan.reason)
+    }
+    const birthday = plan.technique === 'birthday'
+    const release = birthday ? await this.#birthdayTurn(signal) : () => {}
+    try {
+      const spec: AttemptSpec = {
+        technique: plan.technique,
+        role: plan.role,
+        key,
+        endpoints: [{ socket: this.#socket, created: false, candidates: plan.candidates }],
+        timeoutMs: options.timeoutMs ?? (birthday ? 30_000 : 10_000),
+        maxPackets: options.maxPackets ?? (birthday ? (options.maxProbes ?? 3000) + 600 : 400),
+        probeIntervalMs: options.probeIntervalMs ?? 50,
+        slowIntervalMs: options.slowIntervalMs ?? 250,
+      }
+      emitProgress(onProgress, {
+        type: 'holepunch:attempt',
+        detail: {
+          technique: spec.technique,
+          role: spec.role,
+          packetsSent: 0,
+          elapsedMs: 0,
+          localNat: local.nat,
+          remoteNat: remote.nat,
+          candidates: [...plan.candidates],
+        },
+      })
+      if (plan.sprayHost !== undefined) {
+        spec.spray = {
+          host: plan.sprayHost,
+          maxProbes: options.maxProbes ?? 3000,
+          intervalMs: options.sprayIntervalMs ?? 5,
+        }
+      }
+      if (plan.openTarget !== undefined) {
+        const extra = await this.#openSockets(options.birthdaySockets ?? 256, signal).catch(
+          (err: unknown) => {
+            const code = isHolepunchError(err) ? err.code : 'ABORTED'
+            emitProgress(onProgress, {
+              type: 'holepunch:failure',
+              detail: {
+                technique: spec.technique,
+                role: spec.role,
+                packetsSent: 0,
+                elapsedMs: Math.round(performance.now() - started),
+                code,
+                reason: (err as Error)?.message ?? String(err),
+              },
+            })
+            throw err
+          },
+        )
+        const ttl = options.openingTtl ?? 5
+        spec.endpoints.push(...extra.sockets)
+        spec.openers = {
+          target: plan.openTarget,
+          intervalMs: options.reopenIntervalMs ?? 10_000,
+          ...(ttl > 0 ? { ttl } : {}),
+        }
+        emitProgress(onProgress, {
+          type: 'holepunch:sockets',
+          detail: {
+            technique: spec.technique,
+            role: spec.role,
+            packetsSent: 0,
+            elapsedMs: Math.round(performance.now() - started),
+            opened: extra.sockets.length,
+            failed: extra.failed,
+          },
+        })
+      }
+      const win = await runAttempt(spec, {
+        signal,
+        onProgress,
+        lingerMs: options.lingerMs ?? 3000,
+        lingerSignal: this.#shutdown.signal,
+      })
+      return {
+        ...win,
+        technique: plan.technique,
+        elapsedMs: Math.round(performance.now() - started),
+      }
+    } finally {
+      release()
+    }
+  }
+
+  /** Opens the birthday sockets; a few failures are tolerated, none at all is an error. */
+  async #openSockets(
+    count: number,
+    signal: AbortSignal,
+  ): Promise<{ sockets: AttemptEndpoint[]; failed: number }> {
+    const factory = this.#createSocket
+    if (factory === undefined) {
+      throw new HolepunchError(
+        'NO_SOCKET_FACTORY',
+        'the birthday method needs createSocket to open extra sockets',
+      )
+    }
+    const results = await Promise.allSettled(Array.from({ length: count }, async () => factory()))
+    const sockets = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+    const failed = results.length - sockets.length
+    if (failed > 0)
+      log(
+        '%d of %d extra sockets failed: %O',
+        failed,
+        count,
+        results.find((r) => r.status === 'rejected'),
+      )
+    if (signal.aborted || (sockets.length === 0 && count > 0)) {
+      await Promise.allSettled(sockets.map((s) => s.close()))
+      signal.throwIfAborted()
+      const cause = results.find((r) => r.status === 'rejected')?.reason
+      throw new HolepunchError('SOCKET_FAILED', `none of ${count} extra sockets could be opened`, {
+        cause,
+      })
+    }
+    return { sockets: sockets.map((socket) => ({ socket, created: true, candidates: [] })), failed }
+  }
+
+  /** Waits until no other birthday attempt runs; returns the function that ends our turn. */
+  async #birthdayTurn(signal: AbortSignal): Promise<() => void> {
+    let release!: () => void
+    const previous = this.#birthdayQueue
+    this.#birthdayQueue = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    try {
+      await abortable(previous, signal)
+    } catch (err) {
+      // Keep the queue in order: our turn passes on when the one before us ends.
+      previous.then(release, release)
+      throw err
+    }
+    return release
+  }
+
+  #signal(signal: AbortSignal | undefined): AbortSignal {
+    if (this.#state !== 'started') throw new Error('HolePuncher is not started')
+    return signal ? AbortSignal.any([signal, this.#shutdown.signal]) : this.#shutdown.signal
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inflight.add(promise)
+    const forget = (): void => {
+      this.#inflight.delete(promise)
+    }
+    promise.then(forget, forget)
+    return promise
+  }
+}
+
+function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err)
+      },
+    )
+  })
+}

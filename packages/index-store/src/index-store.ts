@@ -1,0 +1,417 @@
+import { availableParallelism } from 'node:os'
+import { resolve as resolvePath } from 'node:path'
+import { limits } from '@harddrive-party/wire-protocol'
+import { TypedEventEmitter } from 'main-event'
+import { openDatabases, remapSearch, type StoreDatabases } from './database'
+import type { EntryStream } from './entry-stream'
+import { IndexStoreError } from './errors'
+import { createIgnoreMatcher } from './ignore'
+import { IndexTree } from './index-tree'
+import { createLogger, type IndexStoreLogger } from './logger'
+import { type LsOptions, Queries, type SearchOptions } from './queries'
+import { DirectoryReader, type ReaderConfig } from './read-directory'
+import { type OpenedFile, type ResolvedPath, Resolver } from './resolve'
+import { type DirRunner, InlineRunner, WorkerRunner } from './scan-runner'
+import {
+  type ScanProgressEvent,
+  type ScanReaders,
+  ShareScan,
+  type ShareScanSummary,
+} from './scanner'
+import { SearchIndex } from './search-index'
+import { type Share, ShareRegistry } from './shares'
+import { TopicList } from './topics'
+import { Wishlist } from './wishlist'
+
+export interface IndexStoreOptions {
+  /** Directory of the LMDB database (created if missing). */
+  path: string
+  /** Extra picomatch globs to skip; a glob without `/` matches names at any depth. */
+  ignore?: readonly string[]
+  /** Skip NAS and desktop clutter (`@eaDir`, `#recycle`, `.DS_Store`...). Default `true`. */
+  defaultIgnores?: boolean
+  /** Worker threads reading directories during a scan; 0 scans on the main thread. Default: min(2, cores). */
+  scanThreads?: number
+  /** How often wishlist download progress is written, in ms. Default 1000. */
+  progressFlushMs?: number
+  logger?: IndexStoreLogger
+}
+
+export interface RescanOptions {
+  /** Only this share. Default: every share, one after the other. */
+  share?: string
+  /** Read every directory and stat every file, trusting no unchanged directory mtime. Default `false`. */
+  full?: boolean
+  signal?: AbortSignal
+  onProgress?: (event: ScanProgressEvent) => void
+}
+
+export interface ScanSummary {
+  shares: ShareScanSummary[]
+  /** Totals over every share after the scan. */
+  files: number
+  bytes: number
+  durationMs: number
+}
+
+export interface IndexTotals {
+  files: number
+  bytes: number
+}
+
+export interface IndexStoreEvents {
+  /** A scan changed the index (new totals attached); peers' cached listings are stale. */
+  change: CustomEvent<IndexTotals>
+}
+
+/** The shared directories. */
+export interface IndexShares {
+  add(dir: string, options?: { signal?: AbortSignal }): Promise<Share>
+  remove(name: string, options?: { signal?: AbortSignal }): Promise<boolean>
+  list(): Share[]
+  get(name: string): Share | undefined
+}
+
+/** The public face of the wishlist (see {@link Wishlist}). */
+export type IndexWishlist = Pick<
+  Wishlist,
+  | 'add'
+  | 'get'
+  | 'list'
+  | 'files'
+  | 'next'
+  | 'start'
+  | 'progress'
+  | 'flush'
+  | 'complete'
+  | 'fail'
+  | 'pause'
+  | 'resume'
+  | 'reorder'
+  | 'cancel'
+>
+
+export type IndexTopics = Pick<TopicList, 'list' | 'get' | 'join' | 'leave' | 'remove'>
+
+type State = 'stopped' | 'starting' | 'started' | 'stopping'
+
+interface Parts {
+  dbs: StoreDatabases
+  tree: IndexTree
+  shares: ShareRegistry
+  queries: Queries
+  resolver: Resolver
+  wishlist: Wishlist
+  topics: TopicList
+}
+
+interface CurrentScan {
+  share: string
+  controller: AbortController
+  done: Promise<unknown>
+}
+
+/**
+ * One peer's database: the index of what it shares (names, sizes, mtimes; no hashing) and
+ * what it wants (the wishlist), plus the topics it joined. The constructor does no I/O;
+ * `start()` opens the database.
+ */
+export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
+  readonly #options: IndexStoreOptions
+  readonly #log: IndexStoreLogger
+  readonly #threads: number
+  #state: State = 'stopped'
+  #starting: Promise<void> | undefined
+  #stopping: Promise<void> | undefined
+  #parts: Parts | undefined
+  #shutdown = new AbortController()
+  readonly #inflight = new Set<Promise<unknown>>()
+  #scanChain: Promise<unknown> = Promise.resolve()
+  #current: CurrentScan | undefined
+  #readers: ScanReaders | undefined
+  #threadsFailed = false
+
+  constructor(options: IndexStoreOptions) {
+    super()
+    if (typeof options?.path !== 'string' || options.path === '') {
+      throw new IndexStoreError('INVALID_OPTIONS', 'path must name the database directory')
+    }
+    if (options.ignore !== undefined) {
+      if (
+        !Array.isArray(options.ignore) ||
+        !options.ignore.every((g) => typeof g === 'string' && g !== '')
+      ) {
+        throw new IndexStoreError('INVALID_OPTIONS', 'ignore must be an array of non-empty globs')
+      }
+      try {
+        createIgnoreMatcher({ globs: options.ignore })
+      } catch (err) {
+        throw new IndexStoreError('INVALID_OPTIONS', `bad ignore glob: ${String(err)}`, {
+          cause: err,
+        })
+      }
+    }
+    const threads = options.scanThreads ?? Math.min(2, availableParallelism())
+    if (!Number.isInteger(threads) || threads < 0 || threads > 64) {
+      throw new IndexStoreError('INVALID_OPTIONS', 'scanThreads must be an integer from 0 to 64')
+    }
+    const flush = options.progressFlushMs
+    if (flush !== undefined && (!Number.isFinite(flush) || flush < 0)) {
+      throw new IndexStoreError('INVALID_OPTIONS', 'progressFlushMs must be a non-negative number')
+    }
+    this.#options = { ...options, path: resolvePath(options.path) }
+    this.#threads = threads
+    this.#log = options.logger ?? createLogger('store')
+  }
+
+  get state(): State {
+    return this.#state
+  }
+
+  async start(): Promise<void> {
+    if (this.#state === 'started') return
+    if (this.#state === 'stopping') await this.#stopping
+    if (this.#starting !== undefined) return this.#starting
+    this.#state = 'starting'
+    this.#starting = (async () => {
+      try {
+        const dbs = openDatabases(this.#options.path)
+        const search = new SearchIndex()
+        const tree = new IndexTree(dbs, search, this.#log)
+        await tree.repairSearch()
+        search.load(dbs.names)
+        await remapSearch(dbs, this.#options.path)
+        const shares = new ShareRegistry(dbs, tree, {
+          beforeRemove: (name) => this.#stopScanOf(name),
+        })
+        const rows = () => shares.rows()
+        const wishlist = new Wishlist(dbs, this.#log, {
+          ...(this.#options.progressFlushMs === undefined
+            ? {}
+            : { progressFlushMs: this.#options.progressFlushMs }),
+        })
+        const recovered = await wishlist.recover()
+        if (recovered > 0) this.#log('wishlist: %d interrupted downloads queued again', recovered)
+        this.#shutdown = new AbortController()
+        this.#parts = {
+          dbs,
+          tree,
+          shares,
+          queries: new Queries(tree, rows),
+          resolver: new Resolver(tree, rows),
+          wishlist,
+          topics: new TopicList(dbs),
+        }
+        this.#state = 'started'
+        this.#log(
+          'opened %s (%d shares, %d directories indexed)',
+          this.#options.path,
+          shares.rows().length,
+          search.size,
+        )
+      } catch (err) {
+        this.#state = 'stopped'
+        throw err
+      } finally {
+        this.#starting = undefined
+      }
+    })()
+    return this.#starting
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'starting') await this.#starting?.catch(() => {})
+    if (this.#state === 'stopping') return this.#stopping
+    if (this.#state !== 'started') return
+    this.#state = 'stopping'
+    this.#stopping = (async () => {
+      this.#shutdown.abort(new DOMException('the store is stopping', 'AbortError'))
+      await Promise.allSettled([...this.#inflight])
+      const parts = this.#parts as Parts
+      await this.#readers?.runner.close()
+      this.#readers = undefined
+      await parts.wishlist.close()
+      await parts.dbs.env.close()
+      await parts.dbs.searchEnv.close()
+      this.#parts = undefined
+      this.#state = 'stopped'
+      this.#stopping = undefined
+    })()
+    return this.#stopping
+  }
+
+  /** Same as `stop()`. */
+  close(): Promise<void> {
+    return this.stop()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+
+  #started(): Parts {
+    if (this.#state !== 'started' || this.#parts === undefined) {
+      throw new IndexStoreError('CLOSED', 'the store is not started')
+    }
+    return this.#parts
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inflight.add(p)
+    const forget = () => this.#inflight.delete(p)
+    p.then(forget, forget)
+    return p
+  }
+
+  get shares(): IndexShares {
+    const registry = this.#started().shares
+    return {
+      add: (dir, options) => registry.add(dir, options),
+      remove: (name, options) => this.#track(registry.remove(name, options)),
+      list: () => registry.list(),
+      get: (name) => registry.get(name),
+    }
+  }
+
+  get wishlist(): IndexWishlist {
+    return this.#started().wishlist
+  }
+
+  get topics(): IndexTopics {
+    return this.#started().topics
+  }
+
+  /** Totals over every share. */
+  totals(): IndexTotals {
+    let files = 0
+    let bytes = 0
+    for (const s of this.#started().shares.list()) {
+      files += s.files
+      bytes += s.bytes
+    }
+    return { files, bytes }
+  }
+
+  /**
+   * Brings the index in line with the disk. Incremental: a directory whose mtime did not move
+   * since it was listed is not read again (only its subdirectories are stat'ed), unless `full`.
+   * Scans run one at a time; a call made during a scan runs after it.
+   */
+  rescan(options: RescanOptions = {}): Promise<ScanSummary> {
+    const parts = this.#started()
+    if (options.share !== undefined && !parts.shares.rows().some((r) => r.name === options.share)) {
+      return Promise.reject(
+        new IndexStoreError('UNKNOWN_SHARE', `no share named ${JSON.stringify(options.share)}`),
+      )
+    }
+    const run = async (): Promise<ScanSummary> => {
+      const started = performance.now()
+      const signals = [this.#shutdown.signal]
+      if (options.signal !== undefined) signals.push(options.signal)
+      const signal = AbortSignal.any(signals)
+      const names =
+        options.share !== undefined ? [options.share] : parts.shares.rows().map((r) => r.name)
+      const summaries: ShareScanSummary[] = []
+      const readers = await this.#scanReaders()
+      for (const name of names) {
+        signal.throwIfAborted()
+        const row = parts.shares.rows().find((r) => r.name === name)
+        if (row === undefined) continue // removed meanwhile
+        const controller = new AbortController()
+        const scan = new ShareScan(
+          parts.tree,
+          row,
+          readers,
+          {
+            full: options.full === true,
+            signal: AbortSignal.any([signal, controller.signal]),
+            ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+          },
+          this.#log,
+        )
+        const done = scan.run()
+        this.#current = { share: name, controller, done }
+        try {
+          summaries.push(await done)
+        } catch (err) {
+          if (!controller.signal.aborted || signal.aborted) throw err
+          this.#log('share %s was removed during its scan', name)
+        } finally {
+          this.#current = undefined
+        }
+      }
+      const totals = this.totals()
+      if (summaries.some((s) => s.changed > 0 || s.removed > 0)) {
+        this.safeDispatchEvent('change', { detail: totals })
+      }
+      return { shares: summaries, ...totals, durationMs: performance.now() - started }
+    }
+    const result = this.#scanChain.then(run, run)
+    this.#scanChain = result.catch(() => {})
+    return this.#track(result)
+  }
+
+  /** The directory readers, made on first use and kept (worker threads are slow to start). */
+  async #scanReaders(): Promise<ScanReaders> {
+    if (this.#readers !== undefined && !this.#readers.runner.broken) return this.#readers
+    void this.#readers?.runner.close()
+    const config: ReaderConfig = {
+      ignore: {
+        ...(this.#options.ignore === undefined ? {} : { globs: this.#options.ignore }),
+        defaults: this.#options.defaultIgnores ?? true,
+      },
+      maxPathBytes: limits.MAX_PATH_BYTES,
+    }
+    let runner: DirRunner = new InlineRunner(config)
+    if (this.#threads > 0 && !this.#threadsFailed) {
+      try {
+        const workers = new WorkerRunner(this.#threads, config)
+        if (await workers.ready()) runner = workers
+        else {
+          await workers.close()
+          throw new Error('a scan thread did not start (is scan-worker.js next to index.js?)')
+        }
+      } catch (err) {
+        // A bundle without the worker file, or no threads allowed: scan on the main thread.
+        this.#threadsFailed = true
+        this.#log.error('cannot start scan threads, scanning on the main thread: %O', err)
+      }
+    }
+    this.#readers = { runner, inline: new DirectoryReader(config) }
+    return this.#readers
+  }
+
+  async #stopScanOf(name: string): Promise<void> {
+    const current = this.#current
+    if (current?.share !== name) return
+    current.controller.abort(new DOMException(`share ${name} removed`, 'AbortError'))
+    await current.done.catch(() => {})
+  }
+
+  /** Lists a directory (or `''`: the shares). Iterate it; its `cursor` continues later. */
+  ls(path: string, options: LsOptions = {}): EntryStream {
+    return this.#started().queries.ls(path, options)
+  }
+
+  /** Case- and accent-insensitive substring search over names; every word must appear. */
+  search(term: string, options: SearchOptions = {}): EntryStream {
+    return this.#started().queries.search(term, options)
+  }
+
+  /** The real path of an indexed share path, proven to be inside its share now. */
+  resolve(sharePath: string, options: { signal?: AbortSignal } = {}): Promise<ResolvedPath> {
+    return this.#track(this.#started().resolver.resolve(sharePath, options))
+  }
+
+  /** Opens an indexed file for reading, proving the open descriptor is inside its share. */
+  open(sharePath: string, options: { signal?: AbortSignal } = {}): Promise<OpenedFile> {
+    return this.#track(this.#started().resolver.open(sharePath, options))
+  }
+}
+
+/** Creates and starts an {@link IndexStore}. */
+export async function openIndexStore(options: IndexStoreOptions): Promise<IndexStore> {
+  const store = new IndexStore(options)
+  await store.start()
+  return store
+}

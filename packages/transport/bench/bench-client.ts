@@ -1,0 +1,138 @@
+// Client side of bench/transfer.ts: downloads `bytes` from the bench server over one carrier
+// ('udx' | 'tcp' through the transport, or 'plain' TCP) while timing small `ls`-like requests
+// on the same connection. Prints one `result {json}` line.
+import { once } from 'node:events'
+import { connect } from 'node:net'
+import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
+import NoiseSecretStream from '@hyperswarm/secret-stream'
+import UDX from 'udx-native'
+import { type Connection, createIdentity, createTransport } from '../src/index'
+
+const [mode, portText, keyHex, plainPortText, bytesText, rawPortText] = process.argv.slice(2)
+const bytes = Number(bytesText)
+const LS_EVERY_MS = 10
+
+function request(op: number, n: number): Uint8Array {
+  const out = new Uint8Array(9)
+  out[0] = op
+  new DataView(out.buffer).setBigUint64(1, BigInt(n))
+  return out
+}
+
+async function ls(connection: Connection): Promise<number> {
+  const start = performance.now()
+  const stream = await connection.openStream()
+  await stream.write(request(2, 0))
+  await stream.end()
+  let got = 0
+  for await (const chunk of stream) got += chunk.length
+  if (got !== 4096) throw new Error(`ls answer of ${got} bytes`)
+  return performance.now() - start
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+}
+
+async function plain(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port: Number(plainPortText), host: '127.0.0.1', noDelay: true })
+    let got = 0
+    socket.on('connect', () => socket.write(request(0, bytes).subarray(1)))
+    socket.on('data', (d) => {
+      got += d.length
+    })
+    socket.on('end', () => resolve(got))
+    socket.on('error', reject)
+  })
+}
+
+/** Baseline: one secret-stream straight on a UDX stream, no multiplexer, no `ls`. */
+async function rawUdx(): Promise<number> {
+  const udx = new UDX()
+  const socket = udx.createSocket()
+  socket.bind(0, '127.0.0.1')
+  const raw = udx.createStream(1)
+  const go = once(socket, 'message')
+  socket.trySend(Buffer.from(`${bytes} 1`), Number(rawPortText), '127.0.0.1')
+  await go
+  raw.connect(socket, 2, Number(rawPortText), '127.0.0.1')
+  const noise = new NoiseSecretStream(true, raw)
+  noise.on('error', () => {})
+  let got = 0
+  noise.on('data', (d: Uint8Array) => {
+    got += d.length
+  })
+  await once(noise, 'end')
+  noise.end()
+  await once(noise, 'close')
+  await socket.close()
+  return got
+}
+
+let received = 0
+let idle: number[] = []
+let busy: number[] = []
+const cpu = process.cpuUsage()
+let start = performance.now()
+let seconds = 0
+if (mode === 'plain') {
+  start = performance.now()
+  received = await plain()
+  seconds = (performance.now() - start) / 1000
+} else if (mode === 'raw-udx') {
+  start = performance.now()
+  received = await rawUdx()
+  seconds = (performance.now() - start) / 1000
+} else {
+  const topic = await deriveTopicKeys('bench', { kdf: { N: 1024, r: 8, p: 1 } })
+  const transport = createTransport({
+    identity: createIdentity(),
+    topics: () => [topic],
+    host: '127.0.0.1',
+  })
+  await transport.start()
+  const connection = await transport.dial(
+    { host: '127.0.0.1', port: Number(portText) },
+    Buffer.from(keyHex!, 'hex'),
+    { topic, carriers: [mode as 'udx' | 'tcp'] },
+  )
+  for (let i = 0; i < 50; i++) idle.push(await ls(connection))
+  const bulk = await connection.openStream()
+  await bulk.write(request(1, bytes))
+  await bulk.end()
+  let done = false
+  const sampler = (async () => {
+    while (!done) {
+      const t = performance.now()
+      busy.push(await ls(connection))
+      await new Promise((r) => setTimeout(r, Math.max(0, LS_EVERY_MS - (performance.now() - t))))
+    }
+  })()
+  start = performance.now()
+  for await (const chunk of bulk) received += chunk.length
+  seconds = (performance.now() - start) / 1000
+  done = true
+  await sampler
+  await transport.stop()
+}
+const used = process.cpuUsage(cpu)
+idle = idle.sort((a, b) => a - b)
+busy = busy.sort((a, b) => a - b)
+console.log(
+  `result ${JSON.stringify({
+    mode,
+    received,
+    seconds,
+    mbPerSecond: received / seconds / 1e6,
+    cpuPercent: ((used.user + used.system) / 1000 / (seconds * 1000)) * 100,
+    maxRssKiB: process.resourceUsage().maxRSS,
+    lsIdle: { n: idle.length, p50: percentile(idle, 50), p99: percentile(idle, 99) },
+    lsBusy: {
+      n: busy.length,
+      p50: percentile(busy, 50),
+      p99: percentile(busy, 99),
+      max: busy.at(-1),
+    },
+  })}`,
+)

@@ -1,0 +1,233 @@
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import { TypedEventEmitter } from 'main-event'
+import type UDX from 'udx-native'
+import { TransportError } from './errors'
+import { CloseCode, type CloseCodeValue } from './mux-frame'
+import type { MuxStream } from './mux-stream'
+import { Session } from './session'
+import type {
+  AbortOptions,
+  Address,
+  Carrier,
+  ComponentLogger,
+  Connection,
+  ConnectionEvents,
+  ConnectionStats,
+  TransportStream,
+} from './types'
+
+export interface PeerConnectionOptions {
+  initiator: boolean
+  carrier: Carrier
+  remoteAddress: Address
+  keepAliveMs: number
+  idleTimeoutMs: number
+  streamBacklog: number
+  log: ComponentLogger
+}
+
+/**
+ * A connection as the rest of the system sees it: the session's streams plus who the remote
+ * is. It exists from the end of the Noise handshake; the transport hands it out only after
+ * both hellos are verified ({@link PeerConnection.markOpen}).
+ */
+export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implements Connection {
+  readonly remotePublicKey: Uint8Array
+  readonly handshakeHash: Uint8Array
+  readonly initiator: boolean
+  readonly carrier: Carrier
+  readonly remoteAddress: Address
+  topic!: TopicKeys
+  remoteAgent: string | undefined
+  readonly #session: Session
+  readonly #backlog: MuxStream[] = []
+  readonly #backlogLimit: number
+  #backlogWaiters: Array<() => void> = []
+  #hello: { resolve: (payload: Uint8Array) => void; reject: (err: Error) => void } | undefined
+  #pendingHello: Uint8Array | undefined
+  #closeReason: Error | undefined
+  readonly #closedPromise: Promise<void>
+  #resolveClosed!: () => void
+
+  constructor(noise: NoiseSecretStream, options: PeerConnectionOptions) {
+    super()
+    this.remotePublicKey = new Uint8Array(noise.remotePublicKey!)
+    this.handshakeHash = new Uint8Array(noise.handshakeHash!)
+    this.initiator = options.initiator
+    this.carrier = options.carrier
+    this.remoteAddress = options.remoteAddress
+    this.#backlogLimit = options.streamBacklog
+    this.#closedPromise = new Promise((resolve) => {
+      this.#resolveClosed = resolve
+    })
+    this.#session = new Session(noise, {
+      initiator: options.initiator,
+      // UDX caps what it queues (256 KiB + one congestion window); TCP's socket buffers grow to
+      // megabytes, and a large window would fill them in front of every other stream.
+      windowsFollowDelay: options.carrier === 'tcp',
+      keepAliveMs: options.keepAliveMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      log: options.log,
+      hooks: {
+        onHello: (payload) => this.#onHello(payload),
+        onStream: (stream) => this.#onStream(stream),
+        onClose: (error) => this.#onClose(error),
+      },
+    })
+  }
+
+  get closeReason(): Error | undefined {
+    return this.#closeReason
+  }
+
+  /** Resolves once the connection is closed (whatever the reason). */
+  get whenClosed(): Promise<void> {
+    return this.#closedPromise
+  }
+
+  // ---- hello phase (used by the transport) ----
+
+  sendHello(payload: Uint8Array): void {
+    this.#session.sendHello(payload)
+  }
+
+  /** The remote's hello payload; rejects when the connection closes first. */
+  receiveHello(): Promise<Uint8Array> {
+    if (this.#closeReason !== undefined) return Promise.reject(this.#closeReason)
+    if (this.#pendingHello !== undefined) return Promise.resolve(this.#pendingHello)
+    return new Promise((resolve, reject) => {
+      this.#hello = { resolve, reject }
+    })
+  }
+
+  markOpen(topic: TopicKeys, remoteAgent: string | undefined): void {
+    this.topic = topic
+    this.remoteAgent = remoteAgent
+    this.#session.setOpen()
+  }
+
+  /** Closes with a code the remote sees (REJECTED, NOT_TOPIC_MEMBER, ...). */
+  reject(code: CloseCodeValue, reason: string, localError: Error): Promise<void> {
+    return this.#session.close(code, reason, localError)
+  }
+
+  // ---- Connection ----
+
+  async openStream(options: AbortOptions = {}): Promise<TransportStream> {
+    const { signal } = options
+    signal?.throwIfAborted()
+    const stream = await this.#session.openStream(signal)
+    if (signal !== undefined) {
+      // The signal covers the stream's whole life, as a fetch signal covers the body.
+      const onAbort = () => stream.abort(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      void stream.closed.then(() => signal.removeEventListener('abort', onAbort))
+    }
+    return stream
+  }
+
+  async *incomingStreams(options: AbortOptions = {}): AsyncGenerator<TransportStream> {
+    const { signal } = options
+    for (;;) {
+      signal?.throwIfAborted()
+      const next = this.#backlog.shift()
+      if (next !== undefined) {
+        yield next
+        continue
+      }
+      if (this.#closeReason !== undefined) return
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(signal!.reason)
+        signal?.addEventListener('abort', onAbort, { once: true })
+        this.#backlogWaiters.push(() => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        })
+      })
+    }
+  }
+
+  stats(): ConnectionStats {
+    const stats: ConnectionStats = {
+      carrier: this.carrier,
+      rttMs: this.#session.rttMs,
+      bytesSent: this.#session.noise.rawBytesWritten,
+      bytesReceived: this.#session.noise.rawBytesRead,
+      openStreams: this.#session.openStreams,
+    }
+    if (this.carrier === 'udx') {
+      const raw = this.#session.noise.rawStream as UDX.Stream
+      stats.udx = {
+        cwnd: raw.cwnd,
+        retransmits: raw.retransmits,
+        rttMs: raw.rtt,
+        inflight: raw.inflight,
+      }
+    }
+    return stats
+  }
+
+  async close(options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    if (this.#closeReason !== undefined) return
+    const closing = this.#session.close(
+      CloseCode.NORMAL,
+      'closed',
+      new TransportError('CLOSED', 'connection closed locally'),
+    )
+    if (options.signal === undefined) return closing
+    const { signal } = options
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.destroy()
+        reject(signal.reason)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      void closing.then(() => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      })
+    })
+  }
+
+  destroy(error: Error = new TransportError('CLOSED', 'connection destroyed locally')): void {
+    this.#session.destroy(error)
+  }
+
+  // ---- session hooks ----
+
+  #onHello(payload: Uint8Array): void {
+    if (this.#hello === undefined) {
+      this.#pendingHello = payload
+      return
+    }
+    this.#hello.resolve(payload)
+    this.#hello = undefined
+  }
+
+  #onStream(stream: MuxStream): void {
+    if (this.#backlog.length >= this.#backlogLimit) {
+      stream.refuse(`more than ${this.#backlogLimit} streams waiting to be accepted`)
+      return
+    }
+    this.#backlog.push(stream)
+    this.#wakeBacklog()
+  }
+
+  #onClose(error: Error): void {
+    this.#closeReason = error
+    this.#backlog.length = 0
+    this.#hello?.reject(error)
+    this.#hello = undefined
+    this.#wakeBacklog()
+    this.#resolveClosed()
+    this.safeDispatchEvent('close', { detail: error })
+  }
+
+  #wakeBacklog(): void {
+    const waiters = this.#backlogWaiters
+    this.#backlogWaiters = []
+    for (const wake of waiters) wake()
+  }
+}

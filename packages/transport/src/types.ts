@@ -1,0 +1,194 @@
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import type { TypedEventTarget } from 'main-event'
+import type { Identity } from './identity'
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+export interface Address {
+  host: string
+  port: number
+}
+
+/** A bound UDP socket that can send/receive raw datagrams (transport provides these, over UDX). */
+export interface DatagramSocket {
+  /** Local port it is bound to. */
+  readonly port: number
+  /** Send one datagram. `ttl` sets the IP TTL for this packet only (the low-TTL punching trick). */
+  send(data: Uint8Array, port: number, host: string, options?: { ttl?: number }): Promise<void>
+  /** Listen for raw datagrams that are not transport traffic; returns an unsubscribe function. */
+  onMessage(listener: (data: Uint8Array, from: { host: string; port: number }) => void): () => void
+  close(): Promise<void>
+}
+
+/** How a connection's bytes travel. */
+export type Carrier = 'udx' | 'tcp'
+
+/**
+ * One byte stream of a connection. Read it with `for await`; write with `await write()`,
+ * which waits while too much is queued (the remote reads slowly), then `end()`.
+ */
+export interface TransportStream extends AsyncIterable<Uint8Array> {
+  /** Stream id on its connection (odd: opened by the dialer, even: by the acceptor). */
+  readonly id: number
+  /**
+   * Queues `chunk` (do not modify it afterwards); resolves when the stream can take more.
+   * Aborting `signal` while it waits aborts the whole stream.
+   */
+  write(chunk: Uint8Array, options?: AbortOptions): Promise<void>
+  /** Half-close: resolves once every queued byte and the end marker are sent. */
+  end(options?: AbortOptions): Promise<void>
+  /**
+   * Aborts both directions at once. Local reads and writes fail with `reason` (default a
+   * `RESET` error); the remote's fail with `RESET`.
+   * (Leaving a `for await` loop early only stops reading: the remote's writes then fail with
+   * `RESET`, while this side can still write its answer.)
+   */
+  abort(reason?: unknown): void
+  /** Resolves when the stream is finished both ways, or aborted. */
+  readonly closed: Promise<void>
+}
+
+export interface ConnectionEvents {
+  /** The connection ended; `detail` is why (a `TransportError`: `CLOSED`, `TIMEOUT`, ...). */
+  close: CustomEvent<Error>
+}
+
+export interface ConnectionStats {
+  carrier: Carrier
+  /** Smoothed round-trip time from pings, in ms (0 before the first answer). */
+  rttMs: number
+  /** Encrypted bytes written to / read from the carrier. */
+  bytesSent: number
+  bytesReceived: number
+  openStreams: number
+  /** UDX carrier only: congestion window (packets), retransmitted packets, UDX's own RTT (ms). */
+  udx?: { cwnd: number; retransmits: number; rttMs: number; inflight: number }
+}
+
+/** An authenticated connection to one peer that proved membership of a topic we share. */
+export interface Connection extends TypedEventTarget<ConnectionEvents> {
+  /** The remote's ed25519 public key (its peer id), proven in the Noise handshake. */
+  readonly remotePublicKey: Uint8Array
+  /** The topic both sides proved membership of. */
+  readonly topic: TopicKeys
+  /** True on the side that dialled. */
+  readonly initiator: boolean
+  readonly carrier: Carrier
+  /** The remote's address as seen from here (for UDX: the mapping our packets go to). */
+  readonly remoteAddress: Address
+  /** The remote's software name from its hello, when it sent one. */
+  readonly remoteAgent: string | undefined
+  /** Noise handshake hash: unique to this session. */
+  readonly handshakeHash: Uint8Array
+  /** Undefined while open; the reason once closed. */
+  readonly closeReason: Error | undefined
+  /** Opens a stream; waits (abortably) while this side already has the maximum open. */
+  openStream(options?: AbortOptions): Promise<TransportStream>
+  /**
+   * Streams the remote opens, in order. Streams that nobody takes are buffered up to a
+   * small backlog; beyond it the remote's new streams are refused (`STREAM_REFUSED`).
+   */
+  incomingStreams(options?: AbortOptions): AsyncIterable<TransportStream>
+  stats(): ConnectionStats
+  /** Tells the remote we are closing, then closes; open streams fail with `CLOSED`. */
+  close(options?: AbortOptions): Promise<void>
+  /** Closes at once; open streams fail with `error` (default `CLOSED`). */
+  destroy(error?: Error): void
+}
+
+export interface DialOptions extends AbortOptions {
+  /** The topic we prove membership of, and require the remote to prove. */
+  topic: TopicKeys
+  /** Dial over UDX from this socket (e.g. the one that won a hole punch) instead of the main one. */
+  socket?: DatagramSocket
+  /**
+   * Carriers to race; the first to finish the Noise handshake with the right key wins.
+   * Default: `['udx', 'tcp']`, or `['udx']` when `socket` is given.
+   */
+  carriers?: readonly Carrier[]
+}
+
+export interface TransportEvents {
+  /** A remote dialled us, passed the firewall and proved a topic: a new connection. */
+  connection: CustomEvent<Connection>
+}
+
+/** Returns the logger of one component (e.g. `'udx'`); see {@link TransportOptions.logger}. */
+export type ComponentLogger = {
+  (formatter: string, ...args: unknown[]): void
+  error: (formatter: string, ...args: unknown[]) => void
+  trace: (formatter: string, ...args: unknown[]) => void
+}
+
+export interface TransportOptions {
+  identity: Identity
+  /** Topics whose members may connect to us; read at every incoming hello. */
+  topics: () => Iterable<TopicKeys>
+  /** UDP (and TCP) port to bind. Default 0 (any free port); apps persist a stable one. */
+  port?: number
+  /** Address to bind. Default `'0.0.0.0'`. */
+  host?: string
+  /**
+   * Called when a remote proved its key, before its hello: return `true` to refuse it
+   * (the dialer gets `REJECTED`). Same polarity as hyperswarm's firewall. Default: allow all.
+   */
+  firewall?: (
+    remotePublicKey: Uint8Array,
+    address: Address & { carrier: Carrier },
+  ) => boolean | Promise<boolean>
+  /** Also listen on TCP on the same port number, as a faster second carrier. Default true. */
+  tcp?: boolean
+  /** Send a ping when nothing was sent for this long. Default 5000. */
+  keepAliveMs?: number
+  /** Close a connection that received nothing for this long (`TIMEOUT`). Default 20000. */
+  idleTimeoutMs?: number
+  /** Give up a dial or an incoming handshake after this long (`TIMEOUT`). Default 10000. */
+  handshakeTimeoutMs?: number
+  /** Handshake admission limits (per source IP and overall). */
+  limits?: Partial<TransportLimits>
+  /** Software name sent in our hello. */
+  agent?: string
+  /** Logger factory; default `debug('hdp:transport:<component>')`. */
+  logger?: (component: string) => ComponentLogger
+}
+
+export interface TransportLimits {
+  /** Handshake attempts a source IP may start in a burst. Default 32. */
+  handshakeBurst: number
+  /** Sustained handshake attempts per second per source IP. Default 8. */
+  handshakesPerSecond: number
+  /** Handshakes in progress at once. Default 256. */
+  maxHalfOpen: number
+  /** Handshakes in progress from one source IP. Default 16. */
+  maxHalfOpenPerHost: number
+  /**
+   * Streams of a connection not yet taken from `incomingStreams()`; more are refused. Default
+   * 256 (all a side may open): with each holding at most its 256 KiB starting window, an
+   * application that never reads holds at most 64 MiB per connection.
+   */
+  streamBacklog: number
+}
+
+/** The transport interface that peer-node composes (see the compliance suite in `./testing`). */
+export interface Transport extends TypedEventTarget<TransportEvents> {
+  readonly publicKey: Uint8Array
+  /** The main socket, for STUN and punching datagrams on the transport's own port. */
+  readonly socket: DatagramSocket
+  start(options?: AbortOptions): Promise<void>
+  stop(options?: AbortOptions): Promise<void>
+  /** The bound address; `tcp` tells whether the TCP carrier listens on the same port. */
+  address(): Address & { tcp: boolean }
+  /** Another socket on the same UDX instance (birthday punching); it accepts connections too. */
+  createSocket(options?: {
+    port?: number
+    host?: string
+    signal?: AbortSignal
+  }): Promise<DatagramSocket>
+  dial(address: Address, expectedKey: Uint8Array, options: DialOptions): Promise<Connection>
+  /** Connections open now (dialled and accepted). */
+  connections(): Connection[]
+  /** `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
