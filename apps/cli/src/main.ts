@@ -1,31 +1,44 @@
 import { existsSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { validateTopicName } from '@harddrive-party/wire-protocol'
+import { isHdpError, validateTopicName } from '@harddrive-party/wire-protocol'
 import { defineCommand } from 'citty'
-
-function list(value: unknown): string[] {
-  if (value === undefined) return []
-  return (Array.isArray(value) ? value : [value]).map(String)
-}
+import { repeated } from './repeated'
 
 export const start = defineCommand({
-  meta: { name: 'start', description: 'Start a peer: share directories and meet peers on topics' },
+  meta: {
+    name: 'start',
+    description:
+      'Start a peer: share directories and meet everyone on the same topics.\n' +
+      'Example: hdp start --topic "our movie night" --share-dir ~/Videos --share-dir /srv/music',
+  },
   args: {
-    topic: { type: 'string', alias: 't', description: 'Topic to join (any text; repeatable)' },
+    topic: {
+      type: 'string',
+      alias: 't',
+      description: 'Topic to join: any text your friends also type (repeatable)',
+    },
     'share-dir': { type: 'string', alias: 's', description: 'Directory to share (repeatable)' },
   },
-  run({ args }) {
-    const topics = list(args.topic).map(validateTopicName)
-    const dirs = list(args['share-dir']).map((d) => resolve(d))
+  run({ rawArgs }) {
+    let topics: string[]
+    try {
+      topics = repeated(rawArgs, 'topic', 't').map(validateTopicName)
+    } catch (err) {
+      console.error(`harddrive-party: bad topic: ${isHdpError(err) ? err.message : String(err)}`)
+      process.exitCode = 2
+      return
+    }
+    const dirs = repeated(rawArgs, 'share-dir', 's').map((d) => resolve(d))
     for (const dir of dirs) {
       if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-        console.error(`harddrive-party: share directory not found: ${dir}`)
+        console.error(`harddrive-party: not a directory: ${dir}`)
         process.exitCode = 2
         return
       }
     }
     console.log(`topics: ${topics.join(', ') || '(none)'}`)
     console.log(`sharing: ${dirs.join(', ') || '(nothing)'}`)
+    // The packages a peer is made of exist; peer-node, which composes them, is the next step.
     console.log('peer-node is not built yet: this peer cannot connect to others until it lands.')
   },
 })

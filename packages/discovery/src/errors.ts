@@ -14,8 +14,5 @@ export type DiscoveryErrorCode =
 
 /** The one error class of `@harddrive-party/discovery`. Branch on `code`. */
 export class DiscoveryError extends HdpError<DiscoveryErrorCode> {
-  constructor(code: DiscoveryErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
-    this.name = 'DiscoveryError'
-  }
+  override name = 'DiscoveryError'
 }

@@ -1,4 +1,4 @@
-import { HdpError } from '@harddrive-party/wire-protocol'
+import { HdpError, isHdpError } from '@harddrive-party/wire-protocol'
 
 export type HolepunchErrorCode =
   /** A STUN server did not answer one Binding request after every retransmission. */
@@ -22,17 +22,9 @@ export type HolepunchErrorCode =
 
 /** The one error class of `@harddrive-party/holepunch`; branch on `code`. */
 export class HolepunchError extends HdpError<HolepunchErrorCode> {
-  constructor(code: HolepunchErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
-    this.name = 'HolepunchError'
-  }
+  override name = 'HolepunchError'
 }
 
 export function isHolepunchError(err: unknown): err is HolepunchError {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    (err as { name?: unknown }).name === 'HolepunchError' &&
-    typeof (err as { code?: unknown }).code === 'string'
-  )
+  return isHdpError(err, 'HolepunchError')
 }

@@ -40,8 +40,5 @@ export type IndexStoreErrorCode =
 
 /** The one error class of `@harddrive-party/index-store`. Branch on `code`. */
 export class IndexStoreError extends HdpError<IndexStoreErrorCode> {
-  constructor(code: IndexStoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
-    this.name = 'IndexStoreError'
-  }
+  override name = 'IndexStoreError'
 }

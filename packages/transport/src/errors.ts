@@ -32,15 +32,12 @@ export type TransportErrorCode =
 
 /** The one error class of `@harddrive-party/transport`; branch on `code`. */
 export class TransportError extends HdpError<TransportErrorCode> {
-  constructor(code: TransportErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
-    this.name = 'TransportError'
-  }
+  override name = 'TransportError'
 }
 
 /** True for a {@link TransportError} from any installed copy of this package. */
 export function isTransportError(err: unknown): err is TransportError {
-  return isHdpError(err) && err.name === 'TransportError'
+  return isHdpError(err, 'TransportError')
 }
 
 /** True for a {@link TransportError} with the given code. */

@@ -1,38 +1,10 @@
-// Feeds 1,000,000 hostile inputs (random bytes, mutated valid messages, well-formed CBOR of
-// the wrong shape) to every decoder and counts what comes out. Anything but a WireError is a
-// bug: the script prints it and exits 1. Usage: pnpm fuzz [count]
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import {
-  deriveTopicKeys,
-  encodeCbor,
-  isWireError,
-  sealAnnouncement,
-} from '@harddrive-party/wire-protocol'
-import { ed25519 } from '@noble/curves/ed25519.js'
-import { byteDecoders } from '../test/decoders'
+import { deriveTopicKeys, encodeCbor, isWireError } from '@harddrive-party/wire-protocol'
+import { byteDecoders, validSamples } from '../test/decoders'
 
 const total = Number(process.argv[2] ?? 1_000_000)
 const topic = await deriveTopicKeys('fuzz', { kdf: { N: 1024, r: 8, p: 1 } })
 const decoders = Object.entries(byteDecoders(topic))
-const vectors: { valid: { hex: string }[] } = JSON.parse(
-  readFileSync(join(import.meta.dirname, '../../../docs/protocol/vectors.json'), 'utf8'),
-)
-const seed = ed25519.utils.randomSecretKey()
-const seeds = [
-  ...vectors.valid.map((v) => new Uint8Array(Buffer.from(v.hex, 'hex'))),
-  sealAnnouncement(
-    {
-      key: ed25519.getPublicKey(seed),
-      addresses: [{ host: '10.1.2.3', port: 9, kind: 'lan' }],
-      nat: 'easy',
-      timestamp: 1,
-      nonce: new Uint8Array(16),
-    },
-    topic,
-    seed,
-  ),
-]
+const seeds = validSamples(topic)
 
 // xorshift32: fast and reproducible (the seed is printed).
 let state = (Number(process.env.FUZZ_SEED) || Date.now()) >>> 0 || 1

@@ -8,21 +8,26 @@ const HDP_ERROR = Symbol.for('harddrive-party.error')
 export class HdpError<Code extends string = string> extends Error {
   readonly code: Code
   readonly [HDP_ERROR] = true
+  // Subclasses only declare their own name: `override name = 'TransportError'`.
+  override name = 'HdpError'
 
   constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(`${code}: ${message}`, options)
     this.code = code
-    this.name = 'HdpError'
   }
 }
 
-/** True for an error thrown by any harddrive-party package (any copy of it). */
-export function isHdpError(err: unknown): err is HdpError {
+/**
+ * True for an error thrown by any harddrive-party package (any copy of it), and when `name` is
+ * given, of that class (`isHdpError(err, 'TransportError')`).
+ */
+export function isHdpError(err: unknown, name?: string): err is HdpError {
   return (
     typeof err === 'object' &&
     err !== null &&
     (err as Record<symbol, unknown>)[HDP_ERROR] === true &&
-    typeof (err as { code?: unknown }).code === 'string'
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (name === undefined || (err as { name?: unknown }).name === name)
   )
 }
 
@@ -46,12 +51,9 @@ export type WireErrorCode =
 
 /** Thrown by every decoder in this package for any untrusted input it refuses. */
 export class WireError extends HdpError<WireErrorCode> {
-  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
-    this.name = 'WireError'
-  }
+  override name = 'WireError'
 }
 
 export function isWireError(err: unknown): err is WireError {
-  return isHdpError(err) && err.name === 'WireError'
+  return isHdpError(err, 'WireError')
 }

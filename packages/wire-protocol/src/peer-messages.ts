@@ -136,10 +136,7 @@ export type PeerMessage = Hello | PeerRequest | LsResponse | ReadResponse
 
 /** An error a peer reported, or one we report to a peer. */
 export class PeerError extends HdpError<PeerErrorCode> {
-  constructor(code: PeerErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
-    this.name = 'PeerError'
-  }
+  override name = 'PeerError'
 }
 
 const MAX_ENTRIES_PER_MESSAGE = 10_000

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import {
   decodeApiRequest,
   decodeApiServerMessage,
@@ -9,9 +11,11 @@ import {
   decodeReadResponse,
   FrameDecoder,
   openAnnouncement,
+  sealAnnouncement,
   type TopicKeys,
   validateSharePath,
 } from '@harddrive-party/wire-protocol'
+import { ed25519 } from '@noble/curves/ed25519.js'
 
 /** Every decoder of untrusted bytes, as a function of bytes. Shared by the property test and the fuzz script. */
 export function byteDecoders(
@@ -36,4 +40,23 @@ export function byteDecoders(
     mdnsRecord: (b) => decodeMdnsRecord(new TextDecoder().decode(b).split('\n')),
     sharePath: (b) => validateSharePath(new TextDecoder().decode(b)),
   }
+}
+
+/** Valid messages to mutate: every vector of docs/protocol/vectors.json and a sealed announcement. */
+export function validSamples(topic: Pick<TopicKeys, 'publicId' | 'sealKey'>): Uint8Array[] {
+  const vectors: { valid: { hex: string }[] } = JSON.parse(
+    readFileSync(join(import.meta.dirname, '../../../docs/protocol/vectors.json'), 'utf8'),
+  )
+  const seed = ed25519.utils.randomSecretKey()
+  const announcement = {
+    key: ed25519.getPublicKey(seed),
+    addresses: [{ host: '10.1.2.3', port: 9, kind: 'lan' as const }],
+    nat: 'easy' as const,
+    timestamp: 1,
+    nonce: new Uint8Array(16),
+  }
+  return [
+    ...vectors.valid.map((v) => new Uint8Array(Buffer.from(v.hex, 'hex'))),
+    sealAnnouncement(announcement, topic, seed),
+  ]
 }

@@ -1,36 +1,11 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import {
-  deriveTopicKeys,
-  encodeCbor,
-  isWireError,
-  sealAnnouncement,
-} from '@harddrive-party/wire-protocol'
-import { ed25519 } from '@noble/curves/ed25519.js'
+import { deriveTopicKeys, encodeCbor, isWireError } from '@harddrive-party/wire-protocol'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { byteDecoders } from './decoders'
+import { byteDecoders, validSamples } from './decoders'
 
 const topic = await deriveTopicKeys('fuzz', { kdf: { N: 1024, r: 8, p: 1 } })
 const decoders = byteDecoders(topic)
-const vectors: { valid: { hex: string }[] } = JSON.parse(
-  readFileSync(join(import.meta.dirname, '../../../docs/protocol/vectors.json'), 'utf8'),
-)
-const seed = ed25519.utils.randomSecretKey()
-const seeds = [
-  ...vectors.valid.map((v) => new Uint8Array(Buffer.from(v.hex, 'hex'))),
-  sealAnnouncement(
-    {
-      key: ed25519.getPublicKey(seed),
-      addresses: [{ host: '10.1.2.3', port: 9, kind: 'lan' }],
-      nat: 'easy',
-      timestamp: 1,
-      nonce: new Uint8Array(16),
-    },
-    topic,
-    seed,
-  ),
-]
+const seeds = validSamples(topic)
 
 /** Runs `decode` and fails the property unless it returns or throws a WireError. */
 function onlyWireErrors(decode: (b: Uint8Array) => unknown, input: Uint8Array): boolean {
