@@ -41,13 +41,7 @@ try {
     })),
     ...[10, 11].map((i) => ({ kind: 'no match', term: `zz${word(i)}qq` })),
   ]
-  const node = [
-    process.execPath,
-    '--import',
-    'tsx',
-    '--conditions=@harddrive-party/source',
-    join(import.meta.dirname, 'query-server.ts'),
-  ]
+  const node = [process.execPath, join(import.meta.dirname, 'query-server.mjs')]
   const run = (args: string[]) =>
     JSON.parse(
       execFileSync(node[0] as string, [...node.slice(1), ...args], { maxBuffer: 1 << 26 })
@@ -143,7 +137,7 @@ try {
       hot.rssFileMb,
     ],
     [
-      'same process, empty store (baseline: node + tsx + lmdb)',
+      'same process, empty store (baseline: node + lmdb)',
       empty.peakRssMb,
       empty.rssAnonMb,
       empty.rssFileMb,

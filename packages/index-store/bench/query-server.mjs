@@ -1,16 +1,18 @@
 // Child process of bench/query.ts: opens a store and serves ls and search queries, then prints
 // latencies and its peak RSS as one JSON line. With `--empty` it only opens an empty store
-// (the baseline RSS of a Node process with the store loaded).
+// (the baseline RSS of a Node process with the store loaded). Plain JavaScript on the built
+// package, run by plain `node`, so the memory figures are what a user's process would use
+// (tsx alone adds ~45 MB).
 import { readFileSync } from 'node:fs'
-import { openIndexStore } from '../src/index'
+import { openIndexStore } from '../dist/index.js'
 
-const [dbPath, mode, termsJson] = process.argv.slice(2) as [string, string, string]
+const [dbPath, mode, termsJson] = process.argv.slice(2)
 const store = await openIndexStore({ path: dbPath, scanThreads: 0 })
-const out: Record<string, unknown> = {}
+const out = {}
 if (mode !== '--empty') {
-  const terms = JSON.parse(termsJson) as { kind: string; term: string }[]
-  const lsFull: number[] = []
-  const lsPage: number[] = []
+  const terms = JSON.parse(termsJson)
+  const lsFull = []
+  const lsPage = []
   for (let i = 0; i < 60; i++) {
     let t = performance.now()
     let n = 0
@@ -21,7 +23,7 @@ if (mode !== '--empty') {
     await store.ls('library/big-dir', { limit: 1000 }).page()
     lsPage.push(performance.now() - t)
   }
-  const search: { kind: string; ms: number; hits: number }[] = []
+  const search = []
   for (let round = 0; round < 3; round++) {
     for (const { kind, term } of terms) {
       const t = performance.now()
@@ -37,7 +39,7 @@ if (mode !== '--empty') {
   })
 }
 const status = readFileSync('/proc/self/status', 'utf8')
-const kb = (field: string) =>
+const kb = (field) =>
   Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024
 Object.assign(out, { peakRssMb: kb('VmHWM'), rssAnonMb: kb('RssAnon'), rssFileMb: kb('RssFile') })
 await store.close()
