@@ -43,6 +43,7 @@ import {
 import { ipv4, positive, udpPort } from './option-checks'
 import { iteratePeers } from './peer-iterator'
 import { announcementFingerprint, PeerTable } from './peer-table'
+import { SerialQueue } from './serial-queue'
 import { assertTopicKeys } from './topic-keys'
 
 export interface MdnsDiscoveryOptions {
@@ -127,7 +128,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
   #topicsVersion = 0
   #socket: MdnsSocket | undefined
   #service: LocalService | undefined
-  #serial: Promise<unknown> = Promise.resolve()
+  readonly #serial = new SerialQueue()
   #lastMulticastAt = 0
   #responseTimer: NodeJS.Timeout | undefined
   #announceTimer: NodeJS.Timeout | undefined
@@ -178,7 +179,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
   }
 
   start(options: AbortOptions = {}): Promise<void> {
-    return this.#queue(async () => {
+    return this.#serial.run(async () => {
       options.signal?.throwIfAborted()
       if (this.#socket) return
       const socket = await this.#openSocket()
@@ -211,7 +212,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
   }
 
   stop(): Promise<void> {
-    return this.#queue(async () => {
+    return this.#serial.run(async () => {
       const socket = this.#socket
       const service = this.#service
       if (!socket || !service) return
@@ -273,12 +274,6 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop()
-  }
-
-  #queue<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.#serial.then(op, op)
-    this.#serial = next.catch(() => undefined)
-    return next
   }
 
   async #openSocket(): Promise<MdnsSocket> {

@@ -36,6 +36,7 @@ import { positive } from './option-checks'
 import { iteratePeers } from './peer-iterator'
 import { announcementFingerprint, PeerTable } from './peer-table'
 import { ReplayGuard } from './replay-guard'
+import { SerialQueue } from './serial-queue'
 import { assertTopicKeys } from './topic-keys'
 
 /** The public broker the original used. Unreachable offline: discovery keeps retrying. */
@@ -124,7 +125,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
   readonly #replays = new Map<string, ReplayGuard>()
   readonly #stats = new StatsCounter()
   #state: State = 'stopped'
-  #serial: Promise<unknown> = Promise.resolve()
+  readonly #serial = new SerialQueue()
   #status: 'unknown' | 'online' | 'offline' = 'unknown'
   #sweepTimer: NodeJS.Timeout | undefined
   /**
@@ -193,7 +194,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
   }
 
   start(options: AbortOptions = {}): Promise<void> {
-    return this.#queue(async () => {
+    return this.#serial.run(async () => {
       options.signal?.throwIfAborted()
       if (this.#state === 'started') return
       await this.#embedded?.start(options)
@@ -207,7 +208,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
   }
 
   stop(): Promise<void> {
-    return this.#queue(async () => {
+    return this.#serial.run(async () => {
       if (this.#state !== 'started') return
       this.#state = 'stopped'
       clearInterval(this.#sweepTimer)
@@ -275,12 +276,6 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop()
-  }
-
-  #queue<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.#serial.then(op, op)
-    this.#serial = next.catch(() => undefined)
-    return next
   }
 
   #openLink(joined: Joined): void {

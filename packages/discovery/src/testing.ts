@@ -268,6 +268,16 @@ export function discoveryCompliance(
         eventsFrom: (key: Uint8Array) => seen.filter((p) => equalBytes(p.announcement.key, key)),
       }
     }
+    /** Two started peers that both joined `topic`. */
+    const joinedPair = async (topic: TopicKeys) => {
+      const a = await peer()
+      const b = await peer()
+      await a.discovery.start()
+      await b.discovery.start()
+      await a.discovery.join(topic)
+      await b.discovery.join(topic)
+      return { a, b }
+    }
     const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS))
 
     it('start() and stop() are idempotent, and stop() before start() is a no-op', async () => {
@@ -284,12 +294,7 @@ export function discoveryCompliance(
 
     it('two peers on one topic find each other, once, with the proof of their source', async () => {
       const topic = await testTopicKeys()
-      const a = await peer()
-      const b = await peer()
-      await a.discovery.start()
-      await b.discovery.start()
-      await a.discovery.join(topic)
-      await b.discovery.join(topic)
+      const { a, b } = await joinedPair(topic)
       const [atA, atB] = await Promise.all([
         waitForPeer(a.discovery, byKey(b.identity.publicKey), { timeoutMs: FIND_TIMEOUT_MS }),
         waitForPeer(b.discovery, byKey(a.identity.publicKey), { timeoutMs: FIND_TIMEOUT_MS }),
@@ -345,12 +350,7 @@ export function discoveryCompliance(
 
     it('leave() makes the others report the peer gone, and forgets the topic', async () => {
       const topic = await testTopicKeys()
-      const a = await peer()
-      const b = await peer()
-      await a.discovery.start()
-      await b.discovery.start()
-      await a.discovery.join(topic)
-      await b.discovery.join(topic)
+      const { a, b } = await joinedPair(topic)
       await waitForPeer(a.discovery, byKey(b.identity.publicKey), { timeoutMs: FIND_TIMEOUT_MS })
       const gone = waitForGone(a.discovery, (g) => equalBytes(g.key, b.identity.publicKey), {
         timeoutMs: FIND_TIMEOUT_MS,
@@ -364,12 +364,7 @@ export function discoveryCompliance(
 
     it('stop() makes the others report the peer gone', async () => {
       const topic = await testTopicKeys()
-      const a = await peer()
-      const b = await peer()
-      await a.discovery.start()
-      await b.discovery.start()
-      await a.discovery.join(topic)
-      await b.discovery.join(topic)
+      const { a, b } = await joinedPair(topic)
       await waitForPeer(a.discovery, byKey(b.identity.publicKey), { timeoutMs: FIND_TIMEOUT_MS })
       const gone = waitForGone(a.discovery, (g) => equalBytes(g.key, b.identity.publicKey), {
         timeoutMs: FIND_TIMEOUT_MS,
@@ -439,12 +434,7 @@ export function discoveryCompliance(
 
     it('after stop() and start() again, peers are found again (joins survive a restart)', async () => {
       const topic = await testTopicKeys()
-      const a = await peer()
-      const b = await peer()
-      await a.discovery.start()
-      await b.discovery.start()
-      await a.discovery.join(topic)
-      await b.discovery.join(topic)
+      const { a, b } = await joinedPair(topic)
       await waitForPeer(a.discovery, byKey(b.identity.publicKey), { timeoutMs: FIND_TIMEOUT_MS })
       await a.discovery.stop()
       expect(a.discovery.knownPeers()).toEqual([])
