@@ -1,34 +1,21 @@
 import { detectNat, type HolepunchProgressEvent } from '@harddrive-party/holepunch'
-import { afterEach, describe, expect, inject, it } from 'vitest'
-import { bindUdx, DgramDatagramSocket, UDX } from './helpers/sockets'
+import { describe, expect, inject, it } from 'vitest'
+import { bindUdx, UDX } from './helpers/sockets'
 import { bindingResponse, transactionIdOf, xorMappedAddress } from './helpers/stun-responder'
-import { UdpServer } from './helpers/udp-server'
+import { trackedSockets } from './helpers/tracked'
 
 const stun = inject('stunEndpoints')
 const skip = inject('stunSkipReason')
 const fast = { rtoMs: 20, maxRequests: 2, lastWaitFactor: 2 }
 
-const cleanups: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  await Promise.allSettled(cleanups.splice(0).map((c) => c()))
-})
-async function dgram(): Promise<DgramDatagramSocket> {
-  const s = await DgramDatagramSocket.bind()
-  cleanups.push(() => s.close())
-  return s
-}
-async function silentServer(): Promise<UdpServer> {
-  const s = await UdpServer.bind()
-  cleanups.push(() => s.close())
-  return s
-}
+const { defer, dgram, udpServer: silentServer } = trackedSockets()
 const asString = (a: { host: string; port: number }): string => `${a.host}:${a.port}`
 
 describe.skipIf(!!skip)('detectNat with coturn on 127.0.0.1 and 127.0.0.2', () => {
   it('sees no NAT on loopback: two distinct servers, mapped equals our own address', async () => {
     const udx = new UDX()
     const socket = bindUdx(udx)
-    cleanups.push(() => socket.close())
+    defer(() => socket.close())
     const events: HolepunchProgressEvent[] = []
     const report = await detectNat(socket, {
       servers: stun.map(asString),

@@ -1,38 +1,25 @@
 import { isHolepunchError, stunBinding } from '@harddrive-party/holepunch'
-import { afterEach, describe, expect, inject, it } from 'vitest'
-import { bindUdx, DgramDatagramSocket, UDX } from './helpers/sockets'
+import { describe, expect, inject, it } from 'vitest'
+import { bindUdx, UDX } from './helpers/sockets'
 import {
   bindingResponse,
   errorCode,
   transactionIdOf,
   xorMappedAddress,
 } from './helpers/stun-responder'
-import { UdpServer } from './helpers/udp-server'
+import { trackedSockets } from './helpers/tracked'
 
 const stun = inject('stunEndpoints')
 const skip = inject('stunSkipReason')
 if (skip) console.warn(`holepunch: coturn tests ${skip}`)
 
-const cleanups: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  await Promise.allSettled(cleanups.splice(0).map((c) => c()))
-})
-async function dgram(): Promise<DgramDatagramSocket> {
-  const s = await DgramDatagramSocket.bind()
-  cleanups.push(() => s.close())
-  return s
-}
-async function server(): Promise<UdpServer> {
-  const s = await UdpServer.bind()
-  cleanups.push(() => s.close())
-  return s
-}
+const { defer, dgram, udpServer: server } = trackedSockets()
 
 describe('stunBinding against coturn', () => {
   it.skipIf(!!skip)('learns the mapped address from a udx-native socket', async () => {
     const udx = new UDX()
     const socket = bindUdx(udx)
-    cleanups.push(() => socket.close())
+    defer(() => socket.close())
     const result = await stunBinding(socket, stun[0]!)
     expect(result.mapped).toEqual({ host: '127.0.0.1', port: socket.port })
     expect(result.server).toEqual(stun[0])

@@ -1,5 +1,5 @@
 import { deriveTopicKeys, encodeCbor, isWireError } from '@harddrive-party/wire-protocol'
-import { byteDecoders, validSamples } from '../test/decoders'
+import { byteDecoders, HOSTILE_KEYS, HOSTILE_WORDS, validSamples } from '../test/decoders'
 
 const total = Number(process.argv[2] ?? 1_000_000)
 const topic = await deriveTopicKeys('fuzz', { kdf: { N: 1024, r: 8, p: 1 } })
@@ -44,49 +44,8 @@ function mutate(): Uint8Array {
   return new Uint8Array(b)
 }
 
-const keys = [
-  'type',
-  'version',
-  'proof',
-  'path',
-  'recursive',
-  'cursor',
-  'limit',
-  'offset',
-  'length',
-  'expect',
-  'size',
-  'mtime',
-  'entries',
-  'dir',
-  'code',
-  'message',
-  'position',
-  'id',
-  'command',
-  'topic',
-  'peer',
-  'event',
-  'body',
-  'sig',
-]
-const words = [
-  'hello',
-  'ls',
-  'read',
-  'entries',
-  'end',
-  'error',
-  'header',
-  'queued',
-  'result',
-  'event',
-  'join',
-  'download',
-  '../x',
-  '',
-  'a/b',
-]
+const keys = HOSTILE_KEYS
+const words = HOSTILE_WORDS
 function value(depth: number): unknown {
   switch (int(depth > 2 ? 6 : 8)) {
     case 0:
@@ -105,7 +64,15 @@ function value(depth: number): unknown {
       return Array.from({ length: int(4) }, () => value(depth + 1))
     default: {
       const o: Record<string, unknown> = {}
-      for (let n = int(7); n > 0; n--) o[keys[int(keys.length)]!] = value(depth + 1)
+      // defineProperty: a `__proto__` key must be a key, not a prototype.
+      for (let n = int(7); n > 0; n--) {
+        Object.defineProperty(o, keys[int(keys.length)]!, {
+          value: value(depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        })
+      }
       return o
     }
   }

@@ -60,3 +60,58 @@ export function validSamples(topic: Pick<TopicKeys, 'publicId' | 'sealKey'>): Ui
     sealAnnouncement(announcement, topic, seed),
   ]
 }
+
+/** Message-type words and path-ish strings that hostile CBOR values are built from. */
+export const HOSTILE_WORDS = [
+  'hello',
+  'ls',
+  'read',
+  'entries',
+  'end',
+  'error',
+  'header',
+  'queued',
+  'result',
+  'event',
+  'transfer',
+  'join',
+  'download',
+  '../x',
+  '',
+  'a/b',
+]
+
+/** Map keys of our messages, plus prototype-polluting ones, for hostile CBOR maps. */
+export const HOSTILE_KEYS = [
+  'type',
+  'version',
+  'proof',
+  'path',
+  'recursive',
+  'search',
+  'cursor',
+  'limit',
+  'offset',
+  'length',
+  'expect',
+  'size',
+  'mtime',
+  'entries',
+  'dir',
+  'files',
+  'code',
+  'message',
+  'position',
+  'id',
+  'command',
+  'topic',
+  'peer',
+  'event',
+  'data',
+  'state',
+  'body',
+  'sig',
+  '__proto__',
+  'constructor',
+  'x',
+]

@@ -1,7 +1,7 @@
 import { deriveTopicKeys, encodeCbor, isWireError } from '@harddrive-party/wire-protocol'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { byteDecoders, validSamples } from './decoders'
+import { byteDecoders, HOSTILE_KEYS, HOSTILE_WORDS, validSamples } from './decoders'
 
 const topic = await deriveTopicKeys('fuzz', { kdf: { N: 1024, r: 8, p: 1 } })
 const decoders = byteDecoders(topic)
@@ -47,24 +47,7 @@ const mutated = fc
 
 const leaf = fc.oneof(
   fc.string({ maxLength: 40 }),
-  fc.constantFrom(
-    'hello',
-    'ls',
-    'read',
-    'entries',
-    'end',
-    'error',
-    'header',
-    'queued',
-    'result',
-    'event',
-    'transfer',
-    'join',
-    'download',
-    '../x',
-    '',
-    'a/b',
-  ),
+  fc.constantFrom(...HOSTILE_WORDS),
   fc.integer(),
   fc.bigInt({ min: -(2n ** 64n) + 1n, max: 2n ** 64n - 1n }),
   fc.double(),
@@ -72,37 +55,7 @@ const leaf = fc.oneof(
   fc.constant(null),
   fc.uint8Array({ maxLength: 70 }),
 )
-const keys = fc.constantFrom(
-  'type',
-  'version',
-  'proof',
-  'path',
-  'recursive',
-  'search',
-  'cursor',
-  'limit',
-  'offset',
-  'length',
-  'expect',
-  'size',
-  'mtime',
-  'entries',
-  'dir',
-  'files',
-  'code',
-  'message',
-  'position',
-  'id',
-  'command',
-  'topic',
-  'peer',
-  'event',
-  'data',
-  'state',
-  '__proto__',
-  'constructor',
-  'x',
-)
+const keys = fc.constantFrom(...HOSTILE_KEYS)
 const { value: structured } = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
