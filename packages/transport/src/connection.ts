@@ -3,6 +3,7 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TypedEventEmitter } from 'main-event'
 import type UDX from 'udx-native'
 import { TransportError } from './errors'
+import { Fifo } from './fifo'
 import { CloseCode, type CloseCodeValue } from './mux-frame'
 import type { MuxStream } from './mux-stream'
 import { Session } from './session'
@@ -16,6 +17,20 @@ import type {
   ConnectionStats,
   TransportStream,
 } from './types'
+
+/** Why a hello was refused: the close code the remote sees, and the local error. */
+export interface HelloRefusal {
+  code: CloseCodeValue
+  reason: string
+  error: Error
+}
+
+/**
+ * Checks the remote's hello and, when it is good, opens the connection ({@link
+ * PeerConnection.markOpen}) before returning: it runs inside the frame loop, so frames that
+ * follow the hello in the same message already see an open session.
+ */
+export type HelloCheck = (payload: Uint8Array) => HelloRefusal | undefined
 
 export interface PeerConnectionOptions {
   initiator: boolean
@@ -41,10 +56,10 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   topic!: TopicKeys
   remoteAgent: string | undefined
   readonly #session: Session
-  readonly #backlog: MuxStream[] = []
+  readonly #backlog = new Fifo<MuxStream>()
   readonly #backlogLimit: number
   #backlogWaiters: Array<() => void> = []
-  #hello: { resolve: (payload: Uint8Array) => void; reject: (err: Error) => void } | undefined
+  #hello: { check: HelloCheck; resolve: () => void; reject: (err: Error) => void } | undefined
   #pendingHello: Uint8Array | undefined
   #closeReason: Error | undefined
   readonly #closedPromise: Promise<void>
@@ -92,12 +107,17 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
     this.#session.sendHello(payload)
   }
 
-  /** The remote's hello payload; rejects when the connection closes first. */
-  receiveHello(): Promise<Uint8Array> {
+  /**
+   * Runs `check` on the remote's hello when it arrives (at once if it came already); resolves
+   * when it passed, rejects after the refusal was sent, or when the connection closes first.
+   */
+  receiveHello(check: HelloCheck): Promise<void> {
     if (this.#closeReason !== undefined) return Promise.reject(this.#closeReason)
-    if (this.#pendingHello !== undefined) return Promise.resolve(this.#pendingHello)
     return new Promise((resolve, reject) => {
-      this.#hello = { resolve, reject }
+      this.#hello = { check, resolve, reject }
+      const pending = this.#pendingHello
+      this.#pendingHello = undefined
+      if (pending !== undefined) this.#onHello(pending)
     })
   }
 
@@ -198,12 +218,25 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   // ---- session hooks ----
 
   #onHello(payload: Uint8Array): void {
-    if (this.#hello === undefined) {
+    const hello = this.#hello
+    if (hello === undefined) {
       this.#pendingHello = payload
       return
     }
-    this.#hello.resolve(payload)
     this.#hello = undefined
+    let refusal: HelloRefusal | undefined
+    try {
+      refusal = hello.check(payload)
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err))
+      refusal = { code: CloseCode.BAD_HELLO, reason: error.message, error }
+    }
+    if (refusal === undefined) {
+      hello.resolve()
+      return
+    }
+    const { error } = refusal
+    void this.#session.close(refusal.code, refusal.reason, error).then(() => hello.reject(error))
   }
 
   #onStream(stream: MuxStream): void {
@@ -217,7 +250,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
 
   #onClose(error: Error): void {
     this.#closeReason = error
-    this.#backlog.length = 0
+    this.#backlog.clear()
     this.#hello?.reject(error)
     this.#hello = undefined
     this.#wakeBacklog()

@@ -32,6 +32,11 @@ export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType]
 
 /** Window every stream starts with in each direction (both sides assume it). */
 export const INITIAL_WINDOW_BYTES = 256 * 1024
+/**
+ * What each DATA frame costs of the window on top of its payload, so a window bounds the
+ * number of frames too, not only the bytes (1-byte frames once cost ~100x their size).
+ */
+export const DATA_FRAME_CHARGE_BYTES = 64
 /** Largest window a receiver grows a stream to. */
 export const MAX_WINDOW_BYTES = 16 * 1024 * 1024
 /** Longest reason text carried in RESET and CLOSE frames. */

@@ -1,5 +1,7 @@
 import { TransportError } from './errors'
+import { Fifo } from './fifo'
 import {
+  DATA_FRAME_CHARGE_BYTES,
   encodeCodeAndReason,
   encodeFrame,
   FrameType,
@@ -37,6 +39,21 @@ export const STREAM_HIGH_WATER_BYTES = 256 * 1024
 const GROW_BELOW_DELAY_MS = 5
 /** ... and shrinks while they queue for longer than this (other streams wait behind them). */
 const SHRINK_ABOVE_DELAY_MS = 15
+/** Received payloads shorter than this are copied together instead of queued one by one. */
+const COALESCE_BELOW_BYTES = 4 * 1024
+/** Size of the buffers small payloads are copied into. */
+const COALESCE_BUFFER_BYTES = 16 * 1024
+
+/** Received bytes waiting for the reader, and what they cost of the window. */
+interface Received {
+  bytes: Uint8Array
+  /** Bytes of `bytes` in use (a coalescing buffer fills up over several frames). */
+  used: number
+  /** Window consumed: payload plus the per-frame charge of every frame in it. */
+  charge: number
+  /** True for a coalescing buffer that may take more small payloads. */
+  open: boolean
+}
 
 interface Waiter<T = void> {
   resolve: (value: T) => void
@@ -57,7 +74,7 @@ export class MuxStream implements TransportStream {
   readonly #host: StreamHost
 
   // Sending: user chunks wait here until the scheduler cuts frames from them.
-  readonly #sendQueue: Uint8Array[] = []
+  readonly #sendQueue = new Fifo<Uint8Array>()
   #sendBytes = 0
   #credit = INITIAL_WINDOW_BYTES
   #blockedSent = false
@@ -66,7 +83,7 @@ export class MuxStream implements TransportStream {
   #endWaiters: Waiter[] = []
 
   // Receiving.
-  readonly #recvQueue: Uint8Array[] = []
+  readonly #recvQueue = new Fifo<Received>()
   #allowance = INITIAL_WINDOW_BYTES
   #window = INITIAL_WINDOW_BYTES
   #recvBytes = 0
@@ -104,7 +121,7 @@ export class MuxStream implements TransportStream {
     if (chunk.length === 0) return
     this.#sendQueue.push(chunk)
     this.#sendBytes += chunk.length
-    if (this.#credit > 0) this.#host.markReady(this)
+    if (this.sendable > 0) this.#host.markReady(this)
     else this.#sayBlocked()
     if (this.#sendBytes <= STREAM_HIGH_WATER_BYTES) return
     await this.#wait(this.#drainWaiters, options.signal)
@@ -144,9 +161,10 @@ export class MuxStream implements TransportStream {
 
   // ---- called by the session ----
 
-  /** Bytes that may go out now: queued and within the remote's window. */
+  /** Payload bytes that may go out now in one frame: queued and within the remote's window. */
   get sendable(): number {
-    return this.#failed ? 0 : Math.min(this.#sendBytes, this.#credit)
+    if (this.#failed) return 0
+    return Math.min(this.#sendBytes, Math.max(0, this.#credit - DATA_FRAME_CHARGE_BYTES))
   }
 
   /** True when END is due: end() was called and every queued byte is out. */
@@ -154,25 +172,25 @@ export class MuxStream implements TransportStream {
     return !this.#failed && this.#writeState === 'ending' && this.#sendBytes === 0
   }
 
-  /** Removes `n` sendable bytes from the queue, as views of the writer's chunks. */
+  /** Removes `n` sendable bytes (one DATA frame) from the queue, as views of the writer's chunks. */
   take(n: number): Uint8Array[] {
     const parts: Uint8Array[] = []
     let left = n
     while (left > 0) {
-      const head = this.#sendQueue[0]!
+      const head = this.#sendQueue.peek()!
       if (head.length <= left) {
         parts.push(head)
         this.#sendQueue.shift()
         left -= head.length
       } else {
         parts.push(head.subarray(0, left))
-        this.#sendQueue[0] = head.subarray(left)
+        this.#sendQueue.replaceFirst(head.subarray(left))
         left = 0
       }
     }
     this.#sendBytes -= n
-    this.#credit -= n
-    if (this.#credit === 0 && this.#sendBytes > 0) this.#sayBlocked()
+    this.#credit -= n + DATA_FRAME_CHARGE_BYTES
+    if (this.sendable === 0 && this.#sendBytes > 0) this.#sayBlocked()
     if (this.#sendBytes <= STREAM_HIGH_WATER_BYTES) settle(this.#drainWaiters)
     return parts
   }
@@ -190,24 +208,51 @@ export class MuxStream implements TransportStream {
     this.#maybeFinish()
   }
 
-  /** Returns false when the remote overran the window we granted (a protocol violation). */
+  /**
+   * Returns false when the remote overran the window we granted (a protocol violation).
+   * `payload` is never empty (the session refuses empty DATA frames).
+   */
   receiveData(payload: Uint8Array): boolean {
     if (this.#remoteEnded) return false
-    if (payload.length > this.#allowance) return false
+    const charge = payload.length + DATA_FRAME_CHARGE_BYTES
+    if (charge > this.#allowance) return false
     if (this.#failed) return true // aborted locally; the RESET is on its way
-    this.#allowance -= payload.length
+    this.#allowance -= charge
     if (this.#readStopped) return true // sent before our STOP arrived: dropped
     const reader = this.#reader
     if (reader !== undefined) {
       // Handing the bytes over at once keeps them short-lived (cheap for the GC).
       this.#reader = undefined
-      this.#grant(payload.length)
+      this.#grant(charge)
       reader.resolve({ done: false, value: payload })
       return true
     }
     this.#recvBytes += payload.length
-    this.#recvQueue.push(payload)
+    this.#queueReceived(payload, charge)
     return true
+  }
+
+  /**
+   * Queues received bytes so that memory follows the window: small payloads are copied
+   * together, and a view that would keep a much larger message buffer alive is copied out.
+   */
+  #queueReceived(payload: Uint8Array, charge: number): void {
+    const n = payload.length
+    if (n < COALESCE_BELOW_BYTES) {
+      const tail = this.#recvQueue.peekLast()
+      if (tail?.open && tail.bytes.length - tail.used >= n) {
+        tail.bytes.set(payload, tail.used)
+        tail.used += n
+        tail.charge += charge
+        return
+      }
+      const bytes = new Uint8Array(COALESCE_BUFFER_BYTES)
+      bytes.set(payload)
+      this.#recvQueue.push({ bytes, used: n, charge, open: true })
+      return
+    }
+    const bytes = payload.byteLength * 2 < payload.buffer.byteLength ? payload.slice() : payload
+    this.#recvQueue.push({ bytes, used: n, charge, open: false })
   }
 
   receiveEnd(): boolean {
@@ -250,7 +295,7 @@ export class MuxStream implements TransportStream {
   receiveStop(): void {
     if (this.#failed || this.#writeState === 'ended') return
     const error = new TransportError('RESET', `the remote stopped reading stream ${this.id}`)
-    this.#sendQueue.length = 0
+    this.#sendQueue.clear()
     this.#sendBytes = 0
     const writers = [...this.#drainWaiters.splice(0), ...this.#endWaiters.splice(0)]
     for (const w of writers) w.reject(error)
@@ -277,11 +322,12 @@ export class MuxStream implements TransportStream {
 
   #next(): Promise<IteratorResult<Uint8Array>> {
     if (this.#readStopped) return Promise.resolve(DONE)
-    const chunk = this.#recvQueue.shift()
-    if (chunk !== undefined) {
-      this.#recvBytes -= chunk.length
-      this.#grant(chunk.length)
-      return Promise.resolve({ done: false, value: chunk })
+    const received = this.#recvQueue.shift()
+    if (received !== undefined) {
+      this.#recvBytes -= received.used
+      this.#grant(received.charge)
+      const value = received.open ? received.bytes.subarray(0, received.used) : received.bytes
+      return Promise.resolve({ done: false, value })
     }
     if (this.#failed) return Promise.reject(this.#error)
     if (this.#remoteEnded) return Promise.resolve(DONE)
@@ -325,7 +371,7 @@ export class MuxStream implements TransportStream {
   #stopReading(): void {
     if (this.#readStopped || this.#failed) return
     this.#readStopped = true
-    this.#recvQueue.length = 0
+    this.#recvQueue.clear()
     this.#recvBytes = 0
     this.#wake()
     if (!this.#remoteEnded) this.#host.sendControl(encodeFrame(FrameType.STOP, this.id))
@@ -363,9 +409,9 @@ export class MuxStream implements TransportStream {
   #fail(error: unknown): void {
     this.#failed = true
     this.#error = error
-    this.#sendQueue.length = 0
+    this.#sendQueue.clear()
     this.#sendBytes = 0
-    this.#recvQueue.length = 0
+    this.#recvQueue.clear()
     this.#recvBytes = 0
     const waiters = [...this.#drainWaiters, ...this.#endWaiters]
     this.#drainWaiters = []

@@ -2,6 +2,15 @@ import type { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TransportError } from './errors'
 import type { Identity } from './identity'
+import { MESSAGE_BYTES } from './session'
+
+/**
+ * Longest message a Noise XX handshake step needs (an ephemeral and a static key, a tag and
+ * secret-stream's small payload are well under 1 KiB).
+ */
+export const MAX_HANDSHAKE_MESSAGE_BYTES = 4 * 1024
+/** Longest encrypted message after the handshake: ours are at most {@link MESSAGE_BYTES}. */
+export const MAX_CARRIER_MESSAGE_BYTES = MESSAGE_BYTES + 64 * 1024
 
 /**
  * Runs the Noise XX handshake (ed25519 static keys, secret-stream's default) over a raw
@@ -24,6 +33,7 @@ export async function secureCarrier(
   noise.on('error', (err: Error) => {
     failure ??= err
   })
+  const guard = guardMessageLengths(raw, noise)
   const onAbort = () => noise.destroy()
   signal.addEventListener('abort', onAbort, { once: true })
   try {
@@ -36,11 +46,57 @@ export async function secureCarrier(
         { cause: failure },
       )
     }
+    guard.handshakeDone()
     return noise
   } catch (err) {
     noise.destroy()
     throw err
   } finally {
     signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * Caps the length each carrier message declares, before secret-stream sees it: secret-stream
+ * allocates the declared length (up to 16 MiB) as soon as a message is split across reads,
+ * so 256 half-open connections sending 4 bytes each once reserved 4 GiB (issue 9.6).
+ * Frames are `uint24le length | body`; this only follows the headers, O(1) per message.
+ * Our listener goes in front of secret-stream's, and destroying the stream before it reads
+ * the chunk stops it right after the header, before the allocation.
+ */
+function guardMessageLengths(raw: EventEmitter, noise: NoiseSecretStream) {
+  let cap = MAX_HANDSHAKE_MESSAGE_BYTES
+  let headerBytes = 0
+  let length = 0
+  let bodyLeft = 0
+  const onData = (chunk: Uint8Array) => {
+    let at = 0
+    while (at < chunk.length) {
+      if (bodyLeft > 0) {
+        const skip = Math.min(bodyLeft, chunk.length - at)
+        bodyLeft -= skip
+        at += skip
+        continue
+      }
+      length += chunk[at++]! * 2 ** (8 * headerBytes)
+      if (++headerBytes < 3) continue
+      if (length > cap) {
+        raw.off('data', onData)
+        noise.destroy(
+          new TransportError('PROTOCOL_ERROR', `carrier message of ${length} bytes (cap ${cap})`),
+        )
+        return
+      }
+      bodyLeft = length
+      headerBytes = 0
+      length = 0
+    }
+  }
+  // prependListener (not on): it neither starts the flow early nor runs after secret-stream.
+  raw.prependListener('data', onData)
+  return {
+    handshakeDone: () => {
+      cap = MAX_CARRIER_MESSAGE_BYTES
+    },
   }
 }

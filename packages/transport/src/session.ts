@@ -1,5 +1,6 @@
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TransportError, type TransportErrorCode } from './errors'
+import { Fifo } from './fifo'
 import {
   CloseCode,
   type CloseCodeValue,
@@ -25,11 +26,20 @@ const QUANTUM_BYTES = 16 * 1024
 const CLOSE_GRACE_MS = 2000
 /** Ping interval while streams are open: the round trips measure how much is queued. */
 const BUSY_PING_MS = 20
+/**
+ * Most bytes of control frames (WINDOW, RESET, OPEN...) queued while the remote does not read.
+ * Legitimate use stays far below: one OPEN and a few replies per stream.
+ */
+export const MAX_CONTROL_QUEUE_BYTES = 256 * 1024
 /** The quietest round trip is remembered for this long. */
 const MIN_RTT_WINDOW_MS = 10_000
 
 export interface SessionHooks {
-  /** A HELLO frame arrived (payload as sent). */
+  /**
+   * A HELLO frame arrived (payload as sent). Called inside the frame loop: a connection that
+   * accepts it synchronously calls {@link Session.setOpen} before the next frame is read, so
+   * streams the remote opens in the same message as its hello are not refused (issue 9.4).
+   */
   onHello(payload: Uint8Array): void
   /** The remote opened a stream. */
   onStream(stream: MuxStream): void
@@ -81,12 +91,18 @@ export class Session implements StreamHost {
   readonly #log: ComponentLogger
   readonly #streams = new Map<number, MuxStream>()
   readonly #ready = new Set<MuxStream>()
-  readonly #control: Uint8Array[] = []
+  readonly #control = new Fifo<Uint8Array>()
+  #controlBytes = 0
+  /** The reply to the latest PING only: a ping flood cannot queue replies (issue 9.1). */
+  #pong: Uint8Array | undefined
+  #helloSeen = false
+  /** When the carrier last refused a write and has not drained since (0: not blocked). */
+  #blockedSince = 0
   #nextLocalId: number
   #highestRemoteId = 0
   #remoteOpen = 0
   #localOpen = 0
-  readonly #localOpenWaiters: Array<() => void> = []
+  readonly #localOpenWaiters = new Fifo<() => void>()
   #open = false
   #closed = false
   #closing = false
@@ -114,6 +130,7 @@ export class Session implements StreamHost {
     noise.on('data', (message: Uint8Array) => this.#onMessage(message))
     noise.on('drain', () => {
       this.#blocked = false
+      this.#blockedSince = 0
       this.#flush()
     })
     noise.on('error', (err: Error) => {
@@ -171,15 +188,16 @@ export class Session implements StreamHost {
     while (this.#localOpen >= MAX_STREAMS_PER_SIDE && !this.#closed && !this.#closing) {
       signal?.throwIfAborted()
       await new Promise<void>((resolve, reject) => {
+        let aborted = false
+        const onAbort = () => {
+          // Stays queued (O(1) queue, no search); when woken, it passes the slot on.
+          aborted = true
+          reject(signal!.reason)
+        }
         const wake = () => {
           signal?.removeEventListener('abort', onAbort)
-          resolve()
-        }
-        const onAbort = () => {
-          // Leave the queue, so the next freed slot wakes someone still waiting.
-          const at = this.#localOpenWaiters.indexOf(wake)
-          if (at >= 0) this.#localOpenWaiters.splice(at, 1)
-          reject(signal!.reason)
+          if (aborted) this.#localOpenWaiters.shift()?.()
+          else resolve()
         }
         signal?.addEventListener('abort', onAbort, { once: true })
         this.#localOpenWaiters.push(wake)
@@ -210,7 +228,7 @@ export class Session implements StreamHost {
       this.#closing = true
       this.#closeError = localError
       this.#failStreams(localError)
-      for (const wake of this.#localOpenWaiters.splice(0)) wake()
+      for (const wake of this.#localOpenWaiters.drain()) wake()
       this.#control.push(encodeFrame(FrameType.CLOSE, 0, encodeCodeAndReason(code, reason)))
       this.#blocked = false // the last message goes out regardless of backpressure
       this.#flush()
@@ -229,7 +247,8 @@ export class Session implements StreamHost {
     clearInterval(this.#busyPing)
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer)
     this.#failStreams(this.#closeError)
-    for (const wake of this.#localOpenWaiters.splice(0)) wake()
+    this.#control.clear()
+    for (const wake of this.#localOpenWaiters.drain()) wake()
     this.noise.destroy()
     this.#options.hooks.onClose(this.#closeError)
   }
@@ -243,6 +262,14 @@ export class Session implements StreamHost {
 
   sendControl(frame: Uint8Array): void {
     if (this.#closed || this.#closing) return
+    this.#controlBytes += frame.length
+    if (this.#controlBytes > MAX_CONTROL_QUEUE_BYTES) {
+      // Replies pile up because the remote does not read them: close rather than buffer.
+      this.destroy(
+        new TransportError('PROTOCOL_ERROR', 'the remote does not read what it asks for'),
+      )
+      return
+    }
     this.#control.push(frame)
     this.#scheduleFlush()
   }
@@ -285,11 +312,16 @@ export class Session implements StreamHost {
     while (!this.#blocked && !this.#closed) {
       const pieces: Piece[] = []
       let size = 0
-      while (this.#control.length > 0) {
-        const frame = this.#control[0]!
+      if (this.#pong !== undefined) {
+        pieces.push(this.#pong)
+        size += this.#pong.length
+        this.#pong = undefined
+      }
+      for (let frame = this.#control.peek(); frame !== undefined; frame = this.#control.peek()) {
         if (size > 0 && size + frame.length > MESSAGE_BYTES) break
         pieces.push(frame)
         size += frame.length
+        this.#controlBytes -= frame.length
         this.#control.shift()
       }
       size = this.#takeData(pieces, size)
@@ -309,7 +341,10 @@ export class Session implements StreamHost {
           at += part.length
         }
       }
-      if (!this.noise.write(message)) this.#blocked = true
+      if (!this.noise.write(message)) {
+        this.#blocked = true
+        this.#blockedSince = performance.now()
+      }
     }
   }
 
@@ -349,6 +384,15 @@ export class Session implements StreamHost {
       const id = readU32(message, at + 1)
       const length = readU32(message, at + 5)
       const start = at + MUX_HEADER_BYTES
+      if (
+        !this.#open &&
+        type !== FrameType.CLOSE &&
+        (type !== FrameType.HELLO || this.#helloSeen)
+      ) {
+        // Before the hello nothing but the hello (or a refusal) is accepted (issue 9.1).
+        this.#protocolError(`frame type ${type} before hello`)
+        return
+      }
       if (length > message.length - start) {
         this.#protocolError('frame longer than message')
         return
@@ -361,10 +405,11 @@ export class Session implements StreamHost {
   #onFrame(type: number, id: number, payload: Uint8Array): void {
     switch (type) {
       case FrameType.HELLO:
-        if (id !== 0 || this.#open) {
+        if (id !== 0 || this.#open || this.#helloSeen) {
           this.#protocolError('unexpected hello')
           return
         }
+        this.#helloSeen = true
         this.#options.hooks.onHello(payload)
         return
       case FrameType.PING:
@@ -372,7 +417,8 @@ export class Session implements StreamHost {
           this.#protocolError('bad ping')
           return
         }
-        this.sendControl(encodeFrame(FrameType.PONG, 0, payload))
+        this.#pong = encodeFrame(FrameType.PONG, 0, payload)
+        this.#scheduleFlush()
         return
       case FrameType.PONG:
         this.#onPong(payload)
@@ -407,6 +453,11 @@ export class Session implements StreamHost {
     }
     switch (type) {
       case FrameType.DATA:
+        if (payload.length === 0) {
+          // An empty frame moves no bytes but costs a queue entry: never legitimate (issue 9.2).
+          this.#protocolError(`empty data frame on stream ${id}`)
+          return
+        }
         if (!stream.receiveData(payload)) this.#protocolError(`stream ${id} overran its window`)
         return
       case FrameType.END:
@@ -500,6 +551,17 @@ export class Session implements StreamHost {
       )
       return
     }
+    if (this.#blockedSince !== 0 && now - this.#blockedSince > this.#options.idleTimeoutMs) {
+      // Our output waits on a remote that does not read (it may still be sending): cut it.
+      this.destroy(
+        new TransportError(
+          'TIMEOUT',
+          `the remote read nothing for ${this.#options.idleTimeoutMs} ms`,
+        ),
+      )
+      return
+    }
+    if (!this.#open) return // before the hello nothing but the hello goes out
     if (now - this.#lastPingAt >= this.#options.keepAliveMs) {
       this.#ping = undefined // an unanswered ping is not waited for forever
       this.sendPing()

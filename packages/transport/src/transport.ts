@@ -10,7 +10,7 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TypedEventEmitter } from 'main-event'
 import UDX from 'udx-native'
 import { Admission, type HalfOpenTicket } from './admission'
-import { PeerConnection } from './connection'
+import { type HelloRefusal, PeerConnection } from './connection'
 import { isTransportError, TransportError, type TransportErrorCode } from './errors'
 import { decodeHelloPayload, encodeHelloPayload } from './hello'
 import type { Identity } from './identity'
@@ -275,20 +275,23 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
         this.#options.agent,
       ),
     )
-    const payload = await abortable(connection.receiveHello(), signal)
-    let hello: ReturnType<typeof decodeHelloPayload>
-    try {
-      hello = decodeHelloPayload(payload)
-    } catch (err) {
-      await connection.reject(CloseCode.BAD_HELLO, (err as Error).message, err as Error)
-      throw err
+    // Checked synchronously in the frame path: streams the acceptor opens right after its
+    // hello arrive in the same message and must find the session open (issue 9.4).
+    const check = (payload: Uint8Array): HelloRefusal | undefined => {
+      const hello = decodeHelloPayload(payload) // throws: refused as BAD_HELLO
+      if (
+        verifyHelloProof([topic], hello.proof, { role: 'acceptor', ...proofInput }) === undefined
+      ) {
+        return {
+          code: CloseCode.NOT_TOPIC_MEMBER,
+          reason: 'bad acceptor proof',
+          error: new TransportError('NOT_TOPIC_MEMBER', 'the remote could not prove the topic'),
+        }
+      }
+      connection.markOpen(topic, hello.agent)
+      return undefined
     }
-    if (verifyHelloProof([topic], hello.proof, { role: 'acceptor', ...proofInput }) === undefined) {
-      const error = new TransportError('NOT_TOPIC_MEMBER', 'the remote could not prove the topic')
-      await connection.reject(CloseCode.NOT_TOPIC_MEMBER, 'bad acceptor proof', error)
-      throw error
-    }
-    connection.markOpen(topic, hello.agent)
+    await abortable(connection.receiveHello(check), signal)
   }
 
   // ---- accepting ----
@@ -336,38 +339,37 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
         await connection.reject(CloseCode.REJECTED, 'refused', error)
         throw error
       }
-      const payload = await abortable(connection.receiveHello(), signal)
-      let hello: ReturnType<typeof decodeHelloPayload>
-      try {
-        hello = decodeHelloPayload(payload)
-      } catch (err) {
-        await connection.reject(CloseCode.BAD_HELLO, (err as Error).message, err as Error)
-        throw err
-      }
       const proofInput = {
         dialerKey: remoteKey,
         acceptorKey: this.publicKey,
         binding: connection.handshakeHash,
       }
-      const topic = verifyHelloProof(this.#options.topics(), hello.proof, {
-        role: 'dialer',
-        ...proofInput,
-      })
-      if (topic === undefined) {
-        const error = new TransportError(
-          'NOT_TOPIC_MEMBER',
-          `${short(remoteKey)} proved no topic of ours`,
+      const check = (payload: Uint8Array): HelloRefusal | undefined => {
+        const hello = decodeHelloPayload(payload) // throws: refused as BAD_HELLO
+        const topic = verifyHelloProof(this.#options.topics(), hello.proof, {
+          role: 'dialer',
+          ...proofInput,
+        })
+        if (topic === undefined) {
+          return {
+            code: CloseCode.NOT_TOPIC_MEMBER,
+            reason: 'no shared topic',
+            error: new TransportError(
+              'NOT_TOPIC_MEMBER',
+              `${short(remoteKey)} proved no topic of ours`,
+            ),
+          }
+        }
+        connection.sendHello(
+          encodeHelloPayload(
+            createHelloProof(topic, { role: 'acceptor', ...proofInput }),
+            this.#options.agent,
+          ),
         )
-        await connection.reject(CloseCode.NOT_TOPIC_MEMBER, 'no shared topic', error)
-        throw error
+        connection.markOpen(topic, hello.agent)
+        return undefined
       }
-      connection.sendHello(
-        encodeHelloPayload(
-          createHelloProof(topic, { role: 'acceptor', ...proofInput }),
-          this.#options.agent,
-        ),
-      )
-      connection.markOpen(topic, hello.agent)
+      await abortable(connection.receiveHello(check), signal)
       this.#register(connection)
       this.safeDispatchEvent('connection', { detail: connection })
     } catch (err) {
