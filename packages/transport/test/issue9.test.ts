@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { encodeHelloPayload } from '../src/hello'
 import { type Carrier, type Connection, createIdentity, type Transport } from '../src/index'
 import { encodeFrame, FrameType } from '../src/mux-frame'
+import { MuxStream } from '../src/mux-stream'
 import { loopback, readAll, serveEcho, startTransport, topic, within } from './helpers'
 
 // Regression tests for issue 9 ("Harden transport"): each attacker speaks the real protocol
@@ -236,5 +237,55 @@ describe('issue 9: hardening', () => {
     console.log(`9.6: 256 connections, arrayBuffers +${(grown / MiB).toFixed(1)} MiB`)
     for (const socket of sockets) socket.destroy()
     expect(grown).toBeLessThan(64 * MiB)
+  })
+})
+
+describe('issue 9.2: queues drain in linear time', () => {
+  const host = {
+    markReady() {},
+    sendControl() {},
+    forget() {},
+    queueDelayMs: 0,
+    rttSamples: 0,
+  }
+
+  it('issue 9.2: 200,000 one-byte writes leave a stream in linear time', async () => {
+    const stream = new MuxStream(1, host)
+    const chunk = Uint8Array.of(1)
+    for (let i = 0; i < 200_000; i++) void stream.write(chunk)
+    stream.receiveWindow(2 ** 31)
+    const started = performance.now()
+    let taken = 0
+    while (stream.sendable > 0) {
+      const n = Math.min(stream.sendable, 16 * 1024)
+      stream.take(n)
+      taken += n
+    }
+    const ms = performance.now() - started
+    console.log(`9.2 send-queue drain: ${taken} one-byte chunks in ${ms.toFixed(0)} ms`)
+    expect(taken).toBe(200_000)
+    expect(ms).toBeLessThan(1000)
+  })
+
+  it('issue 9.2: one-byte frames up to the window are queued compactly and drain fast', async () => {
+    const stream = new MuxStream(2, host)
+    const before = heap()
+    let frames = 0
+    while (frames < 300_000 && stream.receiveData(Uint8Array.of(frames & 0xff))) frames++
+    const queued = heap() - before
+    const started = performance.now()
+    let bytes = 0
+    const reader = stream[Symbol.asyncIterator]()
+    for (let i = 0; i < frames && bytes < frames; i++) {
+      const next = await reader.next()
+      bytes += (next.value as Uint8Array).length
+    }
+    const ms = performance.now() - started
+    console.log(
+      `9.2 receive queue: ${frames} frames accepted, heap +${(queued / MiB).toFixed(1)} MiB, drained in ${ms.toFixed(0)} ms`,
+    )
+    expect(bytes).toBe(frames)
+    expect(queued).toBeLessThan(8 * MiB)
+    expect(ms).toBeLessThan(1000)
   })
 })
