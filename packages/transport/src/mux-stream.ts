@@ -10,6 +10,7 @@ import {
   ResetCode,
   u32,
 } from './mux-frame'
+import { ReceiveQueue } from './receive-queue'
 import type { AbortOptions, TransportStream } from './types'
 
 /** What a stream needs from the connection that carries it. */
@@ -39,21 +40,6 @@ export const STREAM_HIGH_WATER_BYTES = 256 * 1024
 const GROW_BELOW_DELAY_MS = 5
 /** ... and shrinks while they queue for longer than this (other streams wait behind them). */
 const SHRINK_ABOVE_DELAY_MS = 15
-/** Received payloads shorter than this are copied together instead of queued one by one. */
-const COALESCE_BELOW_BYTES = 4 * 1024
-/** Size of the buffers small payloads are copied into. */
-const COALESCE_BUFFER_BYTES = 16 * 1024
-
-/** Received bytes waiting for the reader, and what they cost of the window. */
-interface Received {
-  bytes: Uint8Array
-  /** Bytes of `bytes` in use (a coalescing buffer fills up over several frames). */
-  used: number
-  /** Window consumed: payload plus the per-frame charge of every frame in it. */
-  charge: number
-  /** True for a coalescing buffer that may take more small payloads. */
-  open: boolean
-}
 
 interface Waiter<T = void> {
   resolve: (value: T) => void
@@ -83,10 +69,9 @@ export class MuxStream implements TransportStream {
   #endWaiters: Waiter[] = []
 
   // Receiving.
-  readonly #recvQueue = new Fifo<Received>()
+  readonly #recvQueue = new ReceiveQueue()
   #allowance = INITIAL_WINDOW_BYTES
   #window = INITIAL_WINDOW_BYTES
-  #recvBytes = 0
   #consumed = 0
   #windowChangedAtSample = -1
   #readStopped = false
@@ -227,32 +212,8 @@ export class MuxStream implements TransportStream {
       reader.resolve({ done: false, value: payload })
       return true
     }
-    this.#recvBytes += payload.length
-    this.#queueReceived(payload, charge)
+    this.#recvQueue.push(payload, charge)
     return true
-  }
-
-  /**
-   * Queues received bytes so that memory follows the window: small payloads are copied
-   * together, and a view that would keep a much larger message buffer alive is copied out.
-   */
-  #queueReceived(payload: Uint8Array, charge: number): void {
-    const n = payload.length
-    if (n < COALESCE_BELOW_BYTES) {
-      const tail = this.#recvQueue.peekLast()
-      if (tail?.open && tail.bytes.length - tail.used >= n) {
-        tail.bytes.set(payload, tail.used)
-        tail.used += n
-        tail.charge += charge
-        return
-      }
-      const bytes = new Uint8Array(COALESCE_BUFFER_BYTES)
-      bytes.set(payload)
-      this.#recvQueue.push({ bytes, used: n, charge, open: true })
-      return
-    }
-    const bytes = payload.byteLength * 2 < payload.buffer.byteLength ? payload.slice() : payload
-    this.#recvQueue.push({ bytes, used: n, charge, open: false })
   }
 
   receiveEnd(): boolean {
@@ -277,7 +238,7 @@ export class MuxStream implements TransportStream {
    */
   receiveBlocked(): void {
     if (this.#remoteEnded || this.#failed || this.#window >= MAX_WINDOW_BYTES) return
-    if (this.#recvBytes > this.#window / 2) return // our reader is the bottleneck
+    if (this.#recvQueue.bytes > this.#window / 2) return // our reader is the bottleneck
     if (!this.#freshSample()) return // no measurement since the last change
     if (this.#host.queueDelayMs > GROW_BELOW_DELAY_MS) return // the path is full already
     this.#windowChangedAtSample = this.#host.rttSamples
@@ -324,10 +285,8 @@ export class MuxStream implements TransportStream {
     if (this.#readStopped) return Promise.resolve(DONE)
     const received = this.#recvQueue.shift()
     if (received !== undefined) {
-      this.#recvBytes -= received.used
       this.#grant(received.charge)
-      const value = received.open ? received.bytes.subarray(0, received.used) : received.bytes
-      return Promise.resolve({ done: false, value })
+      return Promise.resolve({ done: false, value: received.value })
     }
     if (this.#failed) return Promise.reject(this.#error)
     if (this.#remoteEnded) return Promise.resolve(DONE)
@@ -372,7 +331,6 @@ export class MuxStream implements TransportStream {
     if (this.#readStopped || this.#failed) return
     this.#readStopped = true
     this.#recvQueue.clear()
-    this.#recvBytes = 0
     this.#wake()
     if (!this.#remoteEnded) this.#host.sendControl(encodeFrame(FrameType.STOP, this.id))
   }
@@ -412,7 +370,6 @@ export class MuxStream implements TransportStream {
     this.#sendQueue.clear()
     this.#sendBytes = 0
     this.#recvQueue.clear()
-    this.#recvBytes = 0
     const waiters = [...this.#drainWaiters, ...this.#endWaiters]
     this.#drainWaiters = []
     this.#endWaiters = []

@@ -33,7 +33,7 @@ export async function secureCarrier(
   noise.on('error', (err: Error) => {
     failure ??= err
   })
-  const guard = guardMessageLengths(raw, noise)
+  guardMessageLengths(raw, noise, initiator ? 1 : 2)
   const onAbort = () => noise.destroy()
   signal.addEventListener('abort', onAbort, { once: true })
   try {
@@ -46,7 +46,6 @@ export async function secureCarrier(
         { cause: failure },
       )
     }
-    guard.handshakeDone()
     return noise
   } catch (err) {
     noise.destroy()
@@ -64,8 +63,9 @@ export async function secureCarrier(
  * Our listener goes in front of secret-stream's, and destroying the stream before it reads
  * the chunk stops it right after the header, before the allocation.
  */
-function guardMessageLengths(raw: EventEmitter, noise: NoiseSecretStream) {
-  let cap = MAX_HANDSHAKE_MESSAGE_BYTES
+function guardMessageLengths(raw: EventEmitter, noise: NoiseSecretStream, handshakeIn: number) {
+  // XX: the initiator receives one handshake message, the acceptor two.
+  let messages = 0
   let headerBytes = 0
   let length = 0
   let bodyLeft = 0
@@ -80,6 +80,7 @@ function guardMessageLengths(raw: EventEmitter, noise: NoiseSecretStream) {
       }
       length += chunk[at++]! * 2 ** (8 * headerBytes)
       if (++headerBytes < 3) continue
+      const cap = messages++ < handshakeIn ? MAX_HANDSHAKE_MESSAGE_BYTES : MAX_CARRIER_MESSAGE_BYTES
       if (length > cap) {
         raw.off('data', onData)
         noise.destroy(
@@ -94,9 +95,4 @@ function guardMessageLengths(raw: EventEmitter, noise: NoiseSecretStream) {
   }
   // prependListener (not on): it neither starts the flow early nor runs after secret-stream.
   raw.prependListener('data', onData)
-  return {
-    handshakeDone: () => {
-      cap = MAX_CARRIER_MESSAGE_BYTES
-    },
-  }
 }

@@ -14,6 +14,7 @@ import {
   writeHeader,
 } from './mux-frame'
 import { MuxStream, type StreamHost } from './mux-stream'
+import { RttEstimator } from './rtt'
 import type { ComponentLogger } from './types'
 
 /** Streams one side may have open at once on a connection (both sides enforce it). */
@@ -31,8 +32,6 @@ const BUSY_PING_MS = 20
  * Legitimate use stays far below: one OPEN and a few replies per stream.
  */
 export const MAX_CONTROL_QUEUE_BYTES = 256 * 1024
-/** The quietest round trip is remembered for this long. */
-const MIN_RTT_WINDOW_MS = 10_000
 
 export interface SessionHooks {
   /**
@@ -115,11 +114,7 @@ export class Session implements StreamHost {
   #lastPingAt = 0
   #ping: { nonce: number; sentAt: number } | undefined
   #pingCounter = 0
-  #srtt = 0
-  #rttSamples = 0
-  #minRtt = Number.POSITIVE_INFINITY
-  #minRttNext = Number.POSITIVE_INFINITY
-  #minRttSince = performance.now()
+  readonly #rtt = new RttEstimator()
   #busyPing: NodeJS.Timeout | undefined
 
   constructor(noise: NoiseSecretStream, options: SessionOptions) {
@@ -145,16 +140,15 @@ export class Session implements StreamHost {
   }
 
   get rttMs(): number {
-    return this.#srtt
+    return this.#rtt.smoothed
   }
 
   get rttSamples(): number {
-    return this.#rttSamples
+    return this.#rtt.samples
   }
 
   get queueDelayMs(): number {
-    if (!this.#options.windowsFollowDelay || this.#srtt === 0) return 0
-    return Math.max(0, this.#srtt - this.#minRtt)
+    return this.#options.windowsFollowDelay ? this.#rtt.queueDelayMs : 0
   }
 
   get closed(): boolean {
@@ -508,17 +502,7 @@ export class Session implements StreamHost {
     if (ping === undefined || payload.length !== 8 || readU32(payload, 4) !== ping.nonce) return
     this.#ping = undefined
     const now = performance.now()
-    const sample = now - ping.sentAt
-    this.#rttSamples++
-    this.#srtt = this.#srtt === 0 ? sample : 0.75 * this.#srtt + 0.25 * sample
-    // Windowed minimum: the floor is re-learned every period, so a changed path is noticed.
-    this.#minRttNext = Math.min(this.#minRttNext, sample)
-    this.#minRtt = Math.min(this.#minRtt, sample)
-    if (now - this.#minRttSince > MIN_RTT_WINDOW_MS) {
-      this.#minRtt = this.#minRttNext
-      this.#minRttNext = sample
-      this.#minRttSince = now
-    }
+    this.#rtt.add(now - ping.sentAt, now)
   }
 
   #isPastId(id: number): boolean {
