@@ -223,7 +223,9 @@ export class Session implements StreamHost {
       this.#closeError = localError
       this.#failStreams(localError)
       for (const wake of this.#localOpenWaiters.drain()) wake()
-      this.#control.push(encodeFrame(FrameType.CLOSE, 0, encodeCodeAndReason(code, reason)))
+      const frame = encodeFrame(FrameType.CLOSE, 0, encodeCodeAndReason(code, reason))
+      this.#controlBytes += frame.length // may pass the cap: the last frame always goes
+      this.#control.push(frame)
       this.#blocked = false // the last message goes out regardless of backpressure
       this.#flush()
       this.noise.end()
