@@ -144,6 +144,32 @@ describe('issue 9: hardening', () => {
     peer.socket.destroy()
   })
 
+  it('issue 9.1: refusals to a non-reading peer that opens streams without end are bounded', async () => {
+    const b = await startTransport()
+    const victim = victimSide(b)
+    const peer = await attacker(b, { hello: true })
+    const before = heap()
+    let peak = 0
+    const watch = setInterval(() => {
+      peak = Math.max(peak, heap() - before)
+    }, 20)
+    // Each OPEN past the 256th is answered with a RESET (refused) that we never read.
+    let id = 1
+    for (let m = 0; m < 128 && !peer.isClosed(); m++) {
+      const opens = new Uint8Array(9 * 4096)
+      for (let i = 0; i < 4096; i++, id += 2) opens.set(encodeFrame(FrameType.OPEN, id), i * 9)
+      await peer.flood(opens, 1000, 1)
+    }
+    const code = await victim.closeCode()
+    clearInterval(watch)
+    console.log(
+      `9.1 refused opens: ${(id - 1) / 2} opens, peak heap +${(peak / MiB).toFixed(1)} MiB, victim closed with ${code}`,
+    )
+    expect(code).toBe('PROTOCOL_ERROR')
+    expect(peak).toBeLessThan(64 * MiB)
+    peer.socket.destroy()
+  })
+
   it('issue 9.2: zero-length DATA frames are refused, heap bounded', async () => {
     const b = await startTransport()
     const victim = victimSide(b)
