@@ -44,6 +44,8 @@ export type WireErrorCode =
   | 'CBOR_TOO_DEEP'
   /** The CBOR decoded, but a field is missing, has the wrong type or is out of range. */
   | 'BAD_FIELD'
+  /** An announced address's class (loopback, multicast, private…) or port is not allowed for its kind. */
+  | 'BAD_ADDRESS'
   /** A path is not a safe share-relative path. */
   | 'BAD_PATH'
   /** The message names a protocol major version we do not speak. */
