@@ -11,6 +11,11 @@ export type HolepunchErrorCode =
   | 'STUN_BAD_SERVER'
   /** The remote peer announced no address we can send to with the chosen technique. */
   | 'NO_REMOTE_ADDRESS'
+  /**
+   * Too many punch attempts towards this IP, or overall, or too many birthday attempts queued
+   * (`PUNCH_LIMITS`): an announcement cannot make us send more than a bounded number of packets.
+   */
+  | 'RATE_LIMITED'
   /** No two-way exchange within the attempt's time and packet budget. */
   | 'PUNCH_TIMEOUT'
   /** Both sides are behind endpoint-dependent NATs that hole punching cannot cross: use a relay. */

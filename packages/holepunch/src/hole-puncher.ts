@@ -1,10 +1,12 @@
+import { networkInterfaces } from 'node:os'
 import createDebug from 'debug'
 import type { CreateSocket, DatagramSocket, SocketAddress } from './datagram-socket'
-import { HolepunchError, isHolepunchError } from './errors'
+import { HolepunchError, type HolepunchErrorCode, isHolepunchError } from './errors'
 import { type DetectNatOptions, detectNat } from './nat-detect'
 import type { NatReport } from './nat-type'
 import { emitProgress, type OnProgress, type PunchStats, type PunchTechnique } from './progress'
 import { type AttemptEndpoint, type AttemptSpec, runAttempt } from './punch-attempt'
+import { PUNCH_LIMITS, PunchRateLimiter } from './punch-limits'
 import { derivePunchKey } from './punch-packet'
 import { type LocalNat, planPunch, type RemotePeer } from './punch-plan'
 import type { StunServer } from './stun-servers'
@@ -18,6 +20,11 @@ export interface HolePuncherOptions {
   createSocket?: CreateSocket
   /** STUN servers (`host:port`) for `detectNat`; default the public list, shuffled. */
   stunServers?: ReadonlyArray<string | StunServer>
+  /**
+   * Our subnets (CIDRs): LAN addresses outside them are never punched (see `planPunch`). Default:
+   * this host's interfaces (`os.networkInterfaces()`), read at each punch.
+   */
+  localSubnets?: () => readonly string[]
 }
 
 export interface PunchRequest {
@@ -69,7 +76,8 @@ type State = 'stopped' | 'started'
 
 /**
  * STUN, NAT classification and hole punching on one UDP port. At most one birthday attempt runs
- * at a time per instance (each one fills NAT tables); others wait their turn.
+ * at a time per instance (each one fills NAT tables); a few others wait their turn. Attempts are
+ * rate-limited per target IP and overall (`PUNCH_LIMITS`).
  */
 export class HolePuncher {
   readonly #socket: DatagramSocket
@@ -79,12 +87,17 @@ export class HolePuncher {
   #shutdown = new AbortController()
   #inflight = new Set<Promise<unknown>>()
   #birthdayQueue: Promise<void> = Promise.resolve()
+  /** Birthday attempts running or waiting their turn. */
+  #birthdays = 0
+  readonly #limiter = new PunchRateLimiter()
+  readonly #localSubnets: () => readonly string[]
   #nat: NatReport | undefined
 
   constructor(options: HolePuncherOptions) {
     this.#socket = options.socket
     this.#createSocket = options.createSocket
     this.#stunServers = options.stunServers
+    this.#localSubnets = options.localSubnets ?? interfaceSubnets
   }
 
   /** The last NAT report, if `detectNat` ran. */
@@ -127,8 +140,8 @@ export class HolePuncher {
   /**
    * Connects to a peer through both NATs with the technique their types call for, and resolves
    * with the socket and remote address that completed a two-way exchange. Rejects with
-   * `RELAY_REQUIRED`, `NO_REMOTE_ADDRESS`, `NO_SOCKET_FACTORY`, `SOCKET_FAILED`, `PUNCH_TIMEOUT`
-   * or the signal's reason.
+   * `RELAY_REQUIRED`, `NO_REMOTE_ADDRESS`, `RATE_LIMITED`, `NO_SOCKET_FACTORY`, `SOCKET_FAILED`,
+   * `PUNCH_TIMEOUT` or the signal's reason.
    */
   punch(request: PunchRequest, options: PunchOptions = {}): Promise<PunchResult> {
     const signal = this.#signal(options.signal)
@@ -145,28 +158,41 @@ export class HolePuncher {
     signal: AbortSignal,
   ): Promise<PunchResult> {
     const { onProgress } = options
-    const plan = planPunch(local, remote)
-    const started = performance.now()
-    if (!plan.ok) {
-      const stats: PunchStats = {
-        technique: plan.technique ?? 'direct',
-        role: 'both',
-        packetsSent: 0,
-        elapsedMs: 0,
-      }
+    const plan = planPunch(local, remote, { localSubnets: this.#localSubnets() })
+    const refuse = (technique: PunchTechnique, code: HolepunchErrorCode, reason: string): never => {
+      const stats: PunchStats = { technique, role: 'both', packetsSent: 0, elapsedMs: 0 }
       emitProgress(onProgress, {
         type: 'holepunch:attempt',
         detail: { ...stats, localNat: local.nat, remoteNat: remote.nat, candidates: [] },
       })
-      emitProgress(onProgress, {
-        type: 'holepunch:failure',
-        detail: { ...stats, code: plan.code, reason: plan.reason },
-      })
-      throw new HolepunchError(plan.code, plan.reason)
+      emitProgress(onProgress, { type: 'holepunch:failure', detail: { ...stats, code, reason } })
+      throw new HolepunchError(code, reason)
     }
+    if (!plan.ok) return refuse(plan.technique ?? 'direct', plan.code, plan.reason)
     const birthday = plan.technique === 'birthday'
-    const release = birthday ? await this.#birthdayTurn(signal) : () => {}
+    if (birthday && this.#birthdays > PUNCH_LIMITS.queuedBirthdays) {
+      refuse('birthday', 'RATE_LIMITED', `${this.#birthdays} birthday attempts already queued`)
+    }
+    const targets = plan.candidates.map((c) => c.host)
+    if (plan.sprayHost !== undefined) targets.push(plan.sprayHost)
+    if (plan.openTarget !== undefined) targets.push(plan.openTarget.host)
+    // A random-port spray (thousands of probes at one IP) takes that IP's whole burst.
+    const cost = plan.sprayHost !== undefined ? PUNCH_LIMITS.perIp.burst : 1
+    const exhausted = this.#limiter.take(targets, cost)
+    if (exhausted !== undefined) {
+      refuse(
+        plan.technique,
+        'RATE_LIMITED',
+        exhausted === 'overall'
+          ? 'too many punch attempts; try again shortly'
+          : `too many punch attempts towards ${exhausted}; try again shortly`,
+      )
+    }
+    const started = performance.now()
+    if (birthday) this.#birthdays++
+    let release = (): void => {}
     try {
+      if (birthday) release = await this.#birthdayTurn(signal)
       const spec: AttemptSpec = {
         technique: plan.technique,
         role: plan.role,
@@ -245,6 +271,7 @@ export class HolePuncher {
         elapsedMs: Math.round(performance.now() - started),
       }
     } finally {
+      if (birthday) this.#birthdays--
       release()
     }
   }
@@ -312,6 +339,13 @@ export class HolePuncher {
     promise.then(forget, forget)
     return promise
   }
+}
+
+/** This host's subnets, from its interfaces (loopback included: peers on our own host). */
+function interfaceSubnets(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) =>
+    (list ?? []).flatMap((i) => (i.cidr ? [i.cidr] : [])),
+  )
 }
 
 function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {

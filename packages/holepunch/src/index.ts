@@ -38,6 +38,7 @@ export type {
   PunchStats,
   PunchTechnique,
 } from './progress'
+export { PUNCH_LIMITS } from './punch-limits'
 export type { PunchKind, PunchPacket } from './punch-packet'
 export {
   decodePunchPacket,
@@ -45,7 +46,7 @@ export {
   encodePunchPacket,
   PUNCH_PACKET_BYTES,
 } from './punch-packet'
-export type { LocalNat, PunchPlan, RemotePeer } from './punch-plan'
+export type { LocalNat, PlanOptions, PunchPlan, RemotePeer } from './punch-plan'
 export { planPunch, predictPorts } from './punch-plan'
 export type { StunBinding, StunBindingOptions, StunRetransmitOptions } from './stun-client'
 export { STUN_DEFAULTS, stunBinding } from './stun-client'

@@ -1,4 +1,12 @@
-import type { AddressKind, NatType, PortAllocation } from '@harddrive-party/wire-protocol'
+import { BlockList } from 'node:net'
+import {
+  type AddressClass,
+  type AddressKind,
+  classifyAddress,
+  isIPv4,
+  type NatType,
+  type PortAllocation,
+} from '@harddrive-party/wire-protocol'
 import { isIpLiteral, normalizeHost, type SocketAddress, sameAddress } from './datagram-socket'
 import type { HolepunchErrorCode } from './errors'
 import type { PunchRole, PunchTechnique } from './progress'
@@ -17,6 +25,15 @@ export interface RemotePeer {
   portAllocation?: PortAllocation
   /** Its addresses; port 0 means unknown (the public address of a hard NAT). */
   addresses: ReadonlyArray<{ host: string; port: number; kind?: AddressKind }>
+}
+
+export interface PlanOptions {
+  /**
+   * Our own subnets as CIDRs (`192.168.1.7/24`, as `os.networkInterfaces()` gives them): a LAN
+   * address outside all of them is never a candidate, so a peer that claims our public IP can
+   * only point us at hosts on our own links. Default: unknown, no such restriction.
+   */
+  localSubnets?: readonly string[]
 }
 
 export type PunchPlan =
@@ -43,9 +60,17 @@ export const PREDICTION_WINDOW = 32
  * the easy side probes random ports); hard↔hard → port prediction when both allocate sequentially,
  * else `RELAY_REQUIRED`.
  */
-export function planPunch(local: LocalNat, announced: RemotePeer): PunchPlan {
-  // Announcements are untrusted: only IP literals are ever sent to (no names to resolve).
-  const remote = { ...announced, addresses: announced.addresses.filter((a) => isIpLiteral(a.host)) }
+export function planPunch(
+  local: LocalNat,
+  announced: RemotePeer,
+  options: PlanOptions = {},
+): PunchPlan {
+  // Announcements are untrusted: only IP literals that can be a peer are ever sent to.
+  const subnets = options.localSubnets && subnetList(options.localSubnets)
+  const remote = {
+    ...announced,
+    addresses: announced.addresses.filter((a) => isTarget(a, subnets)),
+  }
   // A LAN address of a peer on another network could be anyone's on ours: only public ones here.
   const usable = withPort(remote.addresses.filter((a) => a.kind !== 'lan'))
   const publicHosts = remote.addresses
@@ -55,6 +80,7 @@ export function planPunch(local: LocalNat, announced: RemotePeer): PunchPlan {
 
   if (ourHost !== undefined && publicHosts.includes(ourHost)) {
     // Behind the same NAT: LAN addresses work without any NAT in the way (most NATs do not hairpin).
+    // Anyone can claim our public IP; `isTarget` keeps the LAN addresses on our own subnets.
     const lan = withPort(remote.addresses.filter((a) => a.kind === 'lan'))
     if (lan.length > 0) return { ok: true, technique: 'direct', role: 'both', candidates: lan }
   }
@@ -131,6 +157,42 @@ export function predictPorts(last: SocketAddress, count: number, step = 1): Sock
     out.push({ host: last.host, port })
   }
   return out
+}
+
+/** Classes that are never a peer, whatever kind an announcement gives them. */
+const NEVER_TARGETS: ReadonlySet<AddressClass> = new Set([
+  'unspecified',
+  'multicast',
+  'broadcast',
+  'link-local',
+  'reserved',
+])
+/**
+ * Classes a LAN address may have. Public addresses are not held to `global` here: labs and tests
+ * run "public" networks on private and loopback ranges, and wire-protocol already refuses those
+ * as `public` in announcements from the network.
+ */
+const LAN_CLASSES: ReadonlySet<AddressClass> = new Set(['private', 'loopback'])
+
+function isTarget(a: RemotePeer['addresses'][number], subnets: BlockList | undefined): boolean {
+  if (!isIpLiteral(a.host)) return false
+  const cls = classifyAddress(a.host)
+  if (NEVER_TARGETS.has(cls)) return false
+  if (a.kind !== 'lan') return true
+  if (!LAN_CLASSES.has(cls)) return false
+  const host = normalizeHost(a.host)
+  return subnets === undefined || subnets.check(host, isIPv4(host) ? 'ipv4' : 'ipv6')
+}
+
+function subnetList(cidrs: readonly string[]): BlockList {
+  const list = new BlockList()
+  for (const cidr of cidrs) {
+    const [address = '', prefix] = cidr.split('/')
+    if (!isIpLiteral(address)) continue
+    const family = isIPv4(address) ? 'ipv4' : 'ipv6'
+    list.addSubnet(address, Number(prefix ?? (family === 'ipv4' ? 32 : 128)), family)
+  }
+  return list
 }
 
 function withPort(addresses: RemotePeer['addresses']): SocketAddress[] {

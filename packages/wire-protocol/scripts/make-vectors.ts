@@ -150,6 +150,11 @@ const valid: { name: string; codec: CodecName; value: unknown }[] = [
   },
 ]
 
+/** Hex of `map` (CBOR, under 23 entries) with one more entry: `x` => `valueHex`. */
+function withExtraField(map: Uint8Array, valueHex: string): string {
+  return `${(map[0]! + 1).toString(16)}${hex(map).slice(2)}6178${valueHex.replace(/ /g, '')}`
+}
+
 // Each invalid vector is CBOR built from a plain value (or raw bytes) and the error code it must get.
 const invalid: { name: string; codec: CodecName; hex: string; error: string }[] = [
   { name: 'not CBOR', codec: 'peer-request', hex: 'ff', error: 'MALFORMED' },
@@ -237,6 +242,55 @@ const invalid: { name: string; codec: CodecName; hex: string; error: string }[] 
     codec: 'ls-response',
     hex: hex(encodeCbor({ type: 'entries', entries: [{ path: '../x', size: 1, dir: false }] })),
     error: 'BAD_PATH',
+  },
+  // Issue 9.3: CBOR the protocol never sends is refused before any value is built from it.
+  {
+    name: 'tag 2 bignum in an unknown field',
+    codec: 'peer-request',
+    hex: withExtraField(
+      encodeCbor({ type: 'ls', path: '', recursive: false }),
+      'c2 48 0102030405060708',
+    ),
+    error: 'CBOR_TAG',
+  },
+  {
+    name: 'tag 1 epoch time as a field value',
+    codec: 'peer-request',
+    hex: withExtraField(encodeCbor({ type: 'read', path: 'a', offset: 0 }), 'c1 1a 6553f100'),
+    error: 'CBOR_TAG',
+  },
+  {
+    name: 'indefinite-length text string',
+    codec: 'peer-request',
+    hex: withExtraField(
+      encodeCbor({ type: 'ls', path: '', recursive: false }),
+      '7f 61 61 61 62 ff',
+    ),
+    error: 'CBOR_INDEFINITE',
+  },
+  {
+    name: 'indefinite-length map',
+    codec: 'hello',
+    hex: `bf${hex(encodeCbor({ type: 'hello' })).slice(2)}ff`,
+    error: 'CBOR_INDEFINITE',
+  },
+  {
+    name: 'arrays nested 17 deep',
+    codec: 'api-request',
+    hex: withExtraField(encodeCbor({ id: 1, command: { type: 'info' } }), `${'81'.repeat(16)}00`),
+    error: 'CBOR_TOO_DEEP',
+  },
+  {
+    name: 'byte string longer than the input',
+    codec: 'ls-response',
+    hex: withExtraField(encodeCbor({ type: 'end' }), '5a 7fffffff 00'),
+    error: 'MALFORMED',
+  },
+  {
+    name: 'array count larger than the input',
+    codec: 'read-response',
+    hex: withExtraField(encodeCbor({ type: 'queued', position: 1 }), '9a 00100000 00'),
+    error: 'MALFORMED',
   },
   {
     name: 'api unknown command',

@@ -2,6 +2,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { validateHost } from './address'
+import { checkAnnouncedAddress } from './address-class'
 import { decodeCbor, encodeCbor } from './cbor'
 import { array, asFields, bytes, field, has, oneOf, optBool, uint } from './check'
 import { WireError } from './errors'
@@ -162,6 +163,8 @@ export function announcementFromWire(value: unknown): Announcement {
         ? oneOf(a, 'kind', `announcement.addresses[${i}]`, ADDRESS_KINDS)
         : 'public',
     }
+    // Untrusted hosts become dial and punch targets: only the classes each kind may hold (issue 9.5).
+    checkAnnouncedAddress(addr.host, addr.port, addr.kind, `announcement.addresses[${i}]`)
     const tcp = optBool(a, 'tcp', `announcement.addresses[${i}]`)
     if (tcp !== undefined) addr.tcp = tcp
     return addr

@@ -1,4 +1,5 @@
 import { Decoder, Encoder } from 'cbor-x'
+import { scanCbor } from './cbor-scan'
 import { WireError } from './errors'
 import { utf8Length } from './utf8'
 
@@ -23,10 +24,15 @@ export function encodeCbor(value: unknown): Uint8Array {
   return new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
 }
 
-/** Decodes exactly one CBOR item from untrusted bytes, or throws `MALFORMED`. */
+/**
+ * Decodes exactly one CBOR item from untrusted bytes. Every decoder of peer, announcement and API bytes
+ * goes through here, and {@link scanCbor} sees the bytes first: throws `MALFORMED`, `CBOR_TAG`,
+ * `CBOR_INDEFINITE` or `CBOR_TOO_DEEP`.
+ */
 export function decodeCbor(bytes: Uint8Array): unknown {
   if (!(bytes instanceof Uint8Array)) throw new WireError('MALFORMED', 'input is not a byte array')
   if (bytes.length === 0) throw new WireError('MALFORMED', 'empty input')
+  scanCbor(bytes)
   try {
     return decoder.decode(bytes)
   } catch (cause) {

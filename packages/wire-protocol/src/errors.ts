@@ -36,8 +36,16 @@ export type WireErrorCode =
   | 'FRAME_TOO_LARGE'
   /** The bytes are not valid CBOR, or a frame was cut short. */
   | 'MALFORMED'
+  /** The CBOR holds a tag (major type 6): the protocol uses none. */
+  | 'CBOR_TAG'
+  /** The CBOR holds an indefinite-length string, array or map: the protocol uses none. */
+  | 'CBOR_INDEFINITE'
+  /** CBOR arrays and maps nest deeper than `limits.MAX_CBOR_DEPTH`. */
+  | 'CBOR_TOO_DEEP'
   /** The CBOR decoded, but a field is missing, has the wrong type or is out of range. */
   | 'BAD_FIELD'
+  /** An announced address's class (loopback, multicast, private…) or port is not allowed for its kind. */
+  | 'BAD_ADDRESS'
   /** A path is not a safe share-relative path. */
   | 'BAD_PATH'
   /** The message names a protocol major version we do not speak. */

@@ -13,6 +13,12 @@
  * ```
  */
 export { isIPv4, isIPv6, validateHost } from './address'
+export type { AddressClass } from './address-class'
+export {
+  ANNOUNCED_ADDRESS_CLASSES,
+  checkAnnouncedAddress,
+  classifyAddress,
+} from './address-class'
 export type {
   AddressKind,
   AnnouncedAddress,

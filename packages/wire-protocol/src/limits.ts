@@ -1,5 +1,12 @@
 /** Largest control frame (CBOR message) accepted on a peer stream by default. */
 export const MAX_CONTROL_FRAME_BYTES = 1024 * 1024
+/**
+ * Deepest nesting of CBOR arrays and maps accepted from the network. Our deepest message is
+ * 3 levels (an announcement's address, an ls entry); API results carry a few more. 16 leaves room
+ * to grow, and keeps every recursive walker (cbor-x's decoder, validators, the UI's renderers)
+ * shallow: without it a 1 MiB frame of 0x81 bytes is a million levels.
+ */
+export const MAX_CBOR_DEPTH = 16
 /** Largest path accepted from the network, in UTF-8 bytes. */
 export const MAX_PATH_BYTES = 4096
 /** Largest single path segment (file or directory name), in UTF-8 bytes. Linux NAME_MAX. */

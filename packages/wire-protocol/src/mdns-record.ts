@@ -2,6 +2,7 @@ import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { validateHost } from './address'
+import { checkAnnouncedAddress } from './address-class'
 import { WireError } from './errors'
 import { concat, equalBytes, type TopicKeys } from './topic'
 
@@ -97,7 +98,10 @@ export function decodeMdnsRecord(txt: readonly (string | Uint8Array)[]): MdnsRec
   return { version: 1, key, capabilities }
 }
 
-/** Checks host and port of an mDNS-advertised endpoint. */
+/**
+ * Checks host and port of an mDNS-advertised endpoint. It becomes a `lan` address, so its class
+ * must be private or loopback (`BAD_ADDRESS`).
+ */
 export function validateMdnsEndpoint(endpoint: {
   key: Uint8Array
   host: unknown
@@ -108,6 +112,7 @@ export function validateMdnsEndpoint(endpoint: {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new WireError('BAD_FIELD', 'mdns port must be 1..65535')
   }
+  checkAnnouncedAddress(host, port, 'lan', 'mdns endpoint')
   return { key: endpoint.key, host, port }
 }
 

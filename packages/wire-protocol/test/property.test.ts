@@ -1,7 +1,14 @@
 import { deriveTopicKeys, encodeCbor, isWireError } from '@harddrive-party/wire-protocol'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { byteDecoders, HOSTILE_KEYS, HOSTILE_WORDS, validSamples } from './decoders'
+import {
+  byteDecoders,
+  createRng,
+  HOSTILE_KEYS,
+  HOSTILE_WORDS,
+  hostileCbor,
+  validSamples,
+} from './decoders'
 
 const topic = await deriveTopicKeys('fuzz', { kdf: { N: 1024, r: 8, p: 1 } })
 const decoders = byteDecoders(topic)
@@ -83,6 +90,14 @@ describe('every decoder refuses hostile bytes with a WireError and nothing else'
       fc.assert(
         fc.property(structured, (v) => onlyWireErrors(decode, encodeCbor(v))),
         { numRuns: 1500 },
+      )
+    })
+    it(`${name}: tags, bignums, indefinite lengths, deep nesting (issue 9.3)`, () => {
+      fc.assert(
+        fc.property(fc.constantFrom(...seeds), fc.integer({ min: 1 }), (base, seed) =>
+          onlyWireErrors(decode, hostileCbor(base, createRng(seed).int)),
+        ),
+        { numRuns: 500 },
       )
     })
   }
