@@ -42,7 +42,9 @@ describe.each(['tcp', 'udx'] as const)('ls, search and read over %s', (carrier) 
     expect(paged.map((p) => p.entries.length)).toEqual([2, 2, 2, 2, 1])
     expect(paged.flatMap((p) => p.entries)).toEqual(all)
     // A cursor from a page continues right after it (a folder download resumes this way).
-    const rest = await collect(client.ls('music', { recursive: true, cursor: paged[1]?.cursor as Uint8Array }))
+    const rest = await collect(
+      client.ls('music', { recursive: true, cursor: paged[1]?.cursor as Uint8Array }),
+    )
     expect(rest).toEqual(all.slice(4))
   })
 

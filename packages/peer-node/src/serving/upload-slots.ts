@@ -108,6 +108,7 @@ export class UploadSlots {
       if (queue.waiters.includes(waiter)) {
         waiter.lastPosition = this.#positionOf(peer, queue.waiters.length - 1)
         waiter.onPosition?.(waiter.lastPosition)
+        this.#positionsChanged() // a newcomer can move others back (it may be ahead in the rotation)
       }
     })
   }
