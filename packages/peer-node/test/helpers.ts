@@ -87,7 +87,7 @@ export interface ServingPeer {
 export async function startServingPeer(
   cleanups: Cleanups,
   files: Record<string, string | number>,
-  options: { limits?: Partial<ServingLimits>; shareName?: string } = {},
+  options: { limits?: Partial<ServingLimits>; shareName?: string; serve?: boolean } = {},
 ): Promise<ServingPeer> {
   const base = tempDir(cleanups)
   const shareDir = join(base, options.shareName ?? 'music')
@@ -104,7 +104,9 @@ export async function startServingPeer(
   await server.start()
   cleanups.add(() => server.stop())
   const transport = await startTransport(cleanups)
-  transport.addEventListener('connection', ({ detail }) => void server.serve(detail))
+  if (options.serve !== false) {
+    transport.addEventListener('connection', ({ detail }) => void server.serve(detail))
+  }
   return { store, server, transport, shareDir }
 }
 
