@@ -26,10 +26,18 @@ export class AnswerStream {
   /** Set once a read header is sent: from then on only file bytes may follow, never a frame. */
   sendingBytes = false
 
+  readonly #onShutdown = () => this.stream.abort(this.#signal.reason)
+
   constructor(stream: TransportStream, options: { stallTimeoutMs: number; signal: AbortSignal }) {
     this.stream = stream
     this.#stallTimeoutMs = options.stallTimeoutMs
     this.#signal = options.signal
+    this.#signal.addEventListener('abort', this.#onShutdown, { once: true })
+  }
+
+  /** Stops following the server's shutdown (call once the request is over). */
+  dispose(): void {
+    this.#signal.removeEventListener('abort', this.#onShutdown)
   }
 
   /** The request frame; the stream is aborted when none arrives within `timeoutMs`. */
@@ -76,8 +84,7 @@ export class AnswerStream {
 
   /** Writes `chunk`; aborts the stream when the requester reads nothing for the stall timeout. */
   async writeBytes(chunk: Uint8Array): Promise<void> {
-    const stalled = AbortSignal.timeout(this.#stallTimeoutMs)
-    await this.stream.write(chunk, { signal: AbortSignal.any([this.#signal, stalled]) })
+    await this.#unlessStalled(() => this.stream.write(chunk))
   }
 
   /** Answers with an error frame and ends the stream; never throws (the stream may be gone). */
@@ -96,8 +103,29 @@ export class AnswerStream {
   }
 
   async end(): Promise<void> {
-    const stalled = AbortSignal.timeout(this.#stallTimeoutMs)
-    await this.stream.end({ signal: AbortSignal.any([this.#signal, stalled]) })
+    await this.#unlessStalled(() => this.stream.end())
+  }
+
+  /**
+   * Runs a write that waits while the requester reads nothing; after the stall timeout the
+   * stream is aborted, which fails the write. A plain timer per write (cleared at once), not
+   * `AbortSignal.timeout`, whose timers outlive the write: a 1 GiB file is 16,384 writes.
+   */
+  async #unlessStalled(write: () => Promise<void>): Promise<void> {
+    this.#signal.throwIfAborted()
+    const timer = setTimeout(() => {
+      this.stream.abort(
+        new PeerNodeError(
+          'INTERRUPTED',
+          `the requester read nothing for ${this.#stallTimeoutMs} ms`,
+        ),
+      )
+    }, this.#stallTimeoutMs)
+    try {
+      await write()
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
 import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
@@ -112,6 +113,8 @@ export class RequestServer {
   async start(): Promise<void> {
     if (this.#state !== 'stopped') return
     this.#shutdown = new AbortController()
+    // Every request in progress follows it (one listener each): no leak warning at 10.
+    setMaxListeners(0, this.#shutdown.signal)
     this.#store.addEventListener('change', this.#onStoreChange)
     this.#state = 'started'
   }
@@ -206,6 +209,7 @@ export class RequestServer {
     if (state.requests >= this.#limits.maxRequestsPerPeer) {
       this.#log.trace('%s: over %d requests, BUSY', peer.slice(0, 8), state.requests)
       await answer.fail('BUSY', `${state.requests} requests of yours are in progress already`)
+      answer.dispose()
       return
     }
     state.requests++
@@ -245,6 +249,7 @@ export class RequestServer {
     } catch (err) {
       await this.#failed(peer, answer, err)
     } finally {
+      answer.dispose()
       state.requests--
       this.#forgetIfIdle(peer, state)
     }
