@@ -34,13 +34,18 @@ it('README: Serving our shares', async () => {
   for await (const chunk of read.body) file.write(chunk)
   const controller = new AbortController()
   const signal = controller.signal
-  const cache = { clear: () => controller.abort() }
+  const cache = {
+    reset: (version: number) => {
+      logged.push(typeof version)
+      controller.abort()
+    },
+  }
   await expect(
     (async () => {
-      for await (const version of peer.watchShares({ signal })) cache.clear() // first: the current one
+      for await (const version of peer.watchShares({ signal })) cache.reset(version) // first: the current one
     })(),
   ).rejects.toMatchObject({ name: 'AbortError' })
   await server.stop()
 
-  expect(logged).toEqual(['music', 'music/Come Together.flac', 3])
+  expect(logged).toEqual(['music', 'music/Come Together.flac', 3, 'number'])
 })
