@@ -60,7 +60,10 @@ export interface IndexTotals {
 }
 
 export interface IndexStoreEvents {
-  /** A scan changed the index (new totals attached); peers' cached listings are stale. */
+  /**
+   * A rescan changed the index, or a share was added or removed (new totals attached); peers'
+   * cached listings are stale.
+   */
   change: CustomEvent<IndexTotals>
 }
 
@@ -266,8 +269,17 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
   get shares(): IndexShares {
     const registry = this.#started().shares
     return {
-      add: (dir, options) => registry.add(dir, options),
-      remove: (name, options) => this.#track(registry.remove(name, options)),
+      // Adding or removing a share changes the root listing peers see: say so like a rescan does.
+      add: async (dir, options) => {
+        const share = await registry.add(dir, options)
+        this.safeDispatchEvent('change', { detail: this.totals() })
+        return share
+      },
+      remove: async (name, options) => {
+        const removed = await this.#track(registry.remove(name, options))
+        if (removed) this.safeDispatchEvent('change', { detail: this.totals() })
+        return removed
+      },
       list: () => registry.list(),
       get: (name) => registry.get(name),
     }

@@ -58,7 +58,7 @@ describe('lifecycle', () => {
     expect(store.state).toBe('stopped')
   })
 
-  it('announces a scan that changed the index', async () => {
+  it('announces a scan that changed the index, and an added or removed share', async () => {
     const db = tempDir()
     const share = tempDir()
     cleanups.push(db.cleanup, share.cleanup)
@@ -67,9 +67,19 @@ describe('lifecycle', () => {
     cleanups.push(() => store.stop())
     const events: unknown[] = []
     store.addEventListener('change', (e) => events.push(e.detail))
-    await store.shares.add(share.path)
+    const added = await store.shares.add(share.path)
+    expect(events).toEqual([{ files: 0, bytes: 0 }])
     await store.rescan()
-    expect(events).toEqual([{ files: 1, bytes: 3 }])
+    expect(events).toEqual([
+      { files: 0, bytes: 0 },
+      { files: 1, bytes: 3 },
+    ])
+    await store.rescan()
+    expect(events).toHaveLength(2) // nothing changed on disk
+    await store.shares.remove(added.name)
+    expect(events.at(-1)).toEqual({ files: 0, bytes: 0 })
+    expect(await store.shares.remove(added.name)).toBe(false)
+    expect(events).toHaveLength(3)
   })
 
   it('validates options with typed errors', () => {

@@ -94,6 +94,17 @@ const valid: { name: string; codec: CodecName; value: unknown }[] = [
     },
   },
   { name: 'queued', codec: 'read-response', value: { type: 'queued', position: 3 } },
+  { name: 'watch', codec: 'incoming-request', value: { type: 'watch' } },
+  {
+    name: 'shares changed',
+    codec: 'watch-response',
+    value: { type: 'shares-changed', version: 1764620000123 },
+  },
+  {
+    name: 'watch refused',
+    codec: 'watch-response',
+    value: { type: 'error', code: 'BUSY', message: 'too many requests' },
+  },
   {
     name: 'read error changed',
     codec: 'read-response',
@@ -230,6 +241,30 @@ const invalid: { name: string; codec: CodecName; hex: string; error: string }[] 
     codec: 'hello',
     hex: hex(encodeCbor({ type: 'hello', version: [1, 0], proof: new Uint8Array(31) })),
     error: 'BAD_FIELD',
+  },
+  {
+    name: 'shares-changed without version',
+    codec: 'watch-response',
+    hex: hex(encodeCbor({ type: 'shares-changed' })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'shares-changed negative version',
+    codec: 'watch-response',
+    hex: hex(encodeCbor({ type: 'shares-changed', version: -1 })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'watch answered with a read header',
+    codec: 'watch-response',
+    hex: hex(encodeCbor({ type: 'header', size: 1, mtime: 0, offset: 0, length: 1 })),
+    error: 'UNKNOWN_MESSAGE',
+  },
+  {
+    name: 'incoming request of unknown type',
+    codec: 'incoming-request',
+    hex: hex(encodeCbor({ type: 'unwatch' })),
+    error: 'UNKNOWN_MESSAGE',
   },
   {
     name: 'header longer than file',

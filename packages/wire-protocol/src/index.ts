@@ -98,6 +98,13 @@ export {
   PeerError,
   peerErrorFromMessage,
 } from './peer-messages'
+export type {
+  IncomingRequest,
+  SharesChangedMessage,
+  WatchRequest,
+  WatchResponse,
+} from './share-watch'
+export { decodeIncomingRequest, decodeWatchResponse, encodeWatchMessage } from './share-watch'
 export type { DeriveTopicOptions, HelloProofInput, HelloRole, TopicKeys } from './topic'
 export {
   createHelloProof,

@@ -2,12 +2,15 @@ import {
   decodeApiRequest,
   decodeApiServerMessage,
   decodeHello,
+  decodeIncomingRequest,
   decodeLsResponse,
   decodeMdnsRecord,
   decodePeerRequest,
   decodeReadResponse,
+  decodeWatchResponse,
   encodeApiMessage,
   encodePeerMessage,
+  encodeWatchMessage,
 } from '@harddrive-party/wire-protocol'
 
 /** JSON form of a value with byte strings as `{ "$bytes": "<hex>" }`. */
@@ -37,6 +40,8 @@ export const codecs = {
   'peer-request': { decode: decodePeerRequest, encode: encodePeerMessage },
   'ls-response': { decode: decodeLsResponse, encode: encodePeerMessage },
   'read-response': { decode: decodeReadResponse, encode: encodePeerMessage },
+  'incoming-request': { decode: decodeIncomingRequest, encode: encodeWatchMessage },
+  'watch-response': { decode: decodeWatchResponse, encode: encodeWatchMessage },
   'api-request': { decode: decodeApiRequest, encode: encodeApiMessage },
   'api-server-message': { decode: decodeApiServerMessage, encode: encodeApiMessage },
 } as const satisfies Record<

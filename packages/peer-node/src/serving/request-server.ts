@@ -1,0 +1,286 @@
+import { setMaxListeners } from 'node:events'
+import type { IndexStore } from '@harddrive-party/index-store'
+import type { Connection, TransportStream } from '@harddrive-party/transport'
+import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
+import { PeerNodeError } from '../errors'
+import { createLogger, type PeerNodeLogger } from '../logger'
+import { AnswerStream, answerFor } from './answer-stream'
+import { TokenBucket } from './rate-limit'
+import { serveList } from './serve-list'
+import { serveRead } from './serve-read'
+import { SharesVersion, serveWatch } from './serve-watch'
+import { UploadSlots } from './upload-slots'
+
+export interface ServingLimits {
+  /** Reads served at once over all peers. Default 3. */
+  uploadSlots: number
+  /** Upload slots one peer may hold at once. Default `uploadSlots - 1` (at least 1). */
+  maxActiveReadsPerPeer: number
+  /** Reads of one peer waiting for a slot; more get `BUSY`. Default 48. */
+  maxWaitingReadsPerPeer: number
+  /** Requests of one peer being answered at once (waiting reads and watches included); more get `BUSY`. Default 64. */
+  maxRequestsPerPeer: number
+  /** `watch` streams one peer may hold. Default 4. */
+  maxWatchesPerPeer: number
+  /** Upload rate over all peers, bytes/s; 0 = unlimited. Default 0. */
+  uploadBytesPerSecond: number
+  /** Upload rate to each peer, bytes/s; 0 = unlimited. Default 0. */
+  uploadBytesPerSecondPerPeer: number
+  /** A stream whose request frame does not arrive within this is aborted. Default 10000. */
+  requestTimeoutMs: number
+  /** A stream whose reader takes nothing for this long is aborted (its slot freed). Default 30000. */
+  stallTimeoutMs: number
+  /** How often waiting reads hear their queue position. Default 1000. */
+  queuePositionIntervalMs: number
+}
+
+export const DEFAULT_SERVING_LIMITS: Readonly<ServingLimits> = {
+  uploadSlots: 3,
+  maxActiveReadsPerPeer: 2,
+  maxWaitingReadsPerPeer: 48,
+  maxRequestsPerPeer: 64,
+  maxWatchesPerPeer: 4,
+  uploadBytesPerSecond: 0,
+  uploadBytesPerSecondPerPeer: 0,
+  requestTimeoutMs: 10_000,
+  stallTimeoutMs: 30_000,
+  queuePositionIntervalMs: 1000,
+}
+
+export interface RequestServerOptions {
+  store: IndexStore
+  limits?: Partial<ServingLimits>
+  logger?: PeerNodeLogger
+}
+
+export interface RequestServerStats {
+  /** Peers with a served connection or a request in progress. */
+  peers: number
+  /** Requests being answered now. */
+  requests: number
+  uploadSlots: { active: number; waiting: number }
+  /** The shares version `watch` reports. */
+  sharesVersion: number
+}
+
+/** Per peer (over all its connections): requests in progress and its upload bucket. */
+interface PeerState {
+  connections: number
+  requests: number
+  watches: number
+  bucket: TokenBucket
+}
+
+/**
+ * Serves our shares to connected peers: every stream a peer opens carries one request (`ls`,
+ * `read` or `watch`, docs/protocol.md §7), answered here from the index store. One peer's
+ * requests are bounded (over the limit it gets `BUSY`), reads share the upload slots fairly,
+ * and uploads are rate limited globally and per peer.
+ */
+export class RequestServer {
+  readonly #store: IndexStore
+  readonly #limits: ServingLimits
+  readonly #log: PeerNodeLogger
+  readonly #slots: UploadSlots
+  readonly #globalBucket: TokenBucket
+  readonly #versions = new SharesVersion()
+  readonly #peers = new Map<string, PeerState>()
+  readonly #inflight = new Set<Promise<unknown>>()
+  #shutdown = new AbortController()
+  #state: 'stopped' | 'started' | 'stopping' = 'stopped'
+  readonly #onStoreChange = () => {
+    this.#log('shares changed: telling watching peers')
+    this.#versions.bump()
+  }
+
+  constructor(options: RequestServerOptions) {
+    this.#store = options.store
+    this.#limits = { ...DEFAULT_SERVING_LIMITS, ...options.limits }
+    if (options.limits?.maxActiveReadsPerPeer === undefined) {
+      this.#limits.maxActiveReadsPerPeer = Math.max(1, this.#limits.uploadSlots - 1)
+    }
+    this.#log = options.logger ?? createLogger('serving')
+    this.#slots = new UploadSlots({
+      slots: this.#limits.uploadSlots,
+      maxActivePerPeer: this.#limits.maxActiveReadsPerPeer,
+      maxWaitingPerPeer: this.#limits.maxWaitingReadsPerPeer,
+      positionIntervalMs: this.#limits.queuePositionIntervalMs,
+    })
+    this.#globalBucket = new TokenBucket(this.#limits.uploadBytesPerSecond)
+  }
+
+  /** Starts following the store's changes (for `watch`). Idempotent. */
+  async start(): Promise<void> {
+    if (this.#state !== 'stopped') return
+    this.#shutdown = new AbortController()
+    // Every request in progress follows it (one listener each): no leak warning at 10.
+    setMaxListeners(0, this.#shutdown.signal)
+    this.#store.addEventListener('change', this.#onStoreChange)
+    this.#state = 'started'
+  }
+
+  /** Aborts every request in progress and waits for them to end. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state !== 'started') return
+    this.#state = 'stopping'
+    this.#store.removeEventListener('change', this.#onStoreChange)
+    this.#shutdown.abort(new DOMException('the request server is stopping', 'AbortError'))
+    await Promise.allSettled([...this.#inflight])
+    this.#slots.close()
+    this.#state = 'stopped'
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+
+  /** Our shares changed in a way the store did not announce: tell watching peers. */
+  sharesChanged(): void {
+    this.#versions.bump()
+  }
+
+  stats(): RequestServerStats {
+    let requests = 0
+    for (const p of this.#peers.values()) requests += p.requests
+    return {
+      peers: this.#peers.size,
+      requests,
+      uploadSlots: this.#slots.stats(),
+      sharesVersion: this.#versions.current,
+    }
+  }
+
+  /**
+   * Answers the requests `connection`'s peer sends, until the connection closes (the returned
+   * promise then resolves). The peer is the key it proved (`connection.remotePublicKey`); its
+   * limits count over all its connections.
+   */
+  serve(connection: Connection): Promise<void> {
+    if (this.#state !== 'started') {
+      return Promise.reject(
+        new PeerNodeError('INVALID_OPTIONS', 'the request server is not started'),
+      )
+    }
+    const peer = Buffer.from(connection.remotePublicKey).toString('hex')
+    const state = this.#peerState(peer)
+    state.connections++
+    const signal = this.#shutdown.signal
+    const run = (async () => {
+      try {
+        for await (const stream of connection.incomingStreams({ signal })) {
+          // Taken at once, answered concurrently: the transport's backlog never fills up.
+          this.#track(this.#answer(peer, state, stream, signal))
+        }
+      } catch (err) {
+        if (!signal.aborted) this.#log.error('serving %s ended: %O', peer.slice(0, 8), err)
+      } finally {
+        state.connections--
+        this.#forgetIfIdle(peer, state)
+      }
+    })()
+    return this.#track(run)
+  }
+
+  #peerState(peer: string): PeerState {
+    let state = this.#peers.get(peer)
+    if (state === undefined) {
+      state = {
+        connections: 0,
+        requests: 0,
+        watches: 0,
+        bucket: new TokenBucket(this.#limits.uploadBytesPerSecondPerPeer),
+      }
+      this.#peers.set(peer, state)
+    }
+    return state
+  }
+
+  #forgetIfIdle(peer: string, state: PeerState): void {
+    if (state.connections === 0 && state.requests === 0) this.#peers.delete(peer)
+  }
+
+  async #answer(
+    peer: string,
+    state: PeerState,
+    stream: TransportStream,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const answer = new AnswerStream(stream, { stallTimeoutMs: this.#limits.stallTimeoutMs, signal })
+    if (state.requests >= this.#limits.maxRequestsPerPeer) {
+      this.#log.trace('%s: over %d requests, BUSY', peer.slice(0, 8), state.requests)
+      await answer.fail('BUSY', `${state.requests} requests of yours are in progress already`)
+      answer.dispose()
+      return
+    }
+    state.requests++
+    try {
+      const request = decodeIncomingRequest(await answer.readRequest(this.#limits.requestTimeoutMs))
+      if (request.type !== 'watch') answer.stopReading()
+      this.#log.trace('%s: %o', peer.slice(0, 8), request)
+      switch (request.type) {
+        case 'ls':
+          await serveList(this.#store, request, answer, signal)
+          break
+        case 'read':
+          await serveRead(
+            {
+              store: this.#store,
+              slots: this.#slots,
+              buckets: [this.#globalBucket, state.bucket],
+              peer,
+              signal,
+            },
+            request,
+            answer,
+          )
+          break
+        case 'watch':
+          if (state.watches >= this.#limits.maxWatchesPerPeer) {
+            throw new PeerNodeError('BUSY', `${state.watches} watches of yours are open already`)
+          }
+          state.watches++
+          try {
+            await serveWatch(this.#versions, answer, signal)
+          } finally {
+            state.watches--
+          }
+          break
+      }
+    } catch (err) {
+      await this.#failed(peer, answer, err)
+    } finally {
+      answer.dispose()
+      state.requests--
+      this.#forgetIfIdle(peer, state)
+    }
+  }
+
+  /** Tells the peer what went wrong when it is about its request; logs the rest. */
+  async #failed(peer: string, answer: AnswerStream, err: unknown): Promise<void> {
+    if (this.#shutdown.signal.aborted) {
+      answer.stream.abort()
+      return
+    }
+    const known = answerFor(err)
+    if (known !== undefined) {
+      this.#log.trace('%s: %s %s', peer.slice(0, 8), known.code, known.message)
+      await answer.fail(known.code, known.message)
+      return
+    }
+    // The stream broke (reset, stalled, closed) or we failed: nothing useful can be sent.
+    this.#log('%s: request ended: %s', peer.slice(0, 8), String(err))
+    await answer.fail('INTERNAL', 'the request failed; details are in the serving peer log')
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inflight.add(p)
+    const forget = () => this.#inflight.delete(p)
+    p.then(forget, forget)
+    return p
+  }
+}
+
+/** Creates a {@link RequestServer}; call `start()`, then `serve(connection)` for each connection. */
+export function createRequestServer(options: RequestServerOptions): RequestServer {
+  return new RequestServer(options)
+}

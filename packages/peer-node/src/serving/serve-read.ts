@@ -1,0 +1,134 @@
+import type { IndexStore } from '@harddrive-party/index-store'
+import type { ReadRequest } from '@harddrive-party/wire-protocol'
+import { PeerNodeError } from '../errors'
+import type { AnswerStream } from './answer-stream'
+import type { TokenBucket } from './rate-limit'
+import type { UploadSlots } from './upload-slots'
+
+/** File bytes go out in chunks of this size: each is read, paid for (rate limit), then written. */
+const CHUNK_BYTES = 64 * 1024
+
+export interface ReadContext {
+  store: IndexStore
+  slots: UploadSlots
+  /** The global bucket, then this peer's. */
+  buckets: readonly TokenBucket[]
+  peer: string
+  signal: AbortSignal
+}
+
+/**
+ * Answers `read`: checks the file, waits for an upload slot (sending `queued` positions), checks
+ * the file again on the open descriptor, then streams exactly `length` bytes with backpressure.
+ * At most one chunk is in memory here; the transport holds at most its stream window.
+ */
+export async function serveRead(
+  context: ReadContext,
+  request: ReadRequest,
+  answer: AnswerStream,
+): Promise<void> {
+  const { store, slots, peer } = context
+  // Fail fast (no slot, no queue place) for what can be known now.
+  const resolved = await store.resolve(request.path, { signal: context.signal })
+  if (resolved.dir) throw new PeerNodeError('BAD_REQUEST', `${request.path} is a directory`)
+  checkFile(request, resolved)
+
+  // The requester may give up while waiting: its abort ends our wait too.
+  const waiting = new AbortController()
+  void answer.stream.closed.then(() => waiting.abort(new PeerNodeError('INTERRUPTED', 'gone')))
+  const signal = AbortSignal.any([context.signal, waiting.signal])
+  const positions = positionSender(answer)
+  const release = await slots.acquire(peer, { signal, onPosition: positions.send })
+  positions.stop() // nothing may follow the header but file bytes
+  try {
+    const file = await store.open(request.path, { signal })
+    try {
+      const length = checkFile(request, file)
+      await answer.writeMessage({
+        type: 'header',
+        size: file.size,
+        mtime: file.mtime,
+        offset: request.offset,
+        length,
+      })
+      answer.sendingBytes = true
+      let position = request.offset
+      const end = request.offset + length
+      while (position < end) {
+        const want = Math.min(CHUNK_BYTES, end - position)
+        // A fresh buffer per chunk: the transport keeps the chunk until it is sent.
+        const chunk = Buffer.allocUnsafe(want)
+        const { bytesRead } = await file.handle.read(chunk, 0, want, position)
+        if (bytesRead === 0) {
+          throw new PeerNodeError('INTERRUPTED', `${request.path} shrank while being sent`)
+        }
+        for (const bucket of context.buckets) await bucket.take(bytesRead, { signal })
+        await answer.writeBytes(bytesRead === want ? chunk : chunk.subarray(0, bytesRead))
+        position += bytesRead
+      }
+    } finally {
+      await file.handle.close()
+    }
+  } finally {
+    release()
+  }
+  await answer.end()
+}
+
+/** Checks `expect` and the range against the file as it is now; returns the bytes to send. */
+function checkFile(request: ReadRequest, file: { size: number; mtime: number }): number {
+  const { expect } = request
+  if (expect !== undefined && (expect.size !== file.size || expect.mtime !== file.mtime)) {
+    throw new PeerNodeError(
+      'CHANGED',
+      `${request.path} is now ${file.size} bytes, mtime ${file.mtime}; expected ${expect.size} bytes, mtime ${expect.mtime}`,
+    )
+  }
+  if (request.offset > file.size) {
+    throw new PeerNodeError(
+      'BAD_REQUEST',
+      `offset ${request.offset} is beyond the end of ${request.path} (${file.size} bytes)`,
+    )
+  }
+  const rest = file.size - request.offset
+  return request.length === undefined ? rest : Math.min(request.length, rest)
+}
+
+/**
+ * Sends `queued` positions without ever queueing them: while one is being written, newer
+ * positions replace each other and only the latest follows.
+ */
+function positionSender(answer: AnswerStream): {
+  send: (position: number) => void
+  stop: () => void
+} {
+  let writing = false
+  let stopped = false
+  let latest: number | undefined
+  const write = (position: number) => {
+    writing = true
+    answer.writeMessage({ type: 'queued', position }).then(
+      () => {
+        writing = false
+        if (latest !== undefined && !stopped) {
+          const next = latest
+          latest = undefined
+          write(next)
+        }
+      },
+      () => {
+        // The stream is gone or stalled; the read ends through its own path.
+      },
+    )
+  }
+  return {
+    send: (position) => {
+      if (stopped) return
+      if (writing) latest = position
+      else write(position)
+    },
+    stop: () => {
+      stopped = true
+    },
+  }
+}

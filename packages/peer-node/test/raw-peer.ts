@@ -1,0 +1,54 @@
+import type { Connection } from '@harddrive-party/transport'
+import { decodeCbor, encodeCbor, encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
+
+/**
+ * The real protocol without our client: sends one request (a value to encode, or raw payload
+ * bytes) on a new stream and returns the answer's frames as plain CBOR values (raw bytes after
+ * a header are skipped). What a hostile peer would do, and how tests check the server alone.
+ */
+export async function rawRequest(
+  connection: Connection,
+  request: unknown,
+): Promise<Record<string, unknown>[]> {
+  const stream = await connection.openStream()
+  const payload = request instanceof Uint8Array ? request : encodeCbor(request)
+  await stream.write(encodeFrame(payload))
+  await stream.end()
+  const decoder = new FrameDecoder()
+  const frames: Record<string, unknown>[] = []
+  let raw = 0
+  for await (const chunk of stream) {
+    decoder.push(chunk)
+    for (;;) {
+      if (raw > 0) {
+        const bytes = decoder.takeRaw(raw)
+        if (bytes === undefined) break
+        raw -= bytes.length
+        continue
+      }
+      const frame = decoder.nextFrame()
+      if (frame === undefined) break
+      const message = decodeCbor(frame) as Record<string, unknown>
+      frames.push(message)
+      if (message.type === 'header') raw = Number(message.length)
+    }
+  }
+  return frames
+}
+
+/** What each promise has done after `ms`: still pending, fulfilled or rejected (with its code). */
+export async function outcomesAfter(promises: Promise<unknown>[], ms: number): Promise<string[]> {
+  const outcomes: string[] = promises.map(() => 'pending')
+  promises.forEach((p, i) => {
+    p.then(
+      () => {
+        outcomes[i] = 'fulfilled'
+      },
+      (err: { code?: string; name?: string }) => {
+        outcomes[i] = err.code ?? err.name ?? 'rejected'
+      },
+    )
+  })
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  return [...outcomes]
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { UploadSlots } from '../src/serving/upload-slots'
+
+describe('UploadSlots', () => {
+  it('hands freed slots round-robin between peers, not in arrival order', async () => {
+    const slots = new UploadSlots({ slots: 1, maxWaitingPerPeer: 100, positionIntervalMs: 10 })
+    const order: string[] = []
+    const first = await slots.acquire('a')
+    const waits: Promise<void>[] = []
+    const take = (peer: string, n: number) => {
+      for (let i = 0; i < n; i++) {
+        waits.push(
+          slots.acquire(peer).then((release) => {
+            order.push(peer)
+            // Hold the slot a moment so the next grant happens after the others queued.
+            setTimeout(release, 1)
+          }),
+        )
+      }
+    }
+    take('a', 5) // a queues five first...
+    take('b', 2) // ...b two, c one, later
+    take('c', 1)
+    first()
+    await Promise.all(waits)
+    expect(order).toEqual(['a', 'b', 'c', 'a', 'b', 'a', 'a', 'a'])
+    slots.close()
+  })
+
+  it('tells each waiter its position as the queue moves, and refuses a full queue with BUSY', async () => {
+    const slots = new UploadSlots({ slots: 1, maxWaitingPerPeer: 3, positionIntervalMs: 10 })
+    const release = await slots.acquire('a')
+    const positions: Record<string, number[]> = { a: [], b: [] }
+    const releases: Promise<() => void>[] = []
+    for (let i = 0; i < 3; i++) {
+      releases.push(slots.acquire('a', { onPosition: (p) => positions.a?.push(p) }))
+    }
+    const b = slots.acquire('b', { onPosition: (p) => positions.b?.push(p) })
+    // b is second: one of a's reads goes first (a was first in the rotation), then b.
+    expect(positions.b).toEqual([2])
+    expect(positions.a).toEqual([1, 2, 3])
+    await expect(slots.acquire('a')).rejects.toMatchObject({ code: 'BUSY' })
+    release()
+    const next = (await releases[0]) as () => void
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(positions.b).toEqual([2, 1])
+    next()
+    ;(await b)()
+    for (const r of releases.slice(1)) (await r)()
+    expect(slots.stats()).toEqual({ active: 0, waiting: 0 })
+    slots.close()
+  })
+
+  it('caps the slots one peer holds, and an aborted wait leaves the queue', async () => {
+    const slots = new UploadSlots({ slots: 3 })
+    const a1 = await slots.acquire('a')
+    await slots.acquire('a')
+    const controller = new AbortController()
+    const third = slots.acquire('a', { signal: controller.signal })
+    expect(slots.stats()).toEqual({ active: 2, waiting: 1 }) // a may hold slots - 1 = 2
+    const b = await slots.acquire('b') // the free slot is b's at once
+    controller.abort()
+    await expect(third).rejects.toMatchObject({ name: 'AbortError' })
+    expect(slots.stats()).toEqual({ active: 3, waiting: 0 })
+    a1()
+    b()
+    slots.close()
+  })
+})
