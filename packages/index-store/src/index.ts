@@ -39,10 +39,10 @@ export type { OpenedFile, ResolvedPath } from './resolve'
 export type { ScanProgressEvent, ShareScanSummary } from './scanner'
 export type { Share } from './shares'
 export type { TopicState } from './topics'
+export type { WishlistRequestInput } from './wishlist-input'
 export type {
   WishlistFile,
   WishlistFileState,
   WishlistRequest,
-  WishlistRequestInput,
   WishlistState,
-} from './wishlist'
+} from './wishlist-rows'
