@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hasControlChar, isSharePath } from '@harddrive-party/wire-protocol'
 import { IndexStoreError } from './errors'
+import type { WishlistRequest } from './wishlist-rows'
 
 /** A file (or the files of a directory) to download from a remote share path. */
 export interface WishlistRequestInput {
@@ -27,15 +28,9 @@ export interface WishlistRequestInput {
   position?: number
 }
 
-/** A request input that passed every check, with its defaults filled in. */
-export interface CheckedRequestInput {
-  id: string
-  /** Hex public key. */
-  peer: string
-  path: string
-  dir: boolean
-  destination: string
-  size: number
+/** A request input that passed every check, with its defaults filled in (`peer` as hex). */
+export interface CheckedRequestInput
+  extends Pick<WishlistRequest, 'id' | 'peer' | 'path' | 'dir' | 'destination' | 'size'> {
   mtime: number | undefined
   position: number | undefined
   files: { path: string; size: number; mtime?: number }[]

@@ -49,40 +49,20 @@ export interface WishlistFile {
   updatedAt: number
 }
 
-/** A request as stored under its id (`requests` table). Its state is derived from the counters. */
-export interface RequestRow {
-  id: string
-  peer: string
-  path: string
-  dir: boolean
-  destination: string
-  size: number
-  mtime?: number
+/**
+ * A request as stored under its id (`requests` table): the public fields but the derived ones
+ * (`state` comes from the counters, `position` from the queue), plus queue bookkeeping.
+ */
+export interface RequestRow extends Omit<WishlistRequest, 'state' | 'position'> {
   rank: number
   paused: boolean
-  files: number
-  filesDone: number
-  filesFailed: number
   filesActive: number
-  bytesDone: number
   /** No file below this index is queued (speeds up `next` on big directory requests). */
   queuedFrom: number
-  reason?: string
-  createdAt: number
-  updatedAt: number
-  finishedAt?: number
 }
 
-/** A file as stored under `[request id, index]` (`items` table). */
-export interface ItemRow {
-  path: string
-  size: number
-  mtime?: number
-  state: WishlistFileState
-  bytesDone: number
-  reason?: string
-  updatedAt: number
-}
+/** A file as stored under `[request id, index]` (`items` table): what its key and request do not say. */
+export type ItemRow = Omit<WishlistFile, 'requestId' | 'index' | 'peer' | 'destination'>
 
 export function stateOf(r: RequestRow): WishlistState {
   if (r.filesDone === r.files) return 'done'
