@@ -22,6 +22,7 @@ import {
   type WishlistFile,
   type WishlistRequest,
 } from './wishlist-rows'
+import { completeFile, failFile, recordBytes, startFile } from './wishlist-transitions'
 
 export interface WishlistOptions {
   /** How often pending `progress` values are written, in ms. Default 1000. */
@@ -190,11 +191,7 @@ export class Wishlist {
   /** Applies pending progress of one file inside the current transaction. */
   #applyProgress(row: RequestRow, index: number, item: ItemRow): void {
     const p = this.#progress.take(row.id, index)
-    if (p === undefined) return
-    if (item.state !== 'active') return
-    const bytes = Math.min(p.bytes, item.size)
-    row.bytesDone += bytes - item.bytesDone
-    item.bytesDone = bytes
+    if (p !== undefined) recordBytes(row, item, p.bytes)
   }
 
   /** A state change of one file, in one transaction. */
@@ -222,13 +219,7 @@ export class Wishlist {
 
   /** Marks a queued file as being downloaded. */
   start(id: string, index: number): Promise<WishlistFile> {
-    return this.#fileChange(id, index, (row, item) => {
-      if (row.paused) throw new IndexStoreError('INVALID_STATE', `request ${id} is paused`)
-      if (item.state !== 'queued')
-        throw new IndexStoreError('INVALID_STATE', `file ${index} of ${id} is ${item.state}`)
-      item.state = 'active'
-      row.filesActive++
-    })
+    return this.#fileChange(id, index, (row, item) => startFile(row, item, index))
   }
 
   /**
@@ -274,30 +265,13 @@ export class Wishlist {
 
   /** Marks a file downloaded (bytes done = size). */
   complete(id: string, index: number): Promise<WishlistFile> {
-    return this.#fileChange(id, index, (row, item) => {
-      if (item.state === 'done') return
-      if (item.state === 'active') row.filesActive--
-      if (item.state === 'failed') row.filesFailed--
-      row.bytesDone += item.size - item.bytesDone
-      item.bytesDone = item.size
-      item.state = 'done'
-      delete item.reason
-      row.filesDone++
-    })
+    return this.#fileChange(id, index, completeFile)
   }
 
   /** Marks a file failed with a reason; `resume` queues it again. */
   fail(id: string, index: number, reason: string): Promise<WishlistFile> {
     const why = typeof reason === 'string' ? reason.slice(0, 1024) : 'failed'
-    return this.#fileChange(id, index, (row, item) => {
-      if (item.state === 'done')
-        throw new IndexStoreError('INVALID_STATE', `file ${index} of ${id} is done`)
-      if (item.state === 'active') row.filesActive--
-      if (item.state !== 'failed') row.filesFailed++
-      item.state = 'failed'
-      item.reason = why
-      row.reason = why
-    })
+    return this.#fileChange(id, index, (row, item) => failFile(row, item, index, why))
   }
 
   /** Stops a request: its active files go back to queued; `next` skips it until `resume`. */
