@@ -17,11 +17,8 @@ import {
   type MdnsDiscovery,
   type MdnsDiscoveryOptions,
 } from './mdns-discovery'
-import {
-  createMqttDiscovery,
-  type MqttDiscovery,
-  type MqttDiscoveryOptions,
-} from './mqtt-discovery'
+import { createMqttDiscovery, type MqttDiscovery } from './mqtt-discovery'
+import type { MqttDiscoveryOptions } from './mqtt-options'
 import { iteratePeers } from './peer-iterator'
 
 export interface DiscoveryOptions {

@@ -1,21 +1,12 @@
 import {
-  type Announcement,
   createMdnsCapability,
-  decodeMdnsRecord,
   encodeMdnsRecord,
-  equalBytes,
-  isIPv4,
-  isWireError,
   MAX_MDNS_CAPABILITIES,
-  MDNS_SERVICE_TYPE,
   type MdnsEndpoint,
   type MdnsRecord,
-  matchMdnsCapabilities,
   type TopicKeys,
-  validateMdnsEndpoint,
 } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
-import makeMdns from 'multicast-dns'
 import type {
   AbortOptions,
   Discovery,
@@ -32,14 +23,16 @@ import { DiscoveryError } from './errors'
 import { bytesToHex } from './hex'
 import { validateIdentity } from './identity'
 import { createLogger, type DiscoveryLogger } from './logger'
+import { matchMdnsPeer, mdnsAnnouncement } from './mdns-peer-match'
+import { MdnsRecordCache } from './mdns-record-cache'
+import { MdnsSender } from './mdns-sender'
 import {
-  asksForUs,
   type LocalService,
   newServiceNames,
   readServiceRecords,
-  type SeenRecords,
   serviceRecords,
 } from './mdns-service'
+import { type MdnsSocket, openMdnsSocket } from './mdns-socket'
 import { ipv4, positive, udpPort } from './option-checks'
 import { iteratePeers } from './peer-iterator'
 import { announcementFingerprint, PeerTable } from './peer-table'
@@ -87,26 +80,6 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): MdnsDiscover
   return new MdnsDiscoveryImpl(options)
 }
 
-/** Most peer instances and host names remembered at once. */
-const MAX_INSTANCES = 256
-/** Largest TTL honoured from others (seconds), so a hostile huge TTL cannot pin an entry. */
-const MAX_TTL_SECONDS = 600
-/** Smallest gap between two resolve queries for one incomplete instance. */
-const RESOLVE_INTERVAL_MS = 1000
-/** RFC 6762 §8.3: announce at least twice, one second apart. */
-const ANNOUNCE_REPEAT_MS = 1000
-
-interface InstanceCache {
-  srv?: { port: number; target: string }
-  txt?: Uint8Array[]
-  expiresAt: number
-  lastResolveAt: number
-  /** What was last evaluated, to skip the HMACs when nothing changed. */
-  evaluated?: string
-}
-
-type MdnsSocket = ReturnType<typeof makeMdns>
-
 class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements MdnsDiscovery {
   readonly #identity: Identity
   readonly #interface: string
@@ -123,20 +96,13 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
   readonly #joined = new Map<string, TopicKeys>()
   readonly #peers: PeerTable<MdnsPeerFound>
   readonly #stats = new StatsCounter()
-  readonly #instances = new Map<string, InstanceCache>()
-  readonly #hosts = new Map<string, { addresses: string[]; expiresAt: number }>()
+  readonly #cache = new MdnsRecordCache()
+  readonly #sender: MdnsSender
   #topicsVersion = 0
   #socket: MdnsSocket | undefined
   #service: LocalService | undefined
   readonly #serial = new SerialQueue()
-  #lastMulticastAt = 0
-  #responseTimer: NodeJS.Timeout | undefined
-  #announceTimer: NodeJS.Timeout | undefined
-  #queryTimer: NodeJS.Timeout | undefined
   #sweepTimer: NodeJS.Timeout | undefined
-  #queryDelayMs = 1000
-  /** Ids of our recent queries: multicast loops them back to us, and we must not answer them. */
-  readonly #ownQueryIds: number[] = []
 
   constructor(o: MdnsDiscoveryOptions) {
     super()
@@ -168,6 +134,15 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
     }
     this.#peers = new PeerTable(positive(o.maxPeersPerTopic ?? 256, 'maxPeersPerTopic'))
     this.#log = o.logger ?? createLogger('mdns')
+    this.#sender = new MdnsSender({
+      ttl: this.#ttl,
+      queryIntervalMs: this.#queryIntervalMs,
+      minResponseIntervalMs: this.#minResponseIntervalMs,
+      log: this.#log,
+      socket: () => this.#socket,
+      service: () => this.#service,
+      hasTopics: () => this.#joined.size > 0,
+    })
   }
 
   get instanceName(): string | undefined {
@@ -182,7 +157,11 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
     return this.#serial.run(async () => {
       options.signal?.throwIfAborted()
       if (this.#socket) return
-      const socket = await this.#openSocket()
+      const socket = await openMdnsSocket({
+        port: this.#mdnsPort,
+        interface: this.#interface,
+        bind: this.#bind,
+      })
       if (options.signal?.aborted) {
         socket.destroy()
         options.signal.throwIfAborted()
@@ -190,7 +169,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
       this.#socket = socket
       this.#service = { ...newServiceNames(), host: this.#host, port: this.#port, txt: [] }
       this.#refreshTxt()
-      socket.on('query', (packet) => this.#onQuery(packet))
+      socket.on('query', (packet) => this.#sender.answer(packet))
       socket.on('response', (packet) => this.#onResponse(packet))
       socket.on('warning', (err: NodeJS.ErrnoException) => {
         // Socket errors carry a syscall; anything else is a packet that did not decode.
@@ -218,9 +197,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
       if (!socket || !service) return
       this.#socket = undefined
       this.#service = undefined
-      clearTimeout(this.#responseTimer)
-      clearTimeout(this.#announceTimer)
-      clearTimeout(this.#queryTimer)
+      this.#sender.clearTimers()
       clearInterval(this.#sweepTimer)
       socket.removeAllListeners('query')
       socket.removeAllListeners('response')
@@ -231,8 +208,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
         })
       }
       await new Promise<void>((resolve) => socket.destroy(() => resolve()))
-      this.#instances.clear()
-      this.#hosts.clear()
+      this.#cache.clear()
       this.#peers.clear()
     })
   }
@@ -257,7 +233,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
 
   async announce(options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
-    if (this.#socket) this.#announceNow()
+    if (this.#socket) this.#sender.announce()
   }
 
   topics(): TopicKeys[] {
@@ -274,40 +250,6 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop()
-  }
-
-  async #openSocket(): Promise<MdnsSocket> {
-    const socket = makeMdns({
-      port: this.#mdnsPort,
-      interface: this.#interface,
-      bind: this.#bind,
-      reuseAddr: true,
-      loopback: true,
-    })
-    const problems: Error[] = []
-    const onWarning = (err: NodeJS.ErrnoException) => {
-      if (err.syscall === 'addMembership' || err.syscall === 'setMulticastInterface') {
-        problems.push(err)
-      }
-    }
-    socket.on('warning', onWarning)
-    try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('ready', resolve)
-        socket.once('error', reject)
-      })
-      if (problems.length > 0) throw problems[0]
-      return socket
-    } catch (cause) {
-      socket.destroy()
-      throw new DiscoveryError(
-        'MDNS_BIND_FAILED',
-        `cannot use mDNS on ${this.#interface} (bound ${this.#bind}:${this.#mdnsPort}): ${cause}`,
-        { cause },
-      )
-    } finally {
-      socket.off('warning', onWarning)
-    }
   }
 
   /** Capabilities are bound to our key, address and port, one per joined topic. */
@@ -331,79 +273,10 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
     this.#topicsVersion++
     if (!this.#socket) return
     this.#refreshTxt()
-    this.#announceNow()
+    this.#sender.announce()
     // A new topic may match peers we already heard (their records are cached): re-check them.
-    for (const instance of this.#instances.keys()) this.#evaluate(instance)
-    this.#queryDelayMs = 1000
-    this.#queryNow()
-  }
-
-  /**
-   * Unsolicited announcement, sent twice (RFC 6762 §8.3), bypassing the response limit.
-   * Several joins in one tick make one announcement.
-   */
-  #announceNow(): void {
-    clearTimeout(this.#announceTimer)
-    this.#announceTimer = setTimeout(() => {
-      this.#multicast(this.#ttl)
-      this.#announceTimer = setTimeout(() => this.#multicast(this.#ttl), ANNOUNCE_REPEAT_MS)
-    }, 0)
-  }
-
-  #multicast(ttl: number): void {
-    const socket = this.#socket
-    const service = this.#service
-    if (!socket || !service) return
-    this.#lastMulticastAt = Date.now()
-    socket.respond({ answers: serviceRecords(service, ttl) }, (err) => {
-      if (err) this.#log.trace('mdns send: %s', err)
-    })
-  }
-
-  #queryNow(): void {
-    clearTimeout(this.#queryTimer)
-    const socket = this.#socket
-    if (!socket || this.#joined.size === 0) return
-    socket.query(
-      { id: this.#newQueryId(), questions: [{ name: MDNS_SERVICE_TYPE, type: 'PTR' }] },
-      (err) => {
-        if (err) this.#log.trace('mdns query: %s', err)
-      },
-    )
-    const delay = this.#queryDelayMs
-    this.#queryDelayMs = Math.min(this.#queryIntervalMs, this.#queryDelayMs * 2)
-    this.#queryTimer = setTimeout(() => this.#queryNow(), delay)
-  }
-
-  /**
-   * RFC 6762 asks for id 0 in queries, but receivers ignore it, so a random one lets us
-   * recognise (and not answer) our own queries when they loop back.
-   */
-  #newQueryId(): number {
-    const id = 1 + Math.floor(Math.random() * 0xfffe)
-    this.#ownQueryIds.push(id)
-    if (this.#ownQueryIds.length > 16) this.#ownQueryIds.shift()
-    return id
-  }
-
-  #onQuery(packet: { id?: number | undefined; questions?: unknown[] | undefined }): void {
-    const service = this.#service
-    if (!service || this.#joined.size === 0) return
-    if (packet.id !== undefined && this.#ownQueryIds.includes(packet.id)) return
-    const questions = (packet.questions ?? []).slice(0, 16) as { name?: unknown; type?: unknown }[]
-    const wanted = questions.some(
-      (q) =>
-        typeof q?.name === 'string' &&
-        typeof q.type === 'string' &&
-        asksForUs({ name: q.name, type: q.type }, service),
-    )
-    if (!wanted || this.#responseTimer) return
-    // At most one multicast of our records per interval; queries in between share one answer.
-    const wait = Math.max(0, this.#lastMulticastAt + this.#minResponseIntervalMs - Date.now())
-    this.#responseTimer = setTimeout(() => {
-      this.#responseTimer = undefined
-      this.#multicast(this.#ttl)
-    }, wait)
+    for (const instance of this.#cache.instanceNames()) this.#evaluate(instance)
+    this.#sender.restartQueries()
   }
 
   #onResponse(packet: {
@@ -411,45 +284,23 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
     additionals?: unknown[] | undefined
   }): void {
     try {
-      this.#absorb(readServiceRecords(packet))
+      this.#cache.absorb(readServiceRecords(packet), this.#service?.instance, {
+        goodbye: (instance) => this.#forgetOrigin(instance, 'goodbye'),
+        heard: (instance) => this.#evaluate(instance),
+      })
     } catch (err) {
       this.#log.error('mdns response: %s', err)
       this.#stats.reject('malformed')
     }
   }
 
-  #absorb(seen: SeenRecords): void {
-    const now = Date.now()
-    for (const [name, h] of seen.hosts) {
-      if (h.ttl === 0) {
-        this.#hosts.delete(name)
-        continue
-      }
-      bounded(this.#hosts, name, { addresses: h.addresses, expiresAt: now + ttlMs(h.ttl) })
-    }
-    for (const s of seen.instances.values()) {
-      if (s.instance === this.#service?.instance) continue
-      if (s.ttl === 0) {
-        this.#instances.delete(s.instance)
-        this.#forgetOrigin(s.instance, 'goodbye')
-        continue
-      }
-      const cache = this.#instances.get(s.instance) ?? { expiresAt: 0, lastResolveAt: 0 }
-      if (s.srv) cache.srv = s.srv
-      if (s.txt) cache.txt = s.txt
-      cache.expiresAt = now + ttlMs(s.ttl)
-      bounded(this.#instances, s.instance, cache)
-      this.#evaluate(s.instance)
-    }
-  }
-
   /** Checks one instance's records against our topics, and emits what changed. */
   #evaluate(instance: string): void {
-    const cache = this.#instances.get(instance)
+    const cache = this.#cache.instance(instance)
     if (!cache || this.#joined.size === 0) return
-    const addresses = cache.srv ? this.#hosts.get(cache.srv.target)?.addresses : undefined
+    const addresses = cache.srv ? this.#cache.addressesOf(cache.srv.target) : undefined
     if (!cache.srv || !cache.txt || !addresses || addresses.length === 0) {
-      this.#resolve(instance, cache)
+      this.#sender.resolve(instance, cache)
       return
     }
     const txtText = cache.txt.map((t) => Buffer.from(t).toString('latin1'))
@@ -464,51 +315,29 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
     }
     cache.evaluated = evaluated
     this.#stats.count('received')
-    let record: MdnsRecord
-    try {
-      record = decodeMdnsRecord(cache.txt)
-    } catch (err) {
-      const version = isWireError(err) && err.code === 'UNSUPPORTED_VERSION'
-      this.#stats.reject(version ? 'unsupported-version' : 'bad-record')
+    const match = matchMdnsPeer(
+      cache.txt,
+      addresses,
+      cache.srv.port,
+      this.#joined.values(),
+      this.#identity.publicKey,
+    )
+    if (!match.ok) {
+      this.#stats.reject(match.reason)
       return
     }
-    if (equalBytes(record.key, this.#identity.publicKey)) {
-      this.#stats.reject('own')
-      return
-    }
-    let endpoint: MdnsEndpoint | undefined
-    let matched: TopicKeys[] = []
-    for (const address of addresses) {
-      let candidate: MdnsEndpoint
-      try {
-        candidate = validateMdnsEndpoint({ key: record.key, host: address, port: cache.srv.port })
-      } catch {
-        continue
-      }
-      matched = matchMdnsCapabilities(this.#joined.values(), record.capabilities, candidate)
-      if (matched.length > 0) {
-        endpoint = candidate
-        break
-      }
-    }
-    const keyHex = bytesToHex(record.key)
+    const { endpoint, matched } = match
+    const keyHex = bytesToHex(match.key)
     const stillThere = new Set(matched.map((t) => t.publicId))
     for (const e of this.#peers.byOrigin(instance)) {
       if (!stillThere.has(e.topicId) || e.keyHex !== keyHex) this.#drop(e.topicId, e.keyHex, 'left')
     }
     if (!endpoint) {
-      this.#stats.reject(addresses.some((a) => isIPv4(a)) ? 'unmatched-capability' : 'bad-record')
+      this.#stats.reject(match.unmatched)
       return
     }
     for (const topic of matched) {
-      const capability = createMdnsCapability(topic, endpoint)
-      const announcement: Announcement = {
-        key: record.key,
-        addresses: [{ host: endpoint.host, port: endpoint.port, kind: 'lan' }],
-        nat: 'unknown',
-        timestamp: now,
-        nonce: capability,
-      }
+      const { announcement, capability } = mdnsAnnouncement(topic, match.key, endpoint, now)
       const detail: MdnsPeerFound = { topic, announcement, via: 'mdns', proof: 'capability' }
       const result = this.#peers.upsert({
         topicId: topic.publicId,
@@ -535,19 +364,6 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
     }
   }
 
-  /** Asks for the records an instance is missing, at a bounded rate. */
-  #resolve(instance: string, cache: InstanceCache): void {
-    const socket = this.#socket
-    const now = Date.now()
-    if (!socket || now - cache.lastResolveAt < RESOLVE_INTERVAL_MS) return
-    cache.lastResolveAt = now
-    const questions: { name: string; type: 'SRV' | 'TXT' | 'A' }[] = []
-    if (!cache.srv) questions.push({ name: instance, type: 'SRV' })
-    if (!cache.txt) questions.push({ name: instance, type: 'TXT' })
-    if (cache.srv) questions.push({ name: cache.srv.target, type: 'A' })
-    socket.query({ id: this.#newQueryId(), questions }, () => undefined)
-  }
-
   #forgetOrigin(instance: string, reason: PeerGoneReason): void {
     for (const e of this.#peers.byOrigin(instance)) this.#drop(e.topicId, e.keyHex, reason)
   }
@@ -562,8 +378,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
 
   #expire(): void {
     const now = Date.now()
-    for (const [name, c] of this.#instances) if (c.expiresAt <= now) this.#instances.delete(name)
-    for (const [name, h] of this.#hosts) if (h.expiresAt <= now) this.#hosts.delete(name)
+    this.#cache.expire(now)
     for (const e of this.#peers.expire(now)) {
       this.safeDispatchEvent('gone', {
         detail: {
@@ -575,19 +390,4 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
       })
     }
   }
-}
-
-/** Inserts as newest; evicts the oldest past {@link MAX_INSTANCES}. */
-function bounded<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key)
-  map.set(key, value)
-  while (map.size > MAX_INSTANCES) {
-    const first = map.keys().next().value
-    if (first === undefined) break
-    map.delete(first)
-  }
-}
-
-function ttlMs(ttl: number): number {
-  return Math.min(ttl, MAX_TTL_SECONDS) * 1000
 }

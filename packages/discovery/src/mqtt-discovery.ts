@@ -1,83 +1,36 @@
-import {
-  type Announcement,
-  openAnnouncement,
-  sealAnnouncement,
-  type TopicKeys,
-} from '@harddrive-party/wire-protocol'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
-import type { IClientOptions } from 'mqtt'
 import { checkSealedAnnouncement } from './announcement-check'
-import type { BackoffOptions } from './backoff'
+import { BrokerProbe } from './broker-probe'
 import type {
   AbortOptions,
-  AnnouncementInput,
   Discovery,
   DiscoveryEvents,
   DiscoveryStats,
-  Identity,
   MqttPeerFound,
   PeerFound,
   PeersOptions,
   RejectionReason,
 } from './discovery'
 import { StatsCounter } from './discovery-stats'
-import {
-  createEmbeddedBroker,
-  type EmbeddedBroker,
-  type EmbeddedBrokerOptions,
-} from './embedded-broker'
+import { createEmbeddedBroker, type EmbeddedBroker } from './embedded-broker'
 import { DiscoveryError } from './errors'
 import { bytesToHex } from './hex'
-import { seedOf, validateIdentity } from './identity'
 import { createLogger, type DiscoveryLogger } from './logger'
+import {
+  DEFAULT_BROKER_URL,
+  type MqttDiscoveryOptions,
+  type MqttSettings,
+  resolveMqttOptions,
+} from './mqtt-options'
 import { newAnnounceSlot, parseAnnounceTopic } from './mqtt-topic'
 import { MqttTopicLink } from './mqtt-topic-link'
-import { positive } from './option-checks'
+import { sealOwnAnnouncement } from './own-announcement'
 import { iteratePeers } from './peer-iterator'
 import { announcementFingerprint, PeerTable } from './peer-table'
 import { ReplayGuard } from './replay-guard'
 import { SerialQueue } from './serial-queue'
 import { assertTopicKeys } from './topic-keys'
-
-/** The public broker the original used. Unreachable offline: discovery keeps retrying. */
-export const DEFAULT_BROKER_URL = 'mqtt://broker.hivemq.com:1883'
-
-export interface MqttDiscoveryOptions {
-  identity: Identity
-  /** Called for every (re-)publish: our current addresses and NAT type. */
-  getAnnouncement: () => AnnouncementInput
-  /**
-   * `mqtt://`, `mqtts://`, `ws://` or `wss://`. Default: the embedded broker when
-   * `embeddedBroker` is set, else {@link DEFAULT_BROKER_URL}.
-   */
-  brokerUrl?: string
-  /** 4 = MQTT 3.1.1, 5 = MQTT 5. Default 4. */
-  protocolVersion?: 4 | 5
-  /** Run an aedes broker in this process for friends (`true` = 127.0.0.1, free port). */
-  embeddedBroker?: EmbeddedBrokerOptions | boolean
-  /** Re-publish period (each topic gets ±20% jitter). Default 60_000. */
-  announceIntervalMs?: number
-  /** Oldest announcement accepted, and how long a silent peer stays known. Default 300_000. */
-  maxAnnouncementAgeMs?: number
-  /** How far in the future a timestamp may be. Default 60_000. */
-  maxClockSkewMs?: number
-  /** MQTT keep-alive; a vanished peer's last will fires after 1.5× this. Default 30. */
-  keepaliveSeconds?: number
-  /** Default 10_000. */
-  connectTimeoutMs?: number
-  /** Reconnect backoff. Default 1 s doubling to 60 s, with jitter. */
-  reconnect?: BackoffOptions
-  /** Default 32. */
-  maxTopics?: number
-  /** Default 256. */
-  maxPeersPerTopic?: number
-  /** TLS trust and credentials. Credentials are sent on every topic's connection and link them. */
-  clientOptions?: Pick<
-    IClientOptions,
-    'username' | 'password' | 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'
-  >
-  logger?: DiscoveryLogger
-}
 
 export interface MqttDiscovery extends Discovery {
   readonly brokerUrl: string
@@ -89,8 +42,6 @@ export interface MqttDiscovery extends Discovery {
 
 /** Accepted nonces remembered per topic (each lives at most `maxAnnouncementAgeMs`). */
 const REPLAY_MEMORY_PER_TOPIC = 2048
-
-const BROKER_SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:'])
 
 /** Creates (does not start) discovery through an MQTT broker. */
 export function createMqttDiscovery(options: MqttDiscoveryOptions): MqttDiscovery {
@@ -105,18 +56,7 @@ interface Joined {
 }
 
 class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements MqttDiscovery {
-  readonly #identity: Identity
-  readonly #getAnnouncement: () => AnnouncementInput
-  readonly #explicitBrokerUrl: string | undefined
-  readonly #protocolVersion: 4 | 5
-  readonly #announceIntervalMs: number
-  readonly #maxAgeMs: number
-  readonly #maxClockSkewMs: number
-  readonly #keepaliveSeconds: number
-  readonly #connectTimeoutMs: number
-  readonly #reconnect: BackoffOptions
-  readonly #maxTopics: number
-  readonly #clientOptions: IClientOptions
+  readonly #o: MqttSettings
   readonly #log: DiscoveryLogger
   readonly #embedded: EmbeddedBroker | undefined
   readonly #joined = new Map<string, Joined>()
@@ -128,42 +68,12 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
   readonly #serial = new SerialQueue()
   #status: 'unknown' | 'online' | 'offline' = 'unknown'
   #sweepTimer: NodeJS.Timeout | undefined
-  /**
-   * While the broker is unreachable only this link retries (with backoff); the others wait
-   * and connect as soon as any link is back. An offline peer in 32 topics thus makes one DNS
-   * lookup and one connection attempt per backoff step, not 32.
-   */
-  #prober: MqttTopicLink | undefined
-  readonly #waiting = new Set<MqttTopicLink>()
+  readonly #probe = new BrokerProbe<MqttTopicLink>()
 
   constructor(o: MqttDiscoveryOptions) {
     super()
-    this.#identity = validateIdentity(o.identity)
-    if (typeof o.getAnnouncement !== 'function') {
-      throw new DiscoveryError('INVALID_OPTIONS', 'getAnnouncement must be a function')
-    }
-    this.#getAnnouncement = o.getAnnouncement
-    if (o.brokerUrl !== undefined) validateBrokerUrl(o.brokerUrl)
-    this.#explicitBrokerUrl = o.brokerUrl
-    this.#protocolVersion = o.protocolVersion ?? 4
-    if (this.#protocolVersion !== 4 && this.#protocolVersion !== 5) {
-      throw new DiscoveryError('INVALID_OPTIONS', 'protocolVersion must be 4 (3.1.1) or 5')
-    }
-    this.#announceIntervalMs = positive(o.announceIntervalMs ?? 60_000, 'announceIntervalMs')
-    this.#maxAgeMs = positive(o.maxAnnouncementAgeMs ?? 300_000, 'maxAnnouncementAgeMs')
-    if (this.#maxAgeMs <= this.#announceIntervalMs * 1.2) {
-      throw new DiscoveryError(
-        'INVALID_OPTIONS',
-        'maxAnnouncementAgeMs must exceed announceIntervalMs (plus its 20% jitter)',
-      )
-    }
-    this.#maxClockSkewMs = positive(o.maxClockSkewMs ?? 60_000, 'maxClockSkewMs')
-    this.#keepaliveSeconds = positive(o.keepaliveSeconds ?? 30, 'keepaliveSeconds')
-    this.#connectTimeoutMs = positive(o.connectTimeoutMs ?? 10_000, 'connectTimeoutMs')
-    this.#reconnect = o.reconnect ?? {}
-    this.#maxTopics = positive(o.maxTopics ?? 32, 'maxTopics')
-    this.#peers = new PeerTable(positive(o.maxPeersPerTopic ?? 256, 'maxPeersPerTopic'))
-    this.#clientOptions = { ...o.clientOptions }
+    this.#o = resolveMqttOptions(o)
+    this.#peers = new PeerTable(this.#o.maxPeersPerTopic)
     this.#log = o.logger ?? createLogger('mqtt')
     if (o.embeddedBroker) {
       this.#embedded = createEmbeddedBroker({
@@ -174,7 +84,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
   }
 
   get brokerUrl(): string {
-    return this.#explicitBrokerUrl ?? this.#embedded?.url ?? DEFAULT_BROKER_URL
+    return this.#o.brokerUrl ?? this.#embedded?.url ?? DEFAULT_BROKER_URL
   }
 
   get embeddedBroker(): EmbeddedBroker | undefined {
@@ -201,7 +111,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
       this.#state = 'started'
       this.#status = 'unknown'
       for (const joined of this.#joined.values()) this.#openLink(joined)
-      const sweepMs = Math.max(1000, Math.min(30_000, this.#maxAgeMs / 4))
+      const sweepMs = Math.max(1000, Math.min(30_000, this.#o.maxAnnouncementAgeMs / 4))
       this.#sweepTimer = setInterval(() => this.#expire(), sweepMs)
       this.#sweepTimer.unref()
     })
@@ -212,8 +122,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
       if (this.#state !== 'started') return
       this.#state = 'stopped'
       clearInterval(this.#sweepTimer)
-      this.#prober = undefined
-      this.#waiting.clear()
+      this.#probe.clear()
       const links = [...this.#joined.values()].map((j) => {
         const link = j.link
         j.link = undefined
@@ -230,8 +139,8 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
     options.signal?.throwIfAborted()
     assertTopicKeys(topic)
     if (this.#joined.has(topic.publicId)) return
-    if (this.#joined.size >= this.#maxTopics) {
-      throw new DiscoveryError('TOO_MANY_TOPICS', `already in ${this.#maxTopics} topics`)
+    if (this.#joined.size >= this.#o.maxTopics) {
+      throw new DiscoveryError('TOO_MANY_TOPICS', `already in ${this.#o.maxTopics} topics`)
     }
     // Fail now, where the caller can see it, rather than on every re-publish.
     this.#seal(topic)
@@ -250,7 +159,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
     const link = joined.link
     joined.link = undefined
     if (link) {
-      this.#forgetLink(link)
+      this.#probe.forget(link)
       await link.stop({ clear: true })
     }
   }
@@ -283,13 +192,13 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
       brokerUrl: this.brokerUrl,
       topic: joined.topic,
       slot: newAnnounceSlot(),
-      protocolVersion: this.#protocolVersion,
-      keepaliveSeconds: this.#keepaliveSeconds,
-      connectTimeoutMs: this.#connectTimeoutMs,
-      announceIntervalMs: this.#announceIntervalMs,
-      messageExpirySeconds: Math.ceil(this.#maxAgeMs / 1000),
-      reconnect: this.#reconnect,
-      clientOptions: this.#clientOptions,
+      protocolVersion: this.#o.protocolVersion,
+      keepaliveSeconds: this.#o.keepaliveSeconds,
+      connectTimeoutMs: this.#o.connectTimeoutMs,
+      announceIntervalMs: this.#o.announceIntervalMs,
+      messageExpirySeconds: Math.ceil(this.#o.maxAnnouncementAgeMs / 1000),
+      reconnect: this.#o.reconnect,
+      clientOptions: this.#o.clientOptions,
       seal: (topic) => this.#seal(topic),
       handlers: {
         message: (l, mqttTopic, payload) => this.#onMessage(l, mqttTopic, payload),
@@ -303,37 +212,11 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
   }
 
   #seal(topic: TopicKeys): Uint8Array {
-    let input: AnnouncementInput
-    try {
-      input = this.#getAnnouncement()
-    } catch (cause) {
-      throw new DiscoveryError('BAD_ANNOUNCEMENT', 'getAnnouncement() threw', { cause })
-    }
-    const announcement: Announcement = {
-      key: this.#identity.publicKey,
-      addresses: input?.addresses,
-      nat: input?.nat,
-      timestamp: Date.now(),
-      nonce: crypto.getRandomValues(new Uint8Array(16)),
-    }
-    if (input?.portAllocation !== undefined) announcement.portAllocation = input.portAllocation
-    try {
-      const sealed = sealAnnouncement(announcement, topic, seedOf(this.#identity))
-      // Opening our own payload runs the same field checks every receiver will run.
-      openAnnouncement(sealed, topic)
-      return sealed
-    } catch (cause) {
-      throw new DiscoveryError('BAD_ANNOUNCEMENT', `our announcement is invalid: ${cause}`, {
-        cause,
-      })
-    }
+    return sealOwnAnnouncement(this.#o.identity, this.#o.getAnnouncement, topic)
   }
 
   #onOnline(link: MqttTopicLink): void {
-    if (this.#prober === link) this.#prober = undefined
-    const waiting = [...this.#waiting]
-    this.#waiting.clear()
-    for (const l of waiting) l.retryNow()
+    this.#probe.online(link)
     if (this.#status === 'online') return
     this.#status = 'online'
     this.#log('connected to %s', this.brokerUrl)
@@ -343,9 +226,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
   }
 
   #onOffline(link: MqttTopicLink, error: unknown): boolean {
-    const retry = this.#prober === undefined || this.#prober === link
-    if (retry) this.#prober = link
-    else this.#waiting.add(link)
+    const retry = this.#probe.offline(link)
     if (this.#state !== 'started' || this.#status === 'offline') return retry
     for (const j of this.#joined.values()) if (j.link?.online) return retry
     this.#status = 'offline'
@@ -354,19 +235,6 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
     this.#log.error(message)
     this.safeDispatchEvent('status', { detail: { via: 'mqtt', state: 'offline', message, error } })
     return retry
-  }
-
-  /** A link going away hands its probing to a waiting one. */
-  #forgetLink(link: MqttTopicLink): void {
-    this.#waiting.delete(link)
-    if (this.#prober !== link) return
-    this.#prober = undefined
-    const next = this.#waiting.values().next().value
-    if (next) {
-      this.#waiting.delete(next)
-      this.#prober = next
-      next.retryNow()
-    }
   }
 
   #onMessage(link: MqttTopicLink, mqttTopic: string, payload: Uint8Array): void {
@@ -401,10 +269,10 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
     }
     const now = Date.now()
     const checked = checkSealedAnnouncement(payload, topic, {
-      ownKey: this.#identity.publicKey,
+      ownKey: this.#o.identity.publicKey,
       now,
-      maxAgeMs: this.#maxAgeMs,
-      maxClockSkewMs: this.#maxClockSkewMs,
+      maxAgeMs: this.#o.maxAnnouncementAgeMs,
+      maxClockSkewMs: this.#o.maxClockSkewMs,
     })
     if (!checked.ok) return checked.reason
     const announcement = checked.announcement
@@ -422,7 +290,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
     }
     if (replays.has(nonce, now)) return 'replay'
     if (current && announcement.timestamp <= current.timestamp) return 'replay'
-    replays.add(nonce, announcement.timestamp + this.#maxAgeMs, now)
+    replays.add(nonce, announcement.timestamp + this.#o.maxAnnouncementAgeMs, now)
     const detail: MqttPeerFound = { topic, announcement, via: 'mqtt', proof: 'signature' }
     const result = this.#peers.upsert({
       topicId: topic.publicId,
@@ -432,7 +300,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
       timestamp: announcement.timestamp,
       nonce,
       origin: slot,
-      expiresAt: now + this.#maxAgeMs,
+      expiresAt: now + this.#o.maxAnnouncementAgeMs,
     })
     if (result === 'refreshed') {
       this.#stats.count('refreshed')
@@ -465,23 +333,6 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
         },
       })
     }
-  }
-}
-
-function validateBrokerUrl(url: string): void {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch (cause) {
-    throw new DiscoveryError('INVALID_OPTIONS', `broker URL ${JSON.stringify(url)} is not a URL`, {
-      cause,
-    })
-  }
-  if (!BROKER_SCHEMES.has(parsed.protocol)) {
-    throw new DiscoveryError(
-      'INVALID_OPTIONS',
-      `broker URL scheme ${parsed.protocol} is not one of mqtt:, mqtts:, ws:, wss:`,
-    )
   }
 }
 

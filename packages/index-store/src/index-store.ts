@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
-import { limits } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { openDatabases, remapSearch, type StoreDatabases } from './database'
 import type { EntryStream } from './entry-stream'
@@ -9,15 +8,9 @@ import { createIgnoreMatcher } from './ignore'
 import { IndexTree } from './index-tree'
 import { createLogger, type IndexStoreLogger } from './logger'
 import { type LsOptions, Queries, type SearchOptions } from './queries'
-import { DirectoryReader, type ReaderConfig } from './read-directory'
 import { type OpenedFile, type ResolvedPath, Resolver } from './resolve'
-import { type DirRunner, InlineRunner, WorkerRunner } from './scan-runner'
-import {
-  type ScanProgressEvent,
-  type ScanReaders,
-  ShareScan,
-  type ShareScanSummary,
-} from './scanner'
+import type { ScanProgressEvent, ShareScanSummary } from './scan-report'
+import { ScanScheduler } from './scan-scheduler'
 import { SearchIndex } from './search-index'
 import { type Share, ShareRegistry } from './shares'
 import { TopicList } from './topics'
@@ -108,12 +101,6 @@ interface Parts {
   topics: TopicList
 }
 
-interface CurrentScan {
-  share: string
-  controller: AbortController
-  done: Promise<unknown>
-}
-
 /**
  * One peer's database: the index of what it shares (names, sizes, mtimes; no hashing) and
  * what it wants (the wishlist), plus the topics it joined. The constructor does no I/O;
@@ -122,17 +109,14 @@ interface CurrentScan {
 export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
   readonly #options: IndexStoreOptions
   readonly #log: IndexStoreLogger
-  readonly #threads: number
   #state: State = 'stopped'
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
   #parts: Parts | undefined
   #shutdown = new AbortController()
   readonly #inflight = new Set<Promise<unknown>>()
+  readonly #scans: ScanScheduler
   #scanChain: Promise<unknown> = Promise.resolve()
-  #current: CurrentScan | undefined
-  #readers: ScanReaders | undefined
-  #threadsFailed = false
 
   constructor(options: IndexStoreOptions) {
     super()
@@ -163,8 +147,13 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
       throw new IndexStoreError('INVALID_OPTIONS', 'progressFlushMs must be a non-negative number')
     }
     this.#options = { ...options, path: resolvePath(options.path) }
-    this.#threads = threads
     this.#log = options.logger ?? createLogger('store')
+    this.#scans = new ScanScheduler({
+      threads,
+      ignore: options.ignore,
+      defaultIgnores: options.defaultIgnores ?? true,
+      log: this.#log,
+    })
   }
 
   get state(): State {
@@ -185,7 +174,7 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
         search.load(dbs.names)
         await remapSearch(dbs, this.#options.path)
         const shares = new ShareRegistry(dbs, tree, {
-          beforeRemove: (name) => this.#stopScanOf(name),
+          beforeRemove: (name) => this.#scans.stopScanOf(name),
         })
         const rows = () => shares.rows()
         const wishlist = new Wishlist(dbs, this.#log, {
@@ -231,8 +220,7 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
       this.#shutdown.abort(new DOMException('the store is stopping', 'AbortError'))
       await Promise.allSettled([...this.#inflight])
       const parts = this.#parts as Parts
-      await this.#readers?.runner.close()
-      this.#readers = undefined
+      await this.#scans.close()
       await parts.wishlist.close()
       await parts.dbs.env.close()
       await parts.dbs.searchEnv.close()
@@ -323,35 +311,11 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
       const signal = AbortSignal.any(signals)
       const names =
         options.share !== undefined ? [options.share] : parts.shares.rows().map((r) => r.name)
-      const summaries: ShareScanSummary[] = []
-      const readers = await this.#scanReaders()
-      for (const name of names) {
-        signal.throwIfAborted()
-        const row = parts.shares.rows().find((r) => r.name === name)
-        if (row === undefined) continue // removed meanwhile
-        const controller = new AbortController()
-        const scan = new ShareScan(
-          parts.tree,
-          row,
-          readers,
-          {
-            full: options.full === true,
-            signal: AbortSignal.any([signal, controller.signal]),
-            ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-          },
-          this.#log,
-        )
-        const done = scan.run()
-        this.#current = { share: name, controller, done }
-        try {
-          summaries.push(await done)
-        } catch (err) {
-          if (!controller.signal.aborted || signal.aborted) throw err
-          this.#log('share %s was removed during its scan', name)
-        } finally {
-          this.#current = undefined
-        }
-      }
+      const summaries = await this.#scans.scan(parts.tree, () => parts.shares.rows(), names, {
+        full: options.full === true,
+        signal,
+        onProgress: options.onProgress,
+      })
       const totals = this.totals()
       if (summaries.some((s) => s.changed > 0 || s.removed > 0)) {
         this.safeDispatchEvent('change', { detail: totals })
@@ -361,43 +325,6 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
     const result = this.#scanChain.then(run, run)
     this.#scanChain = result.catch(() => {})
     return this.#track(result)
-  }
-
-  /** The directory readers, made on first use and kept (worker threads are slow to start). */
-  async #scanReaders(): Promise<ScanReaders> {
-    if (this.#readers !== undefined && !this.#readers.runner.broken) return this.#readers
-    void this.#readers?.runner.close()
-    const config: ReaderConfig = {
-      ignore: {
-        ...(this.#options.ignore === undefined ? {} : { globs: this.#options.ignore }),
-        defaults: this.#options.defaultIgnores ?? true,
-      },
-      maxPathBytes: limits.MAX_PATH_BYTES,
-    }
-    let runner: DirRunner = new InlineRunner(config)
-    if (this.#threads > 0 && !this.#threadsFailed) {
-      try {
-        const workers = new WorkerRunner(this.#threads, config)
-        if (await workers.ready()) runner = workers
-        else {
-          await workers.close()
-          throw new Error('a scan thread did not start (is scan-worker.js next to index.js?)')
-        }
-      } catch (err) {
-        // A bundle without the worker file, or no threads allowed: scan on the main thread.
-        this.#threadsFailed = true
-        this.#log.error('cannot start scan threads, scanning on the main thread: %O', err)
-      }
-    }
-    this.#readers = { runner, inline: new DirectoryReader(config) }
-    return this.#readers
-  }
-
-  async #stopScanOf(name: string): Promise<void> {
-    const current = this.#current
-    if (current?.share !== name) return
-    current.controller.abort(new DOMException(`share ${name} removed`, 'AbortError'))
-    await current.done.catch(() => {})
   }
 
   /** Lists a directory (or `''`: the shares). Iterate it; its `cursor` continues later. */

@@ -36,13 +36,13 @@ export { IndexStore, openIndexStore } from './index-store'
 export type { IndexStoreLogger } from './logger'
 export type { LsOptions, SearchOptions } from './queries'
 export type { OpenedFile, ResolvedPath } from './resolve'
-export type { ScanProgressEvent, ShareScanSummary } from './scanner'
+export type { ScanProgressEvent, ShareScanSummary } from './scan-report'
 export type { Share } from './shares'
 export type { TopicState } from './topics'
+export type { WishlistRequestInput } from './wishlist-input'
 export type {
   WishlistFile,
   WishlistFileState,
   WishlistRequest,
-  WishlistRequestInput,
   WishlistState,
-} from './wishlist'
+} from './wishlist-rows'

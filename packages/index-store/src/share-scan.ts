@@ -1,13 +1,20 @@
 import { realpath, stat } from 'node:fs/promises'
 import type { DirRecord } from './dir-record'
 import { sameDirRecord } from './dir-record'
-import { IndexStoreError } from './errors'
 import { foldedSegment } from './fold'
 import type { IndexTree, ShareRow } from './index-tree'
 import { Listing } from './listing'
+import { carryChildIds, lostSubdirs } from './listing-diff'
 import type { IndexStoreLogger } from './logger'
-import type { DirectoryReader, ListJob, ListResult, StatJob, StatResult } from './read-directory'
-import type { DirRunner } from './scan-runner'
+import type { ListResult, StatResult } from './read-directory'
+import { childMeta, type JobMeta, listJob, rootMeta } from './scan-dir'
+import { ScanJobQueue, type ScanReaders } from './scan-job-queue'
+import {
+  emptySummary,
+  ScanProgress,
+  type ScanProgressEvent,
+  type ShareScanSummary,
+} from './scan-report'
 
 /**
  * A directory whose mtime is this close to (or after) the moment it was listed is listed again
@@ -15,76 +22,12 @@ import type { DirRunner } from './scan-runner'
  * would otherwise hide a change made in the same tick as the listing.
  */
 const RACY_MS = 3000
-/** Most directories sent to a thread in one message. */
-const MAX_BATCH = 64
-/** Most unchanged directories checked on the main thread before yielding to the event loop. */
-const STAT_BATCH = 256
-const PROGRESS_INTERVAL_MS = 200
-
-export interface ScanProgressEvent {
-  type: 'index-store:scan'
-  share: string
-  /** Directories finished so far in this share. */
-  dirs: number
-  /** Files seen so far in this share. */
-  files: number
-  bytes: number
-  skipped: number
-  done: boolean
-}
-
-export interface ShareScanSummary {
-  share: string
-  /** Totals of the share after the scan. */
-  dirs: number
-  files: number
-  bytes: number
-  /** Directories read with `readdir` (new, changed, or all of them with `full`). */
-  listed: number
-  /** Directories trusted from their unchanged mtime (only their subdirectories were stat'ed). */
-  unchanged: number
-  /** Directories whose listing changed and was written. */
-  changed: number
-  /** Directories that disappeared and were removed from the index. */
-  removed: number
-  /** Entries refused (unreadable, vanished, not UTF-8, unsafe name, symlink out...). */
-  skipped: number
-  /** Entries matched by an ignore rule. */
-  ignored: number
-  /** Set when the share's root could not be scanned; its index is then left untouched. */
-  error?: string
-}
 
 export interface ScanShareOptions {
   /** Read every directory and stat every file, trusting no mtime. Default `false`. */
   full?: boolean
   signal?: AbortSignal
   onProgress?: (event: ScanProgressEvent) => void
-}
-
-/** What reads directories for a scan. */
-export interface ScanReaders {
-  /** Reads `list` jobs (on worker threads or inline). */
-  runner: DirRunner
-  /** Answers `stat` jobs (a few lstats each) on the main thread: cheaper than a message. */
-  inline: DirectoryReader
-}
-
-interface JobMeta {
-  id: number
-  parentId: number
-  name: string
-  nameBytes: Buffer
-  abs: string
-  rel: string
-  prefixBytes: number
-  /** mtime seen by the parent's stat, just before this directory is read. */
-  mtime: number
-  /** The row as it was before this scan (a placeholder for a new directory). */
-  old: DirRecord | undefined
-  isNew: boolean
-  /** Set while a `stat` job checks an unchanged directory's subdirectories. */
-  oldListing?: Listing
 }
 
 interface OpenDir {
@@ -114,25 +57,17 @@ function errnoCode(err: unknown): string {
 export class ShareScan {
   readonly #tree: IndexTree
   readonly #share: ShareRow
-  readonly #readers: ScanReaders
   readonly #options: ScanShareOptions
   readonly #log: IndexStoreLogger
   readonly #jobs = new Map<number, JobMeta>()
   readonly #open = new Map<number, OpenDir>()
-  readonly #queue: ListJob[] = []
-  readonly #statQueue: StatJob[] = []
+  readonly #jobQueue: ScanJobQueue
   #realRoot = ''
-  #inflight = 0
   #done = false
-  /** Set when run() returns: late results (after an abort) must not write anything. */
-  #closed = false
   #failure: unknown
   #wake: (() => void) | undefined
-  #lastProgress = 0
   readonly #summary: ShareScanSummary
-  #seenDirs = 0
-  #seenFiles = 0
-  #seenBytes = 0
+  readonly #totals: ScanProgress
 
   constructor(
     tree: IndexTree,
@@ -143,21 +78,28 @@ export class ShareScan {
   ) {
     this.#tree = tree
     this.#share = share
-    this.#readers = readers
     this.#options = options
     this.#log = log
-    this.#summary = {
-      share: share.name,
-      dirs: 0,
-      files: 0,
-      bytes: 0,
-      listed: 0,
-      unchanged: 0,
-      changed: 0,
-      removed: 0,
-      skipped: 0,
-      ignored: 0,
-    }
+    this.#summary = emptySummary(share.name)
+    this.#totals = new ScanProgress(share.name, options.onProgress, log)
+    this.#jobQueue = new ScanJobQueue(readers, {
+      results: (results) => {
+        try {
+          for (const r of results) {
+            if (r.kind === 'list') this.#onList(r)
+            else this.#onStat(r)
+          }
+        } catch (err) {
+          this.#failure ??= err
+        }
+        this.#checkDone()
+        this.#wake?.()
+      },
+      failed: (err) => {
+        this.#failure ??= err
+        this.#wake?.()
+      },
+    })
   }
 
   async run(): Promise<ShareScanSummary> {
@@ -181,24 +123,13 @@ export class ShareScan {
     signal?.addEventListener('abort', onAbort)
     await this.#tree.beginSearchWrites()
     try {
-      const rootName = Buffer.from(this.#share.name, 'utf8')
-      this.#schedule({
-        id: this.#share.rootId,
-        parentId: 0,
-        name: this.#share.name,
-        nameBytes: rootName,
-        abs: realRoot,
-        rel: '',
-        prefixBytes: rootName.length,
-        mtime: rootMtime,
-        old: this.#tree.dir(this.#share.rootId),
-        isNew: false,
-      })
+      const { rootId, name } = this.#share
+      this.#schedule(rootMeta(rootId, name, realRoot, rootMtime, this.#tree.dir(rootId)))
       while (!this.#done) {
         if (this.#failure !== undefined) throw this.#failure
         signal?.throwIfAborted()
-        this.#pump()
-        if (this.#statQueue.length > 0) {
+        this.#jobQueue.pump()
+        if (this.#jobQueue.hasStats) {
           this.#runStats()
           // Let results, queries and aborts in between batches of unchanged directories.
           await new Promise<void>((resolve) => setImmediate(resolve))
@@ -214,74 +145,27 @@ export class ShareScan {
       await this.#tree.committed()
       const writeError = this.#tree.takeWriteError()
       if (writeError !== undefined) throw writeError
-      this.#progress(true)
+      this.#totals.report(this.#summary.skipped, true)
       return this.#summary
     } finally {
-      this.#closed = true
+      this.#jobQueue.close()
       signal?.removeEventListener('abort', onAbort)
-      // Batches still on worker threads finish there; their results are dropped (#closed).
+      // Batches still on worker threads finish there; their results are dropped.
       await this.#tree.endSearchWrites()
     }
   }
 
   #runStats(): void {
-    const batch = this.#statQueue.splice(Math.max(0, this.#statQueue.length - STAT_BATCH))
     try {
-      for (const job of batch) this.#onStat(this.#readers.inline.stat(job))
+      for (const r of this.#jobQueue.answerStats()) this.#onStat(r)
     } catch (err) {
       this.#failure ??= err
     }
     this.#checkDone()
   }
 
-  /** Sends queued jobs to free runner slots. */
-  #pump(): void {
-    const runner = this.#readers.runner
-    while (this.#queue.length > 0 && this.#inflight < runner.slots) {
-      // Split the queue fairly between free slots, but keep batches large when it is long.
-      const share = Math.ceil(this.#queue.length / runner.slots)
-      const size = Math.max(1, Math.min(MAX_BATCH, share))
-      // LIFO keeps the walk depth-first, so few directories are open (listed, unfinished).
-      const batch = this.#queue.splice(this.#queue.length - size, size)
-      this.#inflight++
-      runner.run(batch).then(
-        (results) => {
-          this.#inflight--
-          if (this.#closed) return
-          try {
-            for (const r of results) {
-              if (r.kind === 'list') this.#onList(r)
-              else this.#onStat(r)
-            }
-          } catch (err) {
-            this.#failure ??= err
-          }
-          this.#checkDone()
-          this.#wake?.()
-        },
-        (err) => {
-          this.#inflight--
-          if (this.#closed) return
-          this.#failure ??= new IndexStoreError(
-            'SCAN_FAILED',
-            `a scan thread failed: ${String(err)}`,
-            { cause: err },
-          )
-          this.#wake?.()
-        },
-      )
-    }
-  }
-
   #checkDone(): void {
-    if (
-      this.#inflight === 0 &&
-      this.#queue.length === 0 &&
-      this.#statQueue.length === 0 &&
-      this.#open.size === 0
-    ) {
-      this.#done = true
-    }
+    if (this.#jobQueue.idle && this.#open.size === 0) this.#done = true
   }
 
   /** Decides between a full read and, for a directory unchanged since it was listed, a stat of its subdirectories. */
@@ -302,45 +186,19 @@ export class ShareScan {
         for (let i = 0; i < listing.count; i++) if (listing.isDir(i)) names.push(listing.name(i))
         this.#jobs.set(meta.id, meta)
         if (names.length === 0) this.#onStat({ kind: 'stat', id: meta.id, mtimes: [] })
-        else this.#statQueue.push({ kind: 'stat', id: meta.id, abs: meta.abs, names })
+        else this.#jobQueue.stat({ kind: 'stat', id: meta.id, abs: meta.abs, names })
         return
       }
     }
     this.#jobs.set(meta.id, meta)
-    this.#queue.push(this.#listJob(meta))
-  }
-
-  #listJob(meta: JobMeta): ListJob {
-    return {
-      kind: 'list',
-      id: meta.id,
-      realRoot: this.#realRoot,
-      abs: meta.abs,
-      rel: meta.rel,
-      prefixBytes: meta.prefixBytes,
-    }
+    this.#jobQueue.list(listJob(meta, this.#realRoot))
   }
 
   #childMeta(
     parent: JobMeta,
-    name: string,
-    nameBytes: Buffer,
-    id: number,
-    mtime: number,
-    isNew: boolean,
+    child: { name: string; nameBytes: Buffer; id: number; mtime: number; isNew: boolean },
   ): JobMeta {
-    return {
-      id,
-      parentId: parent.id,
-      name,
-      nameBytes,
-      abs: `${parent.abs}/${name}`,
-      rel: parent.rel === '' ? name : `${parent.rel}/${name}`,
-      prefixBytes: parent.prefixBytes + 1 + nameBytes.length,
-      mtime,
-      old: isNew ? undefined : this.#tree.dir(id),
-      isNew,
-    }
+    return childMeta(parent, child, child.isNew ? undefined : this.#tree.dir(child.id))
   }
 
   #onList(r: ListResult): void {
@@ -378,30 +236,14 @@ export class ShareScan {
     this.#summary.listed++
     const listing = new Listing(r.listing)
     const old = meta.isNew ? undefined : this.#tree.listing(meta.id)
-    const children: JobMeta[] = []
-    for (const sub of r.subdirs) {
-      const nameBytes = listing.nameBytes(sub.index)
-      let childId = 0
-      if (old !== undefined) {
-        const j = old.find(nameBytes)
-        if (j >= 0 && old.isDir(j)) childId = old.childId(j)
-      }
-      const isNew = childId === 0
-      // A new child's own row is written when it is finished; until then readers treat the
-      // id as an empty directory, and a scan after a crash lists it (no row: not trusted).
-      if (isNew) childId = this.#tree.allocateId()
-      listing.setChildId(sub.index, childId)
-      children.push(
-        this.#childMeta(meta, sub.name, Buffer.from(nameBytes), childId, sub.mtime, isNew),
-      )
-    }
+    // A new child's own row is written when it is finished; until then readers treat the
+    // id as an empty directory, and a scan after a crash lists it (no row: not trusted).
+    const children = carryChildIds(listing, old, r.subdirs, () => this.#tree.allocateId()).map(
+      (c) => this.#childMeta(meta, c),
+    )
     if (old !== undefined) {
-      for (let i = 0; i < old.count; i++) {
-        if (!old.isDir(i)) continue
-        const j = listing.find(old.nameBytes(i))
-        if (j < 0 || !listing.isDir(j))
-          this.#summary.removed += this.#tree.deleteSubtree(old.childId(i))
-      }
+      for (const id of lostSubdirs(old, listing))
+        this.#summary.removed += this.#tree.deleteSubtree(id)
     }
     if (old === undefined || !old.bytes.equals(listing.bytes)) {
       this.#tree.putListing(meta.id, listing.bytes, r.names)
@@ -418,7 +260,7 @@ export class ShareScan {
     delete meta.oldListing
     if (r.mtimes.includes(null)) {
       // A subdirectory vanished although the mtime said nothing changed: read it for real.
-      this.#queue.push(this.#listJob(meta))
+      this.#jobQueue.list(listJob(meta, this.#realRoot))
       this.#jobs.set(meta.id, meta)
       return
     }
@@ -429,14 +271,13 @@ export class ShareScan {
       if (!listing.isDir(i)) continue
       const mtime = r.mtimes[s++] as number
       children.push(
-        this.#childMeta(
-          meta,
-          listing.name(i),
-          listing.nameBytes(i),
-          listing.childId(i),
+        this.#childMeta(meta, {
+          name: listing.name(i),
+          nameBytes: listing.nameBytes(i),
+          id: listing.childId(i),
           mtime,
-          false,
-        ),
+          isNew: false,
+        }),
       )
     }
     const totals = listing.fileTotals()
@@ -451,8 +292,8 @@ export class ShareScan {
     files: number,
     children: JobMeta[],
   ): void {
-    this.#seenFiles += files
-    this.#seenBytes += bytes
+    this.#totals.files += files
+    this.#totals.bytes += bytes
     // One extra pending count while scheduling: a child that finishes synchronously (an
     // unchanged leaf) must not finish this directory before all its children are counted.
     const dir: OpenDir = { meta, listing, listedAt, pending: children.length + 1, bytes, files }
@@ -460,7 +301,7 @@ export class ShareScan {
     for (const child of children) this.#schedule(child)
     dir.pending--
     if (dir.pending === 0) this.#finish(dir)
-    this.#progress(false)
+    this.#totals.report(this.#summary.skipped, false)
   }
 
   /** A child listed in its parent could not be read: take it out of the parent's listing. */
@@ -497,9 +338,9 @@ export class ShareScan {
       if (meta.old === undefined || !sameDirRecord(meta.old, record))
         this.#tree.putDir(meta.id, record)
       this.#open.delete(meta.id)
-      this.#seenDirs++
+      this.#totals.dirs++
       if (meta.parentId === 0) {
-        this.#summary.dirs = this.#seenDirs
+        this.#summary.dirs = this.#totals.dirs
         this.#summary.files = at.files
         this.#summary.bytes = at.bytes
         this.#checkDone()
@@ -513,26 +354,5 @@ export class ShareScan {
       at = parent.pending === 0 ? parent : undefined
     }
     this.#checkDone()
-  }
-
-  #progress(done: boolean): void {
-    const onProgress = this.#options.onProgress
-    if (onProgress === undefined) return
-    const now = Date.now()
-    if (!done && now - this.#lastProgress < PROGRESS_INTERVAL_MS) return
-    this.#lastProgress = now
-    try {
-      onProgress({
-        type: 'index-store:scan',
-        share: this.#share.name,
-        dirs: this.#seenDirs,
-        files: this.#seenFiles,
-        bytes: this.#seenBytes,
-        skipped: this.#summary.skipped,
-        done,
-      })
-    } catch (err) {
-      this.#log.error('onProgress threw: %O', err)
-    }
   }
 }
