@@ -4,6 +4,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core'
 import { transform } from 'esbuild'
 import { publint } from 'publint'
 import { formatMessage } from 'publint/utils'
@@ -126,32 +127,18 @@ export async function publintTarball(tarball: Tarball): Promise<string[]> {
 }
 
 /**
- * attw on the tarball with the esm-only profile: we publish ESM only (README says so), so a
- * CommonJS `require` or `node10` resolution failing is expected; everything else is a problem.
+ * attw (the CLI's checks, in this process) with its esm-only profile: we publish ESM only (the
+ * README says so), so a CommonJS `require` or `node10` resolution failing is expected;
+ * every other problem is reported.
  */
 export async function attwTarball(tarball: Tarball): Promise<string[]> {
-  const attw = join(repoRoot, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js')
-  try {
-    await run('node', [attw, tarball.path, '--profile', 'esm-only', '--format', 'json'], {
-      timeout: 60_000,
-      maxBuffer: 16 << 20,
-    })
-    return []
-  } catch (err) {
-    const e = err as { stdout?: string; message: string }
-    try {
-      const report = JSON.parse(e.stdout ?? '') as {
-        analysis?: { problems?: { kind: string; resolutionKind?: string }[] }
-      }
-      // The JSON lists the problems the profile ignores too: leave those out.
-      const ignored = ['node10', 'node16-cjs']
-      return (report.analysis?.problems ?? [])
-        .filter((p) => !ignored.includes(p.resolutionKind ?? ''))
-        .map((p) => JSON.stringify(p))
-    } catch {
-      return [e.message]
-    }
-  }
+  const pkg = createPackageFromTarballData(new Uint8Array(readFileSync(tarball.path)))
+  const analysis = await checkPackage(pkg)
+  if (!('problems' in analysis) || !analysis.types) return ['no types found']
+  const ignored = ['node10', 'node16-cjs']
+  return analysis.problems
+    .filter((p) => !('resolutionKind' in p) || !ignored.includes(p.resolutionKind))
+    .map((p) => JSON.stringify(p))
 }
 
 /** Every file name in a tarball (`package/dist/index.js`). */
