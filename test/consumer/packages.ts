@@ -43,11 +43,27 @@ export function publishablePackages(): PublishablePackage[] {
   return out
 }
 
-/** Builds the packages whose dist/ is missing (the root `pnpm test` has built them already). */
+/** Newest modification time of the files under `dir` (0 when it does not exist). */
+function newestMtime(dir: string): number {
+  if (!existsSync(dir)) return 0
+  let newest = 0
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    newest = Math.max(newest, statSync(join(dir, name)).mtimeMs)
+  }
+  return newest
+}
+
+/**
+ * Builds the packages whose dist/ is missing or older than their src/ (the root `pnpm test`
+ * has built them already; a lone `vitest run` may not have). Turbo builds their siblings first.
+ */
 export async function ensureBuilt(pkgs: PublishablePackage[]): Promise<void> {
-  const missing = pkgs.filter((p) => !existsSync(join(p.dir, 'dist', 'index.js')))
-  if (missing.length === 0) return
-  const filters = missing.flatMap((p) => ['--filter', p.name])
+  const stale = pkgs.filter((p) => {
+    const built = join(p.dir, 'dist', 'index.js')
+    return !existsSync(built) || statSync(built).mtimeMs < newestMtime(join(p.dir, 'src'))
+  })
+  if (stale.length === 0) return
+  const filters = stale.flatMap((p) => ['--filter', p.name])
   await run('pnpm', ['exec', 'turbo', 'run', 'build', ...filters], { cwd: repoRoot })
 }
 
