@@ -7,8 +7,7 @@
  *
  * @example
  * ```ts
- * import { createMqttDiscovery } from '@harddrive-party/discovery'
- * import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
+ * import { createMqttDiscovery, deriveTopicKeys } from '@harddrive-party/discovery'
  *
  * const discovery = createMqttDiscovery({
  *   brokerUrl: 'mqtt://127.0.0.1:1883',
@@ -20,6 +19,10 @@
  * await discovery.join(await deriveTopicKeys('our secret topic'))
  * ```
  */
+
+// What the README example needs from wire-protocol, so installing this package is enough.
+export type { TopicKeys } from '@harddrive-party/wire-protocol'
+export { deriveTopicKeys } from '@harddrive-party/wire-protocol'
 export type { BackoffOptions } from './backoff'
 export type { CombinedDiscovery, DiscoveryOptions } from './combined-discovery'
 export { createDiscovery } from './combined-discovery'

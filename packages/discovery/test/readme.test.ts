@@ -1,8 +1,7 @@
 // The README's usage example, line for line, against real parts: the shared mosquitto instead
 // of 127.0.0.1:1883, mDNS on loopback on a private group port, and a friend to be found.
-import { createDiscovery } from '@harddrive-party/discovery'
+import { createDiscovery, deriveTopicKeys } from '@harddrive-party/discovery'
 import { createTestIdentity } from '@harddrive-party/discovery/testing'
-import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
 import { expect, inject, it } from 'vitest'
 import { randomMdnsPort } from './helpers/mdns'
 
@@ -40,9 +39,14 @@ it('README usage example', async () => {
   discovery.addEventListener('status', ({ detail }) => console.error(detail.message))
   await discovery.start()
   await discovery.join(await deriveTopicKeys('our secret topic'))
-  for await (const peer of discovery.peers({ signal: AbortSignal.timeout(10_000) })) {
-    console.log(peer.via, peer.proof, peer.announcement.addresses)
-    break // or keep listening
+  try {
+    for await (const peer of discovery.peers({ signal: AbortSignal.timeout(10_000) })) {
+      console.log(peer.via, peer.proof, peer.announcement.addresses)
+      break // or keep listening
+    }
+  } catch (err) {
+    if ((err as Error).name !== 'TimeoutError') throw err
+    console.log('no peer announced itself on this topic within 10 s')
   }
   await discovery.stop()
   // --- end ---

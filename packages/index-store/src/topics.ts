@@ -23,6 +23,7 @@ function checkName(name: unknown): string {
 export class TopicList {
   readonly #dbs: StoreDatabases
 
+  /** @internal Left out of the published .d.ts (stripInternal): `dbs` holds lmdb's types. */
   constructor(dbs: StoreDatabases) {
     this.#dbs = dbs
   }

@@ -44,6 +44,7 @@ export class Wishlist {
   #flushing: Promise<void> | undefined
   #closed = false
 
+  /** @internal Left out of the published .d.ts (stripInternal): `dbs` holds lmdb's types. */
   constructor(dbs: StoreDatabases, log: IndexStoreLogger, options: WishlistOptions = {}) {
     this.#dbs = dbs
     this.#log = log

@@ -25,7 +25,7 @@ it('runs the README example', async () => {
 
   // --- README ---
   const store = await openIndexStore({ path: join(tmp.path, 'hdp-db'), ignore: ['*.part'] })
-  const share = await store.shares.add(join(srv, 'music')) // named 'music'
+  const share = store.shares.get('music') ?? (await store.shares.add(join(srv, 'music'))) // named 'music'
   await store.rescan() // incremental every time: unchanged directories are not read again
 
   for await (const entry of store.search('abbey road', { limit: 20 })) console.log(entry)

@@ -18,6 +18,9 @@
  * ```
  */
 
+// What the README example needs from wire-protocol, so installing this package is enough.
+export type { TopicKeys } from '@harddrive-party/wire-protocol'
+export { deriveTopicKeys } from '@harddrive-party/wire-protocol'
 export { CONTROL_MAGIC } from './control-datagram'
 export type { TransportErrorCode } from './errors'
 export { hasTransportCode, isTransportError, TransportError } from './errors'

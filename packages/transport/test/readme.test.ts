@@ -1,8 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTransport, loadOrCreateIdentity } from '@harddrive-party/transport'
-import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
+import { createTransport, deriveTopicKeys, loadOrCreateIdentity } from '@harddrive-party/transport'
 import { afterEach, expect, it } from 'vitest'
 
 let dirs: string[] = []

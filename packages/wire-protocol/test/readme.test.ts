@@ -7,9 +7,9 @@ import {
   FrameDecoder,
   isWireError,
   openAnnouncement,
+  publicKeyFromSeed,
   sealAnnouncement,
 } from '@harddrive-party/wire-protocol'
-import { ed25519 } from '@noble/curves/ed25519.js'
 import { expect, it } from 'vitest'
 
 it('README example', async () => {
@@ -29,10 +29,10 @@ it('README example', async () => {
   }
   expect(code).toBe('BAD_PATH')
 
-  const seed = ed25519.utils.randomSecretKey()
+  const seed = crypto.getRandomValues(new Uint8Array(32))
   const topic = await deriveTopicKeys('movie night')
   const announcement = {
-    key: ed25519.getPublicKey(seed),
+    key: publicKeyFromSeed(seed),
     addresses: [{ host: '192.168.1.20', port: 47000, kind: 'lan' as const }],
     nat: 'easy' as const,
     timestamp: Date.now(),
@@ -41,4 +41,9 @@ it('README example', async () => {
   const sealed = sealAnnouncement(announcement, topic, seed)
   const verified = openAnnouncement(sealed, topic)
   expect(verified).toEqual(announcement)
+})
+
+it('publicKeyFromSeed refuses a seed that is not 32 bytes', () => {
+  expect(() => publicKeyFromSeed(new Uint8Array(31))).toThrow(TypeError)
+  expect(publicKeyFromSeed(new Uint8Array(32))).toHaveLength(32)
 })
