@@ -1,5 +1,37 @@
 /**
  * @packageDocumentation
- * Placeholder: filled by its issue.
+ * A harddrive-party peer: one storage directory (identity, index, stable port), NAT detection,
+ * discovery on the joined topics, and exactly one connection to every other member, made with
+ * the technique both NAT types allow (LAN, direct, simultaneous punch, birthday).
+ *
+ * @example
+ * ```ts
+ * import { createPeerNode } from '@harddrive-party/peer-node'
+ * const node = createPeerNode({ mqtt: { brokerUrl: 'mqtt://127.0.0.1:1883' } })
+ * node.addEventListener('peer:connect', ({ detail }) => console.log('connected to', detail.peer.name))
+ * await node.start()
+ * await node.join('movie night')
+ * // ... later
+ * await node.stop()
+ * ```
  */
-export {}
+export type { AttemptInfo } from './connections/connector'
+export type { Technique } from './connections/technique'
+export type { PeerNodeErrorCode } from './errors'
+export { isPeerNodeError, PeerNodeError } from './errors'
+export type { PeerNodeLogger } from './logger'
+export { displayNames, PEER_NAME_WORDS, peerName } from './peer-names'
+export { createPeerNode } from './peer-node'
+export type { StorageLayout } from './storage/storage-dir'
+export { defaultStorageDir } from './storage/storage-dir'
+export type {
+  AbortOptions,
+  ConnectionSummary,
+  PeerConnectEvent,
+  PeerDisconnectEvent,
+  PeerInfo,
+  PeerNode,
+  PeerNodeEvents,
+  PeerNodeOptions,
+  PeerRef,
+} from './types'

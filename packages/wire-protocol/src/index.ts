@@ -46,6 +46,7 @@ export {
 } from './api-messages'
 export { decodeCbor, encodeCbor } from './cbor'
 export { hasControlChar } from './check'
+export { compareKeys, derivePunchSecret, isDialer } from './connect'
 export type { WireErrorCode } from './errors'
 export { HdpError, isHdpError, isWireError, WireError } from './errors'
 export type { FrameOptions } from './framing'

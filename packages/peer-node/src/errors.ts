@@ -1,0 +1,32 @@
+import { HdpError, isHdpError } from '@harddrive-party/wire-protocol'
+
+export type PeerNodeErrorCode =
+  /** Another peer-node (this process or another one) holds the storage directory. */
+  | 'LOCKED'
+  /** A file in the storage directory exists but cannot be read as what it should be. */
+  | 'BAD_STORAGE'
+  /** An option is missing or out of range. */
+  | 'INVALID_OPTIONS'
+  /** The call needs a started node. */
+  | 'NOT_STARTED'
+  /** No connection to that peer now. */
+  | 'NOT_CONNECTED'
+
+/** The one error class of `@harddrive-party/peer-node`; branch on `code`. */
+export class PeerNodeError extends HdpError<PeerNodeErrorCode> {
+  override name = 'PeerNodeError'
+}
+
+/** True for a {@link PeerNodeError} from any installed copy of this package. */
+export function isPeerNodeError(err: unknown): err is PeerNodeError {
+  return isHdpError(err, 'PeerNodeError')
+}
+
+/** One line for people: the error's message, with its cause's when it has one. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? ` (${err.cause.message})` : ''
+    return `${err.message}${cause}`
+  }
+  return String(err)
+}
