@@ -1,0 +1,100 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { PeerInfo } from '@harddrive-party/peer-node'
+import {
+  type LabHost,
+  type LabProcess,
+  NatLab,
+  netnsSupport,
+  skipReason,
+} from '@harddrive-party/test-lab'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+// Peer nodes as child processes in network namespaces behind real Linux NATs (test-lab: easy =
+// MASQUERADE, hard = MASQUERADE --random-fully, both dropping unsolicited inbound), coturn as
+// STUN and mosquitto on the lab's public network, reachable from behind every NAT.
+
+const support = netnsSupport()
+if (!support.ok) console.warn(`peer-node NAT lab: ${skipReason(support)}`)
+const fixture = join(import.meta.dirname, 'fixtures/peer.ts')
+
+describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
+  let lab: NatLab
+  let broker: LabProcess
+  let dirs: string
+  const hosts: Record<string, LabHost> = {}
+  const running = new Set<LabProcess>()
+
+  beforeAll(async () => {
+    lab = await NatLab.create({ nats: { A: 'easy', B: 'hard', C: 'easy' } })
+    hosts.a = await lab.addHost('a', 'A')
+    hosts.b = await lab.addHost('b', 'B')
+    hosts.c = await lab.addHost('c', 'C')
+    const conf = join(lab.lab.dir, 'mosquitto.conf')
+    await writeFile(conf, 'listener 1883 10.99.0.1\nallow_anonymous true\npersistence false\n')
+    broker = lab.pub.spawn('mosquitto', ['-c', conf])
+    dirs = await mkdtemp(join(tmpdir(), 'hdp-peer-node-lab-'))
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.allSettled([...running].map((p) => p.stop(1000)))
+    await broker?.stop(1000)
+    await lab?.destroy()
+    if (dirs) await rm(dirs, { recursive: true, force: true })
+  })
+
+  function start(host: LabHost, topic: string): LabProcess {
+    const stun = lab.stunServers.map((s) => `${s.host}:${s.port}`).join(',')
+    const args = ['--dir', join(dirs, `${host.name}-${topic}`), '--broker', 'mqtt://10.99.0.1:1883']
+    const proc = host.ns.spawnNode(fixture, [...args, '--topic', topic, '--stun', stun, '--host', '0.0.0.0'])
+    running.add(proc)
+    return proc
+  }
+
+  async function peersOf(proc: LabProcess): Promise<PeerInfo[]> {
+    const from = proc.lines.length
+    proc.send('peers')
+    const line = await proc.waitForLine(/^peers /, { after: from, timeoutMs: 5000 })
+    return JSON.parse(line.slice('peers '.length)) as PeerInfo[]
+  }
+
+  async function connectPair(x: LabHost, y: LabHost, topic: string, expected: string) {
+    const px = start(x, topic)
+    const py = start(y, topic)
+    const [, kx, , natX] = (await px.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')
+    const [, ky, , natY] = (await py.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')
+    await px.waitForLine(`connect ${ky}`, { timeoutMs: 60_000 })
+    await py.waitForLine(`connect ${kx}`, { timeoutMs: 60_000 })
+    const [dialer, dialerKey] = kx! < ky! ? [px, kx!] : [py, ky!]
+    const acceptor = dialer === px ? py : px
+    const fromDialer = (await peersOf(dialer))[0]!
+    const fromAcceptor = (await peersOf(acceptor))[0]!
+    expect(fromDialer.connected).toBe(true)
+    expect(fromDialer.attempt?.used).toBe(expected)
+    expect(fromDialer.connection?.initiator).toBe(true)
+    expect(fromDialer.connection?.carrier).toBe('udx')
+    expect(fromAcceptor.hex).toBe(dialerKey)
+    expect(fromAcceptor.connection?.initiator).toBe(false)
+    // The dialer's connection info carries both NATs and the time it took.
+    expect([fromDialer.attempt?.ourNat, fromDialer.attempt?.theirNat].sort()).toEqual(
+      [natX, natY].sort(),
+    )
+    expect(fromDialer.attempt?.elapsedMs).toBeGreaterThan(0)
+    return { px, py, dialer, acceptor }
+  }
+
+  it('easy <-> easy: simultaneous punch, one connection, UDX through both NATs', async () => {
+    const { px, py } = await connectPair(hosts.a!, hosts.c!, 'easy-easy', 'simultaneous')
+    expect(px.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    for (const p of [px, py]) await p.stop(3000)
+  }, 120_000)
+
+  it('easy <-> hard: birthday punch, one connection', async () => {
+    const { px, py } = await connectPair(hosts.a!, hosts.b!, 'easy-hard', 'birthday')
+    expect(px.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    for (const p of [px, py]) await p.stop(3000)
+  }, 120_000)
+})
