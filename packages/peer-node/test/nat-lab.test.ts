@@ -47,7 +47,15 @@ describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
   function start(host: LabHost, topic: string): LabProcess {
     const stun = lab.stunServers.map((s) => `${s.host}:${s.port}`).join(',')
     const args = ['--dir', join(dirs, `${host.name}-${topic}`), '--broker', 'mqtt://10.99.0.1:1883']
-    const proc = host.ns.spawnNode(fixture, [...args, '--topic', topic, '--stun', stun, '--host', '0.0.0.0'])
+    const proc = host.ns.spawnNode(fixture, [
+      ...args,
+      '--topic',
+      topic,
+      '--stun',
+      stun,
+      '--host',
+      '0.0.0.0',
+    ])
     running.add(proc)
     return proc
   }
@@ -84,17 +92,46 @@ describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
     return { px, py, dialer, acceptor }
   }
 
-  it('easy <-> easy: simultaneous punch, one connection, UDX through both NATs', async () => {
-    const { px, py } = await connectPair(hosts.a!, hosts.c!, 'easy-easy', 'simultaneous')
-    expect(px.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
-    expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
-    for (const p of [px, py]) await p.stop(3000)
-  }, 120_000)
+  /** One side cuts the connection (no goodbye); both get a new one by themselves. */
+  async function cutAndReconnect(cutter: LabProcess, other: LabProcess, technique: string) {
+    const marks = [cutter.lines.length, other.lines.length] as const
+    const started = Date.now()
+    cutter.send('cut')
+    await cutter.waitForLine(/^connect /, { after: marks[0], timeoutMs: 90_000 })
+    await other.waitForLine(/^connect /, { after: marks[1], timeoutMs: 90_000 })
+    const elapsed = Date.now() - started
+    const [a, b] = [(await peersOf(cutter))[0]!, (await peersOf(other))[0]!]
+    expect(a.connected && b.connected).toBe(true)
+    const dialer = a.connection?.initiator ? a : b
+    expect(dialer.attempt?.used).toBe(technique)
+    return elapsed
+  }
 
-  it('easy <-> hard: birthday punch, one connection', async () => {
-    const { px, py } = await connectPair(hosts.a!, hosts.b!, 'easy-hard', 'birthday')
+  it('easy <-> easy: simultaneous punch, one connection, UDX through both NATs; reconnects after a cut', async () => {
+    const { px, py, dialer, acceptor } = await connectPair(
+      hosts.a!,
+      hosts.c!,
+      'easy-easy',
+      'simultaneous',
+    )
     expect(px.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
     expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    const tookMs = await cutAndReconnect(acceptor, dialer, 'simultaneous')
+    console.log(`easy<->easy: reconnected ${tookMs} ms after the acceptor cut the connection`)
     for (const p of [px, py]) await p.stop(3000)
-  }, 120_000)
+  }, 180_000)
+
+  it('easy <-> hard: birthday punch, one connection; reconnects after a cut', async () => {
+    const { px, py, dialer, acceptor } = await connectPair(
+      hosts.a!,
+      hosts.b!,
+      'easy-hard',
+      'birthday',
+    )
+    expect(px.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    const tookMs = await cutAndReconnect(dialer, acceptor, 'birthday')
+    console.log(`easy<->hard: reconnected ${tookMs} ms after the dialer cut the connection`)
+    for (const p of [px, py]) await p.stop(3000)
+  }, 180_000)
 })
