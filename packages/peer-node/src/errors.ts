@@ -5,12 +5,8 @@ export type PeerNodeErrorCode =
   | 'LOCKED'
   /** A file in the storage directory exists but cannot be read as what it should be. */
   | 'BAD_STORAGE'
-  /** An option is missing or out of range. */
-  | 'INVALID_OPTIONS'
   /** The call needs a started node. */
   | 'NOT_STARTED'
-  /** No connection to that peer now. */
-  | 'NOT_CONNECTED'
 
 /** The one error class of `@harddrive-party/peer-node`; branch on `code`. */
 export class PeerNodeError extends HdpError<PeerNodeErrorCode> {
