@@ -21,8 +21,8 @@ export function isPeerNodeError(err: unknown): err is PeerNodeError {
 /** One line for people: the error's message, with its cause's when it has one. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const cause = err.cause instanceof Error ? ` (${err.cause.message})` : ''
-    return `${err.message}${cause}`
+    const inner = err.cause instanceof Error ? err.cause.message : ''
+    return inner && !err.message.includes(inner) ? `${err.message} (${inner})` : err.message
   }
   return String(err)
 }

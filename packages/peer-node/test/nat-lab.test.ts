@@ -74,6 +74,7 @@ describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
     const py = start(y, topic)
     const [, kx, , natX] = (await px.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')
     const [, ky, , natY] = (await py.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')
+    const readyAt = Date.now()
     await px.waitForLine(`connect ${ky}`, { timeoutMs: 60_000 })
     await py.waitForLine(`connect ${kx}`, { timeoutMs: 60_000 })
     const [dialer, dialerKey] = kx! < ky! ? [px, kx!] : [py, ky!]
@@ -91,6 +92,9 @@ describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
       [natX, natY].sort(),
     )
     expect(fromDialer.attempt?.elapsedMs).toBeGreaterThan(0)
+    console.log(
+      `${natX}<->${natY}: connected ${Date.now() - readyAt} ms after both were ready; the dialer's last attempt took ${fromDialer.attempt?.elapsedMs} ms (${fromDialer.attempt?.tried.join(', ')})`,
+    )
     return { px, py, dialer, acceptor }
   }
 

@@ -39,7 +39,11 @@ describe('three peers in one process, MQTT through mosquitto, loopback', () => {
     }
     await Promise.all(nodes.map((n) => n.start()))
     for (const n of nodes) await n.join('three friends')
+    const joined = Date.now()
     await waitUntil('every pair connected', () => nodes.every((n) => connectedTo(n).length === 2))
+    console.log(
+      `three peers on loopback: all three pairs connected ${Date.now() - joined} ms after the last join`,
+    )
     // Let late duplicates (if any were made) show up before counting.
     await new Promise((resolve) => setTimeout(resolve, 500))
     expectOneConnectionPerPair(nodes)

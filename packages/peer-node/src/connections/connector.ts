@@ -303,15 +303,17 @@ export class Connector {
     signal: AbortSignal,
     failures: string[],
   ): Promise<Connection | undefined> {
+    const limitMs = this.#o.directTimeoutMs ?? 3000
+    const timeout = AbortSignal.timeout(limitMs)
     try {
-      const timeout = AbortSignal.timeout(this.#o.directTimeoutMs ?? 3000)
       return await this.#o.transport.dial(address, state.key, {
         topic,
         signal: AbortSignal.any([signal, timeout]),
       })
     } catch (err) {
       if (signal.aborted) throw signal.reason
-      failures.push(`dial ${address.host}:${address.port}: ${describeError(err)}`)
+      const why = timeout.aborted ? `no answer within ${limitMs} ms` : describeError(err)
+      failures.push(`dial ${address.host}:${address.port}: ${why}`)
       return undefined
     }
   }
