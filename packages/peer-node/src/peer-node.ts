@@ -142,12 +142,6 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         localNat: () => announcer.localNat(),
         log: logger('connector'),
         ...connectOptions(o),
-        onConnected: (hex, topic, connection) => {
-          const found = connector.announced().get(hex) ?? []
-          const announced = found.flatMap((f) => f.announcement.addresses.filter((a) => a.port > 0))
-          const dialled = connection.initiator ? [connection.remoteAddress] : []
-          book.remember(hex, topic.publicId, [...dialled, ...announced])
-        },
       })
       Object.assign(parts, { registry, book, connector })
       this.#wire(parts as Running)
@@ -194,8 +188,15 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     const parts = { connector: r.connector, registry: r.registry, book: r.book }
     r.transport.addEventListener('connection', ({ detail }) => r.registry.add(detail))
     r.registry.addEventListener('live', ({ detail }) => {
-      connectedAt.set(detail.connection, Date.now())
+      const { connection } = detail
+      connectedAt.set(connection, Date.now())
       const peer = peerRef(detail.key, parts)
+      // Remembered for the next start: the address we reached (an accepted connection's source
+      // port may be ephemeral), then what the peer announced.
+      const found = r.connector.announced().get(peer.hex) ?? []
+      const announced = found.flatMap((f) => f.announcement.addresses.filter((a) => a.port > 0))
+      const dialled = connection.initiator ? [connection.remoteAddress] : []
+      r.book.remember(peer.hex, connection.topic.publicId, [...dialled, ...announced])
       const replaced = detail.replaced !== undefined
       this.safeDispatchEvent('peer:connect', {
         detail: { peer, connection: detail.connection, replaced },

@@ -49,8 +49,6 @@ export interface ConnectorOptions {
   backoffMs?: readonly number[]
   /** Passed to holepunch's `punch` (tests shorten the timeouts). */
   punchOptions?: { timeoutMs?: number }
-  /** Called when we connected to a peer, with the address that worked (peer book). */
-  onConnected?: (key: string, topic: TopicKeys, connection: Connection) => void
 }
 
 export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 16_000, 30_000] as const
@@ -81,8 +79,8 @@ export class Connector {
   constructor(options: ConnectorOptions) {
     this.#o = options
     options.registry.addEventListener('live', ({ detail }) => {
-      const state = this.#peers.get(hex(detail.key))
-      if (state === undefined) return
+      if (!this.#running) return
+      const state = this.#state(detail.key) // a peer that dialled us may be new to us
       this.#clearTimer(state)
       if (state.info) state.info.failures = 0
       if (!detail.connection.initiator && state.attempt?.phase !== 'wait') {
@@ -181,7 +179,7 @@ export class Connector {
       const failures: string[] = []
       for (const address of addresses) {
         const connection = await this.#dialDirect(state, address, topic, signal, failures)
-        if (connection) return this.#connected(state, info, 'remembered', topic, connection)
+        if (connection) return this.#connected(state, info, 'remembered', connection)
       }
       throw new Error(failures.join('; ') || 'no remembered address')
     })
@@ -240,7 +238,7 @@ export class Connector {
       for (const address of plan.direct) {
         info.tried.push(remote.nat === 'open' && found.via === 'mqtt' ? 'direct' : technique)
         const connection = await this.#dialDirect(state, address, topic, signal, failures)
-        if (connection) return this.#connected(state, info, info.tried.at(-1)!, topic, connection)
+        if (connection) return this.#connected(state, info, info.tried.at(-1)!, connection)
       }
     }
     if (plan.punch === undefined) {
@@ -271,14 +269,7 @@ export class Connector {
           signal,
           ...(created ? { socket } : {}),
         })
-        return this.#connected(
-          state,
-          info,
-          plan.punch,
-          topic,
-          connection,
-          created ? socket : undefined,
-        )
+        return this.#connected(state, info, plan.punch, connection, created ? socket : undefined)
       }
       state.attempt!.phase = 'wait'
       const connection = await this.#waitForDial(state, signal)
@@ -322,7 +313,6 @@ export class Connector {
     state: PeerState,
     info: AttemptInfo,
     technique: Technique,
-    topic: TopicKeys,
     connection: Connection,
     socket?: PunchResult['socket'],
   ): void {
@@ -334,7 +324,6 @@ export class Connector {
     info.used = technique
     info.elapsedMs = Date.now() - state.startedAt
     delete info.failure
-    if (live) this.#o.onConnected?.(state.hex, topic, connection)
   }
 
   /** Resolves with the peer's live connection when it arrives, or undefined after the wait. */

@@ -58,7 +58,10 @@ export class PeerBook {
     this.#peers.set(key, {
       key,
       topics: [topic, ...(old?.topics ?? []).filter((t) => t !== topic)].slice(0, MAX_TOPICS),
-      addresses: merged.filter(validAddress).slice(0, MAX_ADDRESSES),
+      addresses: merged
+        .filter(validAddress)
+        .slice(0, MAX_ADDRESSES)
+        .map((a) => ({ host: a.host, port: a.port })),
       lastConnectedAt: Date.now(),
     })
     while (this.#peers.size > MAX_PEERS) this.#peers.delete(this.#peers.keys().next().value!)
