@@ -81,6 +81,34 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
     return true
   }
 
+  /** Resolves with the peer's live connection now or when it arrives, or undefined after `waitMs`. */
+  waitFor(hex: string, waitMs: number, signal: AbortSignal): Promise<Connection | undefined> {
+    const now = this.#live.get(hex)
+    if (now !== undefined) return Promise.resolve(now)
+    return new Promise((resolve, reject) => {
+      const onLive = ({ detail }: CustomEvent<LiveConnectionEvent>) => {
+        if (Buffer.from(detail.key).toString('hex') === hex) finish(detail.connection)
+      }
+      const onAbort = () => {
+        cleanup()
+        reject(signal.reason)
+      }
+      const timer = setTimeout(() => finish(undefined), waitMs)
+      const cleanup = () => {
+        clearTimeout(timer)
+        this.removeEventListener('live', onLive)
+        signal.removeEventListener('abort', onAbort)
+      }
+      const finish = (connection: Connection | undefined) => {
+        cleanup()
+        resolve(connection)
+      }
+      if (signal.aborted) return onAbort()
+      this.addEventListener('live', onLive)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
   /** The socket (a birthday punch's) closes when `connection` does. */
   attachSocket(connection: Connection, socket: DatagramSocket): void {
     if (connection.closeReason !== undefined) {

@@ -272,7 +272,11 @@ export class Connector {
         return this.#connected(state, info, plan.punch, connection, created ? socket : undefined)
       }
       state.attempt!.phase = 'wait'
-      const connection = await this.#waitForDial(state, signal)
+      const connection = await this.#o.registry.waitFor(
+        state.hex,
+        this.#o.acceptWaitMs ?? 15_000,
+        signal,
+      )
       if (connection === undefined)
         throw new Error(
           `${plan.punch} punch worked, but the peer did not dial within ${this.#o.acceptWaitMs ?? 15_000} ms`,
@@ -324,33 +328,6 @@ export class Connector {
     info.used = technique
     info.elapsedMs = Date.now() - state.startedAt
     delete info.failure
-  }
-
-  /** Resolves with the peer's live connection when it arrives, or undefined after the wait. */
-  #waitForDial(state: PeerState, signal: AbortSignal): Promise<Connection | undefined> {
-    const now = this.#o.registry.get(state.hex)
-    if (now !== undefined) return Promise.resolve(now)
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(undefined), this.#o.acceptWaitMs ?? 15_000)
-      const onLive = ({ detail }: CustomEvent<{ key: Uint8Array; connection: Connection }>) => {
-        if (hex(detail.key) === state.hex) finish(detail.connection)
-      }
-      const onAbort = () => {
-        cleanup()
-        reject(signal.reason)
-      }
-      const cleanup = () => {
-        clearTimeout(timer)
-        this.#o.registry.removeEventListener('live', onLive)
-        signal.removeEventListener('abort', onAbort)
-      }
-      const finish = (c: Connection | undefined) => {
-        cleanup()
-        resolve(c)
-      }
-      this.#o.registry.addEventListener('live', onLive)
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
   }
 
   #begin(
