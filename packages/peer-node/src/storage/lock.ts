@@ -105,12 +105,14 @@ async function removeStale(path: string, seen: LockRecord | undefined): Promise<
 async function readRecord(path: string): Promise<LockRecord | undefined> {
   let text: string
   try {
+    // A lock record is ~150 bytes; a larger file is not ours to parse.
+    if ((await stat(path)).size > 4096) return undefined
     text = await readFile(path, 'utf8')
   } catch {
     return undefined
   }
   try {
-    const value = JSON.parse(text.slice(0, 4096)) as Partial<LockRecord>
+    const value = JSON.parse(text) as Partial<LockRecord>
     if (!Number.isSafeInteger(value.pid) || (value.pid as number) <= 0) return undefined
     if (typeof value.token !== 'string') return undefined
     return {
