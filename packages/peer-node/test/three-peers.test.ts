@@ -59,6 +59,11 @@ describe('three peers in one process, MQTT through mosquitto, loopback', () => {
         expect(peer.connection?.initiator).toBe(weDialled)
         expect(peer.attempt?.ourNat).toBe('unknown')
         expect(peer.attempt?.used).toBe(weDialled ? 'direct' : 'accepted')
+        expect(peer.attempt?.failure).toBeUndefined()
+        expect(peer.attempt?.failures).toBe(0)
+        expect(peer.connection?.rttMs).toBeGreaterThanOrEqual(0)
+        expect(peer.connection?.bytesSent).toBeGreaterThan(0)
+        expect(peer.connection?.bytesReceived).toBeGreaterThan(0)
       }
     }
   }, 30_000)

@@ -197,12 +197,14 @@ export class Connector {
       try {
         await work(signal)
       } catch (err) {
-        if (state.info) {
-          state.info.failure = signal.aborted ? 'cancelled' : describeError(err)
-          state.info.failures++
-        }
-        if (!signal.aborted)
+        // Cancelled (the peer connected, left, or we stop) is not a failure.
+        if (!signal.aborted) {
+          if (state.info) {
+            state.info.failure = describeError(err)
+            state.info.failures++
+          }
           this.#o.log('%s: attempt failed: %s', state.hex.slice(0, 8), describeError(err))
+        }
       } finally {
         state.attempt = undefined
       }
