@@ -142,6 +142,9 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         localNat: () => announcer.localNat(),
         log: logger('connector'),
         ...connectOptions(o),
+        // Discovery starts after the connector; attempts begin only once it is there.
+        requestConnect: (topic, key) =>
+          parts.discovery?.requestConnect(topic, key) ?? Promise.resolve(false),
       })
       Object.assign(parts, { registry, book, connector })
       this.#wire(parts as Running)
@@ -232,6 +235,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     })
     discovery.addEventListener('peer', ({ detail }) => r.connector.onPeer(detail))
     discovery.addEventListener('gone', ({ detail }) => r.connector.onGone(detail))
+    discovery.addEventListener('connect', ({ detail }) => r.connector.onConnectRequest(detail))
     discovery.addEventListener('status', ({ detail }) =>
       this.safeDispatchEvent('discovery:status', { detail }),
     )

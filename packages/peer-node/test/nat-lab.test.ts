@@ -141,8 +141,51 @@ describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
     expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
     const tookMs = await cutAndReconnect(acceptor, dialer, 'simultaneous')
     console.log(`easy<->easy: reconnected ${tookMs} ms after the acceptor cut the connection`)
+    // A silent drop on one side: the connect request brings the other in well before its
+    // idle timeout (20 s) would.
+    for (const [cutter, other, host, router] of [
+      [acceptor, dialer, hosts.c!, 'C'],
+      [dialer, acceptor, hosts.a!, 'A'],
+    ] as const) {
+      const silentMs = await silentCut(cutter, other, host, router)
+      console.log(
+        `easy<->easy: reconnected ${silentMs} ms after a silent cut (the other side did not notice)`,
+      )
+      expect(silentMs).toBeLessThan(10_000)
+    }
     for (const p of [px, py]) await p.stop(3000)
   }, 180_000)
+
+  /**
+   * `cutter` (behind router `router`) drops its connection while its router forwards nothing
+   * from it, so the goodbye never arrives: the other side still believes the connection live
+   * and would notice only after its idle timeout (20 s). The cutter's connect request makes it
+   * punch at once.
+   */
+  async function silentCut(cutter: LabProcess, other: LabProcess, host: LabHost, router: string) {
+    // A request that reaches a peer within 2 s of its connection being made is taken for the
+    // one that made it, and ignored: let the connection age past that first.
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    const marks = [cutter.lines.length, other.lines.length] as const
+    const rule = ['FORWARD', '1', '-s', host.address, '-j', 'DROP']
+    await lab.router(router).ns.exec('iptables', ['-I', ...rule])
+    const started = Date.now()
+    try {
+      cutter.send('cut')
+      await cutter.waitForLine(/^disconnect /, { after: marks[0], timeoutMs: 5000 })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    } finally {
+      await lab
+        .router(router)
+        .ns.exec('iptables', ['-D', 'FORWARD', '-s', host.address, '-j', 'DROP'])
+    }
+    await cutter.waitForLine(/^connect /, { after: marks[0], timeoutMs: 60_000 })
+    await other.waitForLine(/^connect /, { after: marks[1], timeoutMs: 60_000 })
+    const elapsed = Date.now() - started
+    // The other side never saw the old connection end before the new one replaced it.
+    expect(other.lines.slice(marks[1]).some((l) => l.startsWith('disconnect '))).toBe(false)
+    return elapsed
+  }
 
   /** `hard` is the hard-NAT side: cycles of cut + reconnect must not leak its birthday sockets. */
   async function cyclesLeakNoSocket(hard: LabProcess, easy: LabProcess, label: string) {
@@ -170,6 +213,10 @@ describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
     expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
     const tookMs = await cutAndReconnect(px, py, 'birthday')
     console.log(`easy<->hard: reconnected ${tookMs} ms after the dialer cut the connection`)
+    // The hard side drops the connection silently: its connect request starts the easy side.
+    const silentMs = await silentCut(py, px, hosts.b!, 'B')
+    console.log(`easy<->hard: reconnected ${silentMs} ms after a silent cut on the hard side`)
+    expect(silentMs).toBeLessThan(15_000)
     // The hard side accepts on its birthday socket, which then belongs to that connection.
     await cyclesLeakNoSocket(py, px, 'easy dials hard')
     for (const p of [px, py]) await p.stop(3000)

@@ -35,6 +35,7 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
   readonly #log: PeerNodeLogger
   readonly #live = new Map<string, Connection>()
   readonly #sockets = new Map<Connection, DatagramSocket>()
+  readonly #since = new WeakMap<Connection, number>()
 
   constructor(publicKey: Uint8Array, log: PeerNodeLogger) {
     super()
@@ -48,6 +49,11 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
 
   all(): Connection[] {
     return [...this.#live.values()]
+  }
+
+  /** When `connection` became live (ms since the epoch), or undefined. */
+  liveSince(connection: Connection): number | undefined {
+    return this.#since.get(connection)
   }
 
   /** Offers a new connection (dialled or accepted). True when it became the live one. */
@@ -65,6 +71,7 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
       }
     }
     this.#live.set(hex, connection)
+    this.#since.set(connection, Date.now())
     connection.addEventListener(
       'close',
       (event) => {
@@ -82,12 +89,19 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
   }
 
   /** Resolves with the peer's live connection now or when it arrives, or undefined after `waitMs`. */
-  waitFor(hex: string, waitMs: number, signal: AbortSignal): Promise<Connection | undefined> {
+  waitFor(
+    hex: string,
+    waitMs: number,
+    signal: AbortSignal,
+    /** A connection that does not count (the one a new attempt is to replace). */
+    ignore?: Connection,
+  ): Promise<Connection | undefined> {
     const now = this.#live.get(hex)
-    if (now !== undefined) return Promise.resolve(now)
+    if (now !== undefined && now !== ignore) return Promise.resolve(now)
     return new Promise((resolve, reject) => {
       const onLive = ({ detail }: CustomEvent<LiveConnectionEvent>) => {
-        if (Buffer.from(detail.key).toString('hex') === hex) finish(detail.connection)
+        if (Buffer.from(detail.key).toString('hex') !== hex || detail.connection === ignore) return
+        finish(detail.connection)
       }
       const onAbort = () => {
         cleanup()

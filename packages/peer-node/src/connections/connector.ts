@@ -1,4 +1,4 @@
-import type { PeerFound, PeerGone } from '@harddrive-party/discovery'
+import type { ConnectRequestFound, PeerFound, PeerGone } from '@harddrive-party/discovery'
 import type { HolePuncher, LocalNat, PunchResult } from '@harddrive-party/holepunch'
 import type { Connection, Transport } from '@harddrive-party/transport'
 import {
@@ -47,6 +47,11 @@ export interface ConnectorOptions {
   acceptWaitMs?: number
   /** Retry delays in ms; the last repeats. Deterministic, so both sides retry in step. */
   backoffMs?: readonly number[]
+  /**
+   * Asks the peer, through discovery, to punch now (docs/protocol.md §6.2): sent before each
+   * punch, so a peer that did not notice the drop joins in at once.
+   */
+  requestConnect?: (topic: TopicKeys, key: Uint8Array) => Promise<boolean>
   /** Passed to holepunch's `punch` (tests shorten the timeouts). */
   punchOptions?: { timeoutMs?: number }
 }
@@ -62,7 +67,17 @@ interface PeerState {
   attempt: { controller: AbortController; phase: 'dial' | 'punch' | 'wait' } | undefined
   timer: NodeJS.Timeout | undefined
   startedAt: number
+  /** When we last sent or obeyed a connect request (at most one each way per 2 s). */
+  requestSentAt: number
+  requestTakenAt: number
+  /** Our connection to it dropped, or an attempt failed: the peer may not be trying (requests). */
+  reconnecting: boolean
 }
+
+/** Smallest gap between two connect requests to, or taken from, one peer. */
+const REQUEST_INTERVAL_MS = 2000
+/** A request reaching us this soon after a connection was made is that connection's. */
+const REQUEST_GRACE_MS = 2000
 
 /**
  * Announcement → technique → punch → dial, per peer, one attempt at a time: the dialer rule
@@ -82,6 +97,7 @@ export class Connector {
       if (!this.#running) return
       const state = this.#state(detail.key) // a peer that dialled us may be new to us
       this.#clearTimer(state)
+      state.reconnecting = false
       if (state.info) state.info.failures = 0
       if (!detail.connection.initiator && state.attempt?.phase !== 'wait') {
         const info = this.#begin(
@@ -101,6 +117,7 @@ export class Connector {
     options.registry.addEventListener('gone', ({ detail }) => {
       const state = this.#peers.get(hex(detail.key))
       if (state === undefined || !this.#running) return
+      state.reconnecting = true
       if (state.announcements.size > 0) this.#schedule(state, this.#delay(0))
     })
   }
@@ -149,6 +166,32 @@ export class Connector {
     if (state === undefined) return
     state.announcements.delete(`${gone.topic.publicId}/${gone.via}`)
     if (state.announcements.size === 0) this.#forget(state)
+  }
+
+  /**
+   * A member asked us to punch now: its connection to us is gone (ours may not know yet). Its
+   * request is signed and fresher than its announcement, so its addresses and NAT replace it.
+   */
+  onConnectRequest({ topic, request }: ConnectRequestFound): void {
+    if (!this.#running) return
+    const state = this.#peers.get(hex(request.from))
+    if (state === undefined || !state.announcements.has(`${topic.publicId}/mqtt`)) return
+    const now = Date.now()
+    if (now - state.requestTakenAt < REQUEST_INTERVAL_MS) return
+    // Sent by the attempt that just made our connection (it raced the connection here).
+    const live = this.#o.registry.get(state.hex)
+    if (live && now - (this.#o.registry.liveSince(live) ?? 0) < REQUEST_GRACE_MS) return
+    state.requestTakenAt = now
+    const { from, to: _to, ...fields } = request
+    state.announcements.set(`${topic.publicId}/mqtt`, {
+      topic,
+      via: 'mqtt',
+      proof: 'signature',
+      announcement: { ...fields, key: from },
+    })
+    if (state.attempt !== undefined) return // already trying: it punches as well
+    this.#clearTimer(state)
+    this.#run(state)
   }
 
   /**
@@ -230,6 +273,8 @@ export class Connector {
     const remote = found.announcement
     const weDial = this.#weDial(state)
     const plan = planConnection({ local, remote, via: found.via, weDial })
+    // A connection the peer asked us to replace (connect request) does not count as its dial.
+    const before = this.#o.registry.get(state.hex)
     const info = this.#begin(state, local, remote.nat, found.via)
     if (plan.unreachable !== undefined && plan.direct.length === 0)
       throw new Error(plan.unreachable)
@@ -249,6 +294,7 @@ export class Connector {
     }
     info.tried.push(plan.punch)
     state.attempt!.phase = 'punch'
+    this.#requestConnect(state, found)
     const secret = derivePunchSecret(topic, this.#o.publicKey, state.key)
     let result: PunchResult
     try {
@@ -278,6 +324,7 @@ export class Connector {
         state.hex,
         this.#o.acceptWaitMs ?? 15_000,
         signal,
+        before,
       )
       if (connection === undefined)
         throw new Error(
@@ -291,6 +338,19 @@ export class Connector {
       if (created) await socket.close().catch(() => {})
       throw err
     }
+  }
+
+  #requestConnect(state: PeerState, found: PeerFound): void {
+    const send = this.#o.requestConnect
+    const now = Date.now()
+    // First contact needs none: both sides act on each other's announcement.
+    const needed = state.reconnecting || (state.info?.failures ?? 0) > 0
+    if (send === undefined || found.via !== 'mqtt' || !needed) return
+    if (now - state.requestSentAt < REQUEST_INTERVAL_MS) return
+    state.requestSentAt = now
+    void send(found.topic, state.key).catch((err: unknown) => {
+      this.#o.log('%s: connect request not sent: %s', state.hex.slice(0, 8), describeError(err))
+    })
   }
 
   async #dialDirect(
@@ -397,6 +457,9 @@ export class Connector {
         attempt: undefined,
         timer: undefined,
         startedAt: 0,
+        requestSentAt: 0,
+        requestTakenAt: 0,
+        reconnecting: false,
       }
       this.#peers.set(k, state)
     }
