@@ -8,7 +8,7 @@ import { Announcer } from './announcer'
 import { ConnectionRegistry } from './connections/connection-registry'
 import { Connector } from './connections/connector'
 import { PeerBook } from './connections/peer-book'
-import { connectedAt, listPeers, peerRef } from './connections/peers'
+import { listPeers, peerRef } from './connections/peers'
 import { describeError, PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
 import { peerName } from './peer-names'
@@ -192,7 +192,6 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     r.transport.addEventListener('connection', ({ detail }) => r.registry.add(detail))
     r.registry.addEventListener('live', ({ detail }) => {
       const { connection } = detail
-      connectedAt.set(connection, Date.now())
       const peer = peerRef(detail.key, parts)
       // Remembered for the next start: the address we reached (an accepted connection's source
       // port may be ephemeral), then what the peer announced.

@@ -62,6 +62,7 @@ describe('three peers in one process, MQTT through mosquitto, loopback', () => {
         expect(peer.attempt?.failure).toBeUndefined()
         expect(peer.attempt?.failures).toBe(0)
         expect(peer.connection?.rttMs).toBeGreaterThanOrEqual(0)
+        expect(peer.connection?.connectedAt).toBeGreaterThan(joined - 1)
         expect(peer.connection?.bytesSent).toBeGreaterThan(0)
         expect(peer.connection?.bytesReceived).toBeGreaterThan(0)
       }

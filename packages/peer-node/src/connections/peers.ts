@@ -5,9 +5,6 @@ import type { ConnectionRegistry } from './connection-registry'
 import type { Connector } from './connector'
 import type { PeerBook } from './peer-book'
 
-/** When each live connection became live (for the doctor's `connectedAt`). */
-export const connectedAt = new WeakMap<Connection, number>()
-
 /** Everyone we know: announced now, connected now, or remembered. */
 function knownKeys(
   connector: Connector,
@@ -61,13 +58,14 @@ export function listPeers(parts: {
       ],
       announcedVia: [...new Set(found.map((f) => f.via))],
       attempt: connector.info(hex),
-      connection: connection && summary(connection, parts.topicName),
+      connection: connection && summary(connection, registry, parts.topicName),
     }
   })
 }
 
 function summary(
   connection: Connection,
+  registry: ConnectionRegistry,
   topicName: (publicId: string) => string | undefined,
 ): ConnectionSummary {
   const stats = connection.stats()
@@ -79,6 +77,6 @@ function summary(
     rttMs: stats.rttMs,
     bytesSent: stats.bytesSent,
     bytesReceived: stats.bytesReceived,
-    connectedAt: connectedAt.get(connection) ?? 0,
+    connectedAt: registry.liveSince(connection) ?? 0,
   }
 }
