@@ -15,7 +15,7 @@
  * await node.stop()
  * ```
  */
-export type { AttemptInfo } from './connections/connector'
+export type { AttemptInfo } from './connections/peer-state'
 export type { Technique } from './connections/technique'
 export type { PeerNodeErrorCode } from './errors'
 export { isPeerNodeError, PeerNodeError } from './errors'

@@ -7,7 +7,7 @@ import type { NatReport } from '@harddrive-party/holepunch'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Carrier, Connection } from '@harddrive-party/transport'
 import type { TypedEventTarget } from 'main-event'
-import type { AttemptInfo } from './connections/connector'
+import type { AttemptInfo } from './connections/peer-state'
 import type { PeerNodeLogger } from './logger'
 import type { StorageLayout } from './storage/storage-dir'
 

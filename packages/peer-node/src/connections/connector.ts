@@ -10,28 +10,16 @@ import {
 import { describeError } from '../errors'
 import type { PeerNodeLogger } from '../logger'
 import type { ConnectionRegistry } from './connection-registry'
+import {
+  type AttemptInfo,
+  best,
+  hex,
+  newPeerState,
+  type PeerState,
+  REQUEST_GRACE_MS,
+  REQUEST_INTERVAL_MS,
+} from './peer-state'
 import { type DialAddress, planConnection, type Technique } from './technique'
-
-/** What the connection doctor shows about the last attempt to reach a peer. */
-export interface AttemptInfo {
-  ourNat: NatType
-  theirNat: NatType
-  /** Where the announcement came from (`remembered`: from the peer book, before any). */
-  via: 'mqtt' | 'mdns' | 'remembered'
-  /** Techniques tried in the last attempt, in order. */
-  tried: Technique[]
-  /** The one that made the live connection. */
-  used?: Technique
-  /** From the start of the attempt to the connection (ms). */
-  elapsedMs?: number
-  /** Why the last failed attempt failed, in words. */
-  failure?: string
-  attempts: number
-  /** Failed attempts since the last connection. */
-  failures: number
-  /** When the next attempt is due (ms since the epoch), while one is scheduled. */
-  nextAttemptAt?: number
-}
 
 export interface ConnectorOptions {
   transport: Transport
@@ -57,27 +45,6 @@ export interface ConnectorOptions {
 }
 
 export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 16_000, 30_000] as const
-
-interface PeerState {
-  key: Uint8Array
-  hex: string
-  /** Latest announcement per (topic, source). */
-  announcements: Map<string, PeerFound>
-  info: AttemptInfo | undefined
-  attempt: { controller: AbortController; phase: 'dial' | 'punch' | 'wait' } | undefined
-  timer: NodeJS.Timeout | undefined
-  startedAt: number
-  /** When we last sent or obeyed a connect request (at most one each way per 2 s). */
-  requestSentAt: number
-  requestTakenAt: number
-  /** Our connection to it dropped, or an attempt failed: the peer may not be trying (requests). */
-  reconnecting: boolean
-}
-
-/** Smallest gap between two connect requests to, or taken from, one peer. */
-const REQUEST_INTERVAL_MS = 2000
-/** A request reaching us this soon after a connection was made is that connection's. */
-const REQUEST_GRACE_MS = 2000
 
 /**
  * Announcement → technique → punch → dial, per peer, one attempt at a time: the dialer rule
@@ -449,33 +416,9 @@ export class Connector {
     const k = hex(key)
     let state = this.#peers.get(k)
     if (state === undefined) {
-      state = {
-        key,
-        hex: k,
-        announcements: new Map(),
-        info: undefined,
-        attempt: undefined,
-        timer: undefined,
-        startedAt: 0,
-        requestSentAt: 0,
-        requestTakenAt: 0,
-        reconnecting: false,
-      }
+      state = newPeerState(key)
       this.#peers.set(k, state)
     }
     return state
   }
-}
-
-/** mDNS first (a LAN path), then the newest announcement of a joined topic. */
-function best(state: PeerState): PeerFound | undefined {
-  const all = [...state.announcements.values()]
-  return (
-    all.find((f) => f.via === 'mdns') ??
-    all.sort((a, b) => b.announcement.timestamp - a.announcement.timestamp)[0]
-  )
-}
-
-function hex(key: Uint8Array): string {
-  return Buffer.from(key).toString('hex')
 }
