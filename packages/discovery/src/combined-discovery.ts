@@ -35,6 +35,8 @@ export interface DiscoveryOptions {
 export interface CombinedDiscovery extends Discovery {
   readonly mqtt: MqttDiscovery | undefined
   readonly mdns: MdnsDiscovery | undefined
+  /** Through the MQTT half (see `MqttDiscovery.requestConnect`); false without one. */
+  requestConnect(topic: TopicKeys, to: Uint8Array): Promise<boolean>
 }
 
 /**
@@ -74,6 +76,9 @@ class CombinedDiscoveryImpl
       part.addEventListener('peer', (e) => this.safeDispatchEvent('peer', { detail: e.detail }))
       part.addEventListener('gone', (e) => this.safeDispatchEvent('gone', { detail: e.detail }))
       part.addEventListener('status', (e) => this.safeDispatchEvent('status', { detail: e.detail }))
+      part.addEventListener('connect', (e) =>
+        this.safeDispatchEvent('connect', { detail: e.detail }),
+      )
     }
   }
 
@@ -115,6 +120,10 @@ class CombinedDiscoveryImpl
 
   async announce(options: AbortOptions = {}): Promise<void> {
     await Promise.all(this.#parts.map((p) => p.announce(options)))
+  }
+
+  async requestConnect(topic: TopicKeys, to: Uint8Array): Promise<boolean> {
+    return (await this.mqtt?.requestConnect(topic, to)) ?? false
   }
 
   topics(): TopicKeys[] {

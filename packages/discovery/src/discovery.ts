@@ -1,6 +1,7 @@
 import type {
   AnnouncedAddress,
   Announcement,
+  ConnectRequest,
   NatType,
   PortAllocation,
   TopicKeys,
@@ -52,6 +53,16 @@ export interface MdnsPeerFound extends PeerFoundBase {
 
 /** Detail of a `peer` event: a verified announcement, new or changed. */
 export type PeerFound = MqttPeerFound | MdnsPeerFound
+
+/**
+ * Detail of a `connect` event: a member asked us to punch now (docs/protocol.md §6.2). The
+ * request is signed by `request.from` and was sealed for us; freshness and replays are checked.
+ */
+export interface ConnectRequestFound {
+  topic: TopicKeys
+  request: ConnectRequest
+  via: 'mqtt'
+}
 
 /** Why a peer stopped being announced. */
 export type PeerGoneReason =
@@ -143,6 +154,8 @@ export interface DiscoveryEvents {
   gone: CustomEvent<PeerGone>
   /** The component went offline or came back (e.g. broker unreachable). */
   status: CustomEvent<DiscoveryStatus>
+  /** A member asked us to start our side of a hole punch now (MQTT only). */
+  connect: CustomEvent<ConnectRequestFound>
 }
 
 export interface AbortOptions {

@@ -29,6 +29,7 @@ export { createDiscovery } from './combined-discovery'
 export type {
   AbortOptions,
   AnnouncementInput,
+  ConnectRequestFound,
   Discovery,
   DiscoveryEvents,
   DiscoverySource,

@@ -1,7 +1,14 @@
-import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import {
+  CONNECT_REQUEST_FORMAT,
+  type ConnectRequest,
+  connectInbox,
+  sealConnectRequest,
+  type TopicKeys,
+} from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { checkSealedAnnouncement } from './announcement-check'
 import { BrokerProbe } from './broker-probe'
+import { ConnectRequestCheck } from './connect-request-check'
 import type {
   AbortOptions,
   Discovery,
@@ -16,6 +23,7 @@ import { StatsCounter } from './discovery-stats'
 import { createEmbeddedBroker, type EmbeddedBroker } from './embedded-broker'
 import { DiscoveryError } from './errors'
 import { bytesToHex } from './hex'
+import { seedOf } from './identity'
 import { createLogger, type DiscoveryLogger } from './logger'
 import {
   DEFAULT_BROKER_URL,
@@ -38,6 +46,12 @@ export interface MqttDiscovery extends Discovery {
   readonly embeddedBroker: EmbeddedBroker | undefined
   /** Connection attempts since start, of one topic or all (a view of the backoff at work). */
   connectionAttempts(topic?: TopicKeys): number
+  /**
+   * Asks a member of a joined topic to start its side of a hole punch now: a signed connect
+   * request with our current addresses and NAT, sealed for it, published to its inbox slot
+   * (docs/protocol.md §6.2). Resolves false when the topic's connection is not online.
+   */
+  requestConnect(topic: TopicKeys, to: Uint8Array): Promise<boolean>
 }
 
 /** Accepted nonces remembered per topic (each lives at most `maxAnnouncementAgeMs`). */
@@ -64,6 +78,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
   /** Per topic, dropped with it: after a leave or restart, retained messages are news again. */
   readonly #replays = new Map<string, ReplayGuard>()
   readonly #stats = new StatsCounter()
+  readonly #requests = new ConnectRequestCheck()
   #state: State = 'stopped'
   readonly #serial = new SerialQueue()
   #status: 'unknown' | 'online' | 'offline' = 'unknown'
@@ -131,6 +146,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
       await Promise.allSettled(links)
       this.#peers.clear()
       this.#replays.clear()
+      this.#requests.forget()
       await this.#embedded?.stop()
     })
   }
@@ -156,6 +172,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
     this.#joined.delete(topic.publicId)
     this.#peers.dropTopic(topic.publicId)
     this.#replays.delete(topic.publicId)
+    this.#requests.forget(topic.publicId)
     const link = joined.link
     joined.link = undefined
     if (link) {
@@ -268,6 +285,8 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
       return undefined
     }
     const now = Date.now()
+    if (payload[0] === CONNECT_REQUEST_FORMAT)
+      return this.#onConnectRequest(topic, slot, payload, now)
     const checked = checkSealedAnnouncement(payload, topic, {
       ownKey: this.#o.identity.publicKey,
       now,
@@ -309,6 +328,41 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
     this.#stats.count('accepted')
     this.#log.trace('peer %s on %s (%s)', keyHex.slice(0, 8), topic.publicId.slice(0, 8), result)
     this.safeDispatchEvent('peer', { detail })
+    return undefined
+  }
+
+  async requestConnect(topic: TopicKeys, to: Uint8Array): Promise<boolean> {
+    const link = this.#joined.get(topic.publicId)?.link
+    if (link === undefined || !link.online) return false
+    const input = this.#o.getAnnouncement()
+    const request: ConnectRequest = {
+      from: this.#o.identity.publicKey,
+      to,
+      addresses: input.addresses,
+      nat: input.nat,
+      timestamp: Date.now(),
+      nonce: crypto.getRandomValues(new Uint8Array(16)),
+      ...(input.portAllocation !== undefined ? { portAllocation: input.portAllocation } : {}),
+    }
+    const sealed = sealConnectRequest(request, topic, seedOf(this.#o.identity))
+    return link.send(connectInbox(topic, to), sealed)
+  }
+
+  /** A connect request: ours only if it is in our inbox slot; others' are not our business. */
+  #onConnectRequest(
+    topic: TopicKeys,
+    slot: string,
+    payload: Uint8Array,
+    now: number,
+  ): RejectionReason | undefined {
+    if (slot !== connectInbox(topic, this.#o.identity.publicKey)) return undefined
+    const checked = this.#requests.check(payload, topic, {
+      ownKey: this.#o.identity.publicKey,
+      now,
+      maxClockSkewMs: this.#o.maxClockSkewMs,
+    })
+    if (!checked.ok) return checked.reason
+    this.safeDispatchEvent('connect', { detail: { topic, request: checked.request, via: 'mqtt' } })
     return undefined
   }
 

@@ -92,6 +92,17 @@ export class MqttTopicLink {
     await this.#publishAnnouncement(client)
   }
 
+  /** Publishes one message (not retained) on another slot of this topic; false when offline. */
+  async send(slot: string, payload: Uint8Array): Promise<boolean> {
+    const client = this.#client
+    if (!client || !this.#online) return false
+    await client.publishAsync(announceTopic(this.topic.publicId, slot), Buffer.from(payload), {
+      qos: 1,
+      retain: false,
+    })
+    return true
+  }
+
   /**
    * Stops for good. With `clear`, first replaces our retained announcement with an empty one
    * (a graceful DISCONNECT does not fire the last will, so nobody else would clear it).

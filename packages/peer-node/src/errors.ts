@@ -1,4 +1,4 @@
-import { HdpError, type PeerErrorCode } from '@harddrive-party/wire-protocol'
+import { HdpError, isHdpError, type PeerErrorCode } from '@harddrive-party/wire-protocol'
 
 export type PeerNodeErrorCode =
   // What a remote peer answered (wire-protocol error codes, docs/protocol.md §7.3):
@@ -27,8 +27,17 @@ export type PeerNodeErrorCode =
   | 'INTERRUPTED'
   /** An option is out of range. */
   | 'INVALID_OPTIONS'
+  // This node's own:
+  /** Another peer-node (this process or another one) holds the storage directory. */
+  | 'LOCKED'
+  /** A file in the storage directory exists but cannot be read as what it should be. */
+  | 'BAD_STORAGE'
+  /** No live connection to that peer now. */
+  | 'NOT_CONNECTED'
+  /** The call needs a started node. */
+  | 'NOT_STARTED'
 
-/** The error class of peer-node; branch on `code` (see {@link PeerNodeErrorCode}). */
+/** The one error class of `@harddrive-party/peer-node`; branch on `code` (see {@link PeerNodeErrorCode}). */
 export class PeerNodeError extends HdpError<PeerNodeErrorCode> {
   override name = 'PeerNodeError'
 }
@@ -36,4 +45,18 @@ export class PeerNodeError extends HdpError<PeerNodeErrorCode> {
 /** The error a remote peer's `error` frame stands for. */
 export function remoteError(code: PeerErrorCode, message: string): PeerNodeError {
   return new PeerNodeError(code, `peer answered: ${message}`)
+}
+
+/** True for a {@link PeerNodeError} from any installed copy of this package. */
+export function isPeerNodeError(err: unknown): err is PeerNodeError {
+  return isHdpError(err, 'PeerNodeError')
+}
+
+/** One line for people: the error's message, with its cause's when it has one. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const inner = err.cause instanceof Error ? err.cause.message : ''
+    return inner && !err.message.includes(inner) ? `${err.message} (${inner})` : err.message
+  }
+  return String(err)
 }

@@ -1,24 +1,30 @@
 /**
  * @packageDocumentation
- * A harddrive-party peer. Serving: {@link createRequestServer} answers the `ls`, `read` and
- * `watch` requests of connected peers from the index store, with fair upload slots, limits and
- * rate limits; {@link createPeerClient} asks a connected peer the same.
+ * A harddrive-party peer: one storage directory (identity, index, stable port), NAT detection,
+ * discovery on the joined topics, and exactly one connection to every other member, made with
+ * the technique both NAT types allow (LAN, direct, simultaneous punch, birthday). Serving:
+ * {@link createRequestServer} answers connected peers' `ls`, `read` and `watch` from the index;
+ * {@link createPeerClient} asks a connected peer the same.
  *
  * @example
  * ```ts
- * import { createPeerClient, createRequestServer } from '@harddrive-party/peer-node'
- * const server = createRequestServer({ store, limits: { uploadSlots: 3 } })
- * await server.start()
- * transport.addEventListener('connection', ({ detail }) => void server.serve(detail))
- * const peer = createPeerClient(await transport.dial(address, key, { topic }))
- * for await (const entry of peer.ls('')) console.log(entry.path) // its shares
+ * import { createPeerNode } from '@harddrive-party/peer-node'
+ * const node = createPeerNode({ mqtt: { brokerUrl: 'mqtt://127.0.0.1:1883' } })
+ * node.addEventListener('peer:connect', ({ detail }) => console.log('connected to', detail.peer.name))
+ * await node.start()
+ * await node.join('movie night')
+ * // ... later
+ * await node.stop()
  * ```
  */
+export type { AttemptInfo } from './connections/peer-state'
+export type { Technique } from './connections/technique'
 export type { PeerNodeErrorCode } from './errors'
-export { PeerNodeError } from './errors'
+export { isPeerNodeError, PeerNodeError } from './errors'
 export type { PeerNodeLogger } from './logger'
+export { displayNames, PEER_NAME_WORDS, peerName } from './peer-names'
+export { createPeerNode } from './peer-node'
 export type {
-  AbortOptions,
   EntryPage,
   ListOptions,
   PeerClientOptions,
@@ -39,3 +45,16 @@ export {
   DEFAULT_SERVING_LIMITS,
   RequestServer,
 } from './serving/request-server'
+export type { StorageLayout } from './storage/storage-dir'
+export { defaultStorageDir } from './storage/storage-dir'
+export type {
+  AbortOptions,
+  ConnectionSummary,
+  PeerConnectEvent,
+  PeerDisconnectEvent,
+  PeerInfo,
+  PeerNode,
+  PeerNodeEvents,
+  PeerNodeOptions,
+  PeerRef,
+} from './types'

@@ -7,7 +7,7 @@ import {
   readBody,
   type ServingPeer,
   startServingPeer,
-} from './helpers'
+} from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())

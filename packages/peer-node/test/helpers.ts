@@ -1,152 +1,100 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { type IndexStore, openIndexStore } from '@harddrive-party/index-store'
-import {
-  createPeerClient,
-  createRequestServer,
-  type PeerClient,
-  type RequestServer,
-  type ServingLimits,
-} from '@harddrive-party/peer-node'
-import {
-  type Carrier,
-  type Connection,
-  createIdentity,
-  createTransport,
-  type Transport,
-} from '@harddrive-party/transport'
-import { nextConnection, testTopic } from '@harddrive-party/transport/testing'
-import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import { join } from 'node:path'
+import { type Mosquitto, startMosquitto } from '@harddrive-party/discovery/testing'
+import { createPeerNode, type PeerNode, type PeerNodeOptions } from '@harddrive-party/peer-node'
+import { afterAll, beforeAll } from 'vitest'
 
-/** Clean-ups registered by a test, run in reverse order by `cleanup()` (call it in afterEach). */
-export class Cleanups {
-  readonly #steps: (() => unknown)[] = []
-  add(step: () => unknown): void {
-    this.#steps.push(step)
-  }
-  async run(): Promise<void> {
-    for (const step of this.#steps.splice(0).reverse()) {
-      try {
-        await step()
-      } catch {
-        // one failed clean-up must not keep the others from running
-      }
-    }
-  }
+/** The cheap topic KDF every test peer uses (discovery's TEST_KDF). */
+export const TEST_KDF = { N: 1024, r: 8, p: 1 } as const
+
+export async function tempDir(prefix = 'hdp-peer-node-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix))
 }
 
-export function tempDir(cleanups: Cleanups, prefix = 'hdp-peer-node-'): string {
-  const path = mkdtempSync(join(tmpdir(), prefix))
-  cleanups.add(() => rmSync(path, { recursive: true, force: true }))
-  return path
-}
-
-/** Writes `files` (relative path -> content or size in bytes of a repeating pattern) under `root`. */
-export function makeTree(root: string, files: Record<string, string | number>): void {
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(root, path)
-    mkdirSync(dirname(full), { recursive: true })
-    writeFileSync(full, typeof content === 'string' ? content : patternBytes(content))
-  }
-}
-
-/** `n` bytes of a pattern that differs at every offset (so a shifted or spliced range is caught). */
-export function patternBytes(n: number, start = 0): Buffer {
-  const out = Buffer.allocUnsafe(n)
-  for (let i = 0; i < n; i++) out[i] = ((start + i) * 31 + ((start + i) >> 8)) & 0xff
-  return out
-}
-
-let topicPromise: Promise<TopicKeys> | undefined
-export function topic(): Promise<TopicKeys> {
-  topicPromise ??= testTopic('peer-node serving tests')
-  return topicPromise
-}
-
-export async function startTransport(cleanups: Cleanups): Promise<Transport> {
-  const t = await topic()
-  const transport = createTransport({
-    identity: createIdentity(),
-    topics: () => [t],
+/**
+ * Options for a peer on loopback: no STUN (NAT `unknown`), 127.0.0.1 as its only address, MQTT
+ * through the test broker, no mDNS, short timers.
+ */
+export function loopbackOptions(
+  storageDir: string,
+  brokerUrl: string,
+  extra: PeerNodeOptions = {},
+): PeerNodeOptions {
+  return {
+    storageDir,
     host: '127.0.0.1',
-  })
-  await transport.start()
-  cleanups.add(() => transport.stop())
-  return transport
-}
-
-export interface ServingPeer {
-  store: IndexStore
-  server: RequestServer
-  transport: Transport
-  shareDir: string
-}
-
-/** A peer sharing `files` in a directory named `shareName`, serving every connection it accepts. */
-export async function startServingPeer(
-  cleanups: Cleanups,
-  files: Record<string, string | number>,
-  options: { limits?: Partial<ServingLimits>; shareName?: string; serve?: boolean } = {},
-): Promise<ServingPeer> {
-  const base = tempDir(cleanups)
-  const shareDir = join(base, options.shareName ?? 'music')
-  mkdirSync(shareDir)
-  makeTree(shareDir, files)
-  const store = await openIndexStore({ path: join(base, 'db'), scanThreads: 0 })
-  cleanups.add(() => store.stop())
-  await store.shares.add(shareDir)
-  await store.rescan()
-  const server = createRequestServer({
-    store,
-    ...(options.limits ? { limits: options.limits } : {}),
-  })
-  await server.start()
-  cleanups.add(() => server.stop())
-  const transport = await startTransport(cleanups)
-  if (options.serve !== false) {
-    transport.addEventListener('connection', ({ detail }) => void server.serve(detail))
+    stunServers: [],
+    lanAddresses: ['127.0.0.1'],
+    mqtt: { brokerUrl },
+    mdns: false,
+    topicKdf: TEST_KDF,
+    connect: { directTimeoutMs: 2000, backoffMs: [200, 500, 1000, 2000] },
+    ...extra,
   }
-  return { store, server, transport, shareDir }
 }
 
-/** A second transport dialled to `peer` over `carrier`, with a client for it. */
-export async function connectClient(
-  cleanups: Cleanups,
-  peer: ServingPeer,
-  carrier: Carrier = 'tcp',
-): Promise<{ client: PeerClient; connection: Connection; transport: Transport }> {
-  const transport = await startTransport(cleanups)
-  const accepted = nextConnection(peer.transport)
-  const connection = await transport.dial(
-    { host: '127.0.0.1', port: peer.transport.address().port },
-    peer.transport.publicKey,
-    { topic: await topic(), carriers: [carrier] },
-  )
-  await accepted
-  return { client: createPeerClient(connection), connection, transport }
-}
+/** Nodes and directories made by a test, removed in afterEach. */
+export class Cleanup {
+  readonly nodes: PeerNode[] = []
+  readonly dirs: string[] = []
 
-export async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const item of source) out.push(item)
-  return out
-}
-
-export async function readBody(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const chunk of body) parts.push(Buffer.from(chunk))
-  return Buffer.concat(parts)
-}
-
-/** The error `promise` rejects with (fails the test when it resolves). */
-export async function rejection(
-  promise: Promise<unknown>,
-): Promise<{ code?: string; name?: string; message: string }> {
-  try {
-    await promise
-  } catch (err) {
-    return err as { code?: string; name?: string; message: string }
+  async dir(): Promise<string> {
+    const d = await tempDir()
+    this.dirs.push(d)
+    return d
   }
-  throw new Error('expected a rejection')
+
+  node(options: PeerNodeOptions): PeerNode {
+    const node = createPeerNode(options)
+    this.nodes.push(node)
+    return node
+  }
+
+  async run(): Promise<void> {
+    await Promise.allSettled(this.nodes.splice(0).map((n) => n.stop()))
+    await Promise.allSettled(
+      this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })),
+    )
+  }
+}
+
+/** Polls `check` every 50 ms until it returns true, or fails after `timeoutMs` with `what`. */
+export async function waitUntil(
+  what: string,
+  check: () => boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Hex keys of the peers `node` holds a live connection to. */
+export function connectedTo(node: PeerNode): string[] {
+  return node
+    .peers()
+    .filter((p) => p.connected)
+    .map((p) => p.hex)
+    .sort()
+}
+
+/**
+ * A real mosquitto for the test file (vitest's globalSetup does not resolve the workspace's
+ * source condition, so each file starts its own; it takes ~50 ms).
+ */
+export function useMosquitto(): { readonly url: string } {
+  let broker: Mosquitto | undefined
+  beforeAll(async () => {
+    broker = await startMosquitto()
+  })
+  afterAll(() => broker?.stop())
+  return {
+    get url() {
+      if (!broker) throw new Error('mosquitto is not started')
+      return broker.url
+    },
+  }
 }

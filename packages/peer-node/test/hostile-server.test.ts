@@ -3,7 +3,7 @@ import type { TransportStream } from '@harddrive-party/transport'
 import { nextConnection } from '@harddrive-party/transport/testing'
 import { encodeCbor, encodeFrame } from '@harddrive-party/wire-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Cleanups, collect, readBody, rejection, startTransport, topic } from './helpers'
+import { Cleanups, collect, readBody, rejection, startTransport, topic } from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())

@@ -1,7 +1,7 @@
 import { createRequestServer } from '@harddrive-party/peer-node'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Cleanups, connectClient, readBody, rejection, startServingPeer } from './helpers'
 import { outcomesAfter } from './raw-peer'
+import { Cleanups, connectClient, readBody, rejection, startServingPeer } from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())

@@ -1,51 +1,44 @@
-import { createPeerClient, createRequestServer } from '@harddrive-party/peer-node'
-import { afterEach, expect, it } from 'vitest'
-import { Cleanups, startServingPeer, startTransport, topic } from './helpers'
+import { createPeerNode, type PeerConnectEvent } from '@harddrive-party/peer-node'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Cleanup, TEST_KDF, useMosquitto } from './helpers'
 
-const cleanups = new Cleanups()
-afterEach(() => cleanups.run())
+const broker = useMosquitto()
+const cleanup = new Cleanup()
+afterEach(() => cleanup.run())
 
-it('README: Serving our shares', async () => {
-  // The parts the README takes as given: an opened store with a share, two started transports.
-  const given = await startServingPeer(
-    cleanups,
-    { 'a.flac': 'abc', 'Come Together.flac': 'x' },
-    { serve: false }, // the README makes its own server
-  )
-  const { store, transport } = given
-  const other = await startTransport(cleanups)
-  const address = { host: '127.0.0.1', port: transport.address().port }
-  const keys = await topic()
-  const logged: unknown[] = []
-  const file = { write: (chunk: Uint8Array) => logged.push(chunk.length) }
+describe('README usage', () => {
+  it('runs as written (with the test KDF)', async () => {
+    const brokerUrl = broker.url
+    const [aliceDir, bobDir] = [await cleanup.dir(), await cleanup.dir()]
+    // --- README lines (plus topicKdf, a test-only cost) ---
+    const options = {
+      mqtt: { brokerUrl },
+      host: '127.0.0.1',
+      lanAddresses: ['127.0.0.1'],
+      stunServers: [],
+      topicKdf: TEST_KDF,
+    }
+    const alice = createPeerNode({ ...options, storageDir: aliceDir })
+    const bob = createPeerNode({ ...options, storageDir: bobDir })
+    cleanup.nodes.push(alice, bob)
+    const connected = new Promise<CustomEvent<PeerConnectEvent>>((resolve) =>
+      bob.addEventListener('peer:connect', resolve, { once: true }),
+    )
+    await Promise.all([alice.start(), bob.start()])
+    await alice.join('movie night')
+    await bob.join('movie night')
+    const event = await connected
 
-  const server = createRequestServer({ store, limits: { uploadSlots: 3 } })
-  await server.start()
-  transport.addEventListener('connection', ({ detail }) => void server.serve(detail))
-
-  const peer = createPeerClient(await other.dial(address, transport.publicKey, { topic: keys }))
-  for await (const share of peer.ls('')) logged.push(share.path)
-  for await (const hit of peer.search('come together')) logged.push(hit.path)
-  const read = await peer.read(
-    'music/a.flac',
-    { offset: 0 },
-    { onProgress: (e) => logged.push(e.position) },
-  )
-  for await (const chunk of read.body) file.write(chunk)
-  const controller = new AbortController()
-  const signal = controller.signal
-  const cache = {
-    reset: (version: number) => {
-      logged.push(typeof version)
-      controller.abort()
-    },
-  }
-  await expect(
-    (async () => {
-      for await (const version of peer.watchShares({ signal })) cache.reset(version) // first: the current one
-    })(),
-  ).rejects.toMatchObject({ name: 'AbortError' })
-  await server.stop()
-
-  expect(logged).toEqual(['music', 'music/Come Together.flac', 3, 'number'])
+    const [peer] = bob.peers()
+    const connection = bob.connection(peer!.hex)
+    // --- end of README lines ---
+    expect(event.detail.peer.name).toBe(alice.name)
+    expect(peer!.name).toBe(alice.name)
+    expect(peer!.connected).toBe(true)
+    expect(['direct', 'accepted']).toContain(peer!.attempt?.used)
+    expect(peer!.connection?.carrier).toMatch(/^(udx|tcp)$/)
+    expect(connection?.remotePublicKey).toEqual(alice.publicKey)
+    await Promise.all([alice.stop(), bob.stop()])
+    expect(bob.connection(peer!.hex)).toBeUndefined()
+  })
 })

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isHdpError } from '@harddrive-party/wire-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
+import { outcomesAfter, rawRequest } from './raw-peer'
 import {
   Cleanups,
   collect,
@@ -11,8 +12,7 @@ import {
   rejection,
   startServingPeer,
   tempDir,
-} from './helpers'
-import { outcomesAfter, rawRequest } from './raw-peer'
+} from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())

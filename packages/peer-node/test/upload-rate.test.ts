@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Cleanups, connectClient, patternBytes, startServingPeer } from './helpers'
+import { Cleanups, connectClient, patternBytes, startServingPeer } from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())

@@ -76,7 +76,7 @@ export function sealAnnouncement(
 const PAD_BUCKET = 256
 
 /** `{ body, sig, pad }` with `pad` sized so the whole encoding fills its 256-byte bucket. */
-function padded(body: Uint8Array, sig: Uint8Array): Uint8Array {
+export function padded(body: Uint8Array, sig: Uint8Array): Uint8Array {
   const bare = encodeCbor({ body, pad: new Uint8Array(0), sig }).length
   // A pad of n bytes adds n plus 0, 1 or 2 bytes of CBOR length header; try each, and the next
   // bucket when a boundary makes none fit exactly.
@@ -140,7 +140,7 @@ export function openAnnouncement(
   return announcement
 }
 
-function announcementToWire(a: Announcement): Record<string, unknown> {
+export function announcementToWire(a: Announcement): Record<string, unknown> {
   return {
     key: a.key,
     addresses: a.addresses.map((x) => ({ host: x.host, port: x.port, kind: x.kind, tcp: x.tcp })),

@@ -52,6 +52,14 @@ export {
 } from './api-messages'
 export { decodeCbor, encodeCbor } from './cbor'
 export { hasControlChar } from './check'
+export { compareKeys, derivePunchSecret, isDialer } from './connect'
+export type { ConnectRequest } from './connect-request'
+export {
+  CONNECT_REQUEST_FORMAT,
+  connectInbox,
+  openConnectRequest,
+  sealConnectRequest,
+} from './connect-request'
 export type { WireErrorCode } from './errors'
 export { HdpError, isHdpError, isWireError, WireError } from './errors'
 export type { FrameOptions } from './framing'

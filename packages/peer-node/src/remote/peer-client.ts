@@ -13,7 +13,7 @@ import {
   validateSharePath,
 } from '@harddrive-party/wire-protocol'
 import { PeerNodeError, remoteError } from '../errors'
-import { createLogger, type PeerNodeLogger } from '../logger'
+import { defaultLogger, type PeerNodeLogger } from '../logger'
 import { ResponseReader } from './response-reader'
 
 export interface AbortOptions {
@@ -92,7 +92,7 @@ export class PeerClient {
 
   constructor(connection: Pick<Connection, 'openStream'>, options: PeerClientOptions = {}) {
     this.#connection = connection
-    this.#log = options.logger ?? createLogger('client')
+    this.#log = options.logger ?? defaultLogger('client')
   }
 
   /** The entries at (or below) `path`, page after page; `''` lists the peer's shares. */

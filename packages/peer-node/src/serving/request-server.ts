@@ -3,7 +3,7 @@ import type { IndexStore } from '@harddrive-party/index-store'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
 import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
-import { createLogger, type PeerNodeLogger } from '../logger'
+import { defaultLogger, type PeerNodeLogger } from '../logger'
 import { AnswerStream, answerFor } from './answer-stream'
 import { TokenBucket } from './rate-limit'
 import { serveList } from './serve-list'
@@ -99,7 +99,7 @@ export class RequestServer {
     if (options.limits?.maxActiveReadsPerPeer === undefined) {
       this.#limits.maxActiveReadsPerPeer = Math.max(1, this.#limits.uploadSlots - 1)
     }
-    this.#log = options.logger ?? createLogger('serving')
+    this.#log = options.logger ?? defaultLogger('serving')
     this.#slots = new UploadSlots({
       slots: this.#limits.uploadSlots,
       maxActivePerPeer: this.#limits.maxActiveReadsPerPeer,

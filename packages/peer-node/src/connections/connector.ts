@@ -1,0 +1,424 @@
+import type { ConnectRequestFound, PeerFound, PeerGone } from '@harddrive-party/discovery'
+import type { HolePuncher, LocalNat, PunchResult } from '@harddrive-party/holepunch'
+import type { Connection, Transport } from '@harddrive-party/transport'
+import {
+  derivePunchSecret,
+  isDialer,
+  type NatType,
+  type TopicKeys,
+} from '@harddrive-party/wire-protocol'
+import { describeError } from '../errors'
+import type { PeerNodeLogger } from '../logger'
+import type { ConnectionRegistry } from './connection-registry'
+import {
+  type AttemptInfo,
+  best,
+  hex,
+  newPeerState,
+  type PeerState,
+  REQUEST_GRACE_MS,
+  REQUEST_INTERVAL_MS,
+} from './peer-state'
+import { type DialAddress, planConnection, type Technique } from './technique'
+
+export interface ConnectorOptions {
+  transport: Transport
+  puncher: HolePuncher
+  registry: ConnectionRegistry
+  publicKey: Uint8Array
+  /** Our NAT now (the last report). */
+  localNat: () => LocalNat
+  log: PeerNodeLogger
+  /** Each direct dial (LAN, open peer, remembered address) gives up after this. Default 3000. */
+  directTimeoutMs?: number
+  /** After a punch, how long the acceptor waits for the dialer's connection. Default 15000. */
+  acceptWaitMs?: number
+  /** Retry delays in ms; the last repeats. Deterministic, so both sides retry in step. */
+  backoffMs?: readonly number[]
+  /**
+   * Asks the peer, through discovery, to punch now (docs/protocol.md §6.2): sent before each
+   * punch, so a peer that did not notice the drop joins in at once.
+   */
+  requestConnect?: (topic: TopicKeys, key: Uint8Array) => Promise<boolean>
+  /** Passed to holepunch's `punch` (tests shorten the timeouts). */
+  punchOptions?: { timeoutMs?: number }
+}
+
+export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 16_000, 30_000] as const
+
+/**
+ * Announcement → technique → punch → dial, per peer, one attempt at a time: the dialer rule
+ * (lower key dials) decides who dials, both sides punch when the technique needs it, failed
+ * attempts are retried with backoff while the peer is announced, and stop when it is gone.
+ */
+export class Connector {
+  readonly #o: ConnectorOptions
+  readonly #peers = new Map<string, PeerState>()
+  readonly #inflight = new Set<Promise<void>>()
+  #shutdown = new AbortController()
+  #running = false
+
+  constructor(options: ConnectorOptions) {
+    this.#o = options
+    options.registry.addEventListener('live', ({ detail }) => {
+      if (!this.#running) return
+      const state = this.#state(detail.key) // a peer that dialled us may be new to us
+      this.#clearTimer(state)
+      state.reconnecting = false
+      if (state.info) state.info.failures = 0
+      if (!detail.connection.initiator && state.attempt?.phase !== 'wait') {
+        const info = this.#begin(
+          state,
+          this.#o.localNat(),
+          state.info?.theirNat ?? 'unknown',
+          state.info?.via ?? 'mqtt',
+        )
+        info.tried.push('accepted')
+        info.used = 'accepted'
+        info.elapsedMs = 0
+        delete info.failure
+      }
+      // The remote's dial won while we were still punching towards it: that punch is moot.
+      if (state.attempt?.phase === 'punch' && !this.#weDial(state)) state.attempt.controller.abort()
+    })
+    options.registry.addEventListener('gone', ({ detail }) => {
+      const state = this.#peers.get(hex(detail.key))
+      if (state === undefined || !this.#running) return
+      state.reconnecting = true
+      if (state.announcements.size > 0) this.#schedule(state, this.#delay(0))
+    })
+  }
+
+  start(): void {
+    if (this.#running) return
+    this.#running = true
+    this.#shutdown = new AbortController()
+  }
+
+  /** Aborts every attempt and timer, and waits for the attempts to end. */
+  async stop(): Promise<void> {
+    if (!this.#running) return
+    this.#running = false
+    this.#shutdown.abort()
+    for (const state of this.#peers.values()) this.#clearTimer(state)
+    await Promise.allSettled([...this.#inflight])
+    this.#peers.clear()
+  }
+
+  info(hexKey: string): AttemptInfo | undefined {
+    return this.#peers.get(hexKey)?.info
+  }
+
+  /** Peers announced on a joined topic now, by hex key. */
+  announced(): Map<string, PeerFound[]> {
+    const out = new Map<string, PeerFound[]>()
+    for (const [k, s] of this.#peers) {
+      if (s.announcements.size > 0) out.set(k, [...s.announcements.values()])
+    }
+    return out
+  }
+
+  /** A verified announcement (new or changed): connect unless connected. */
+  onPeer(found: PeerFound): void {
+    if (!this.#running) return
+    const state = this.#state(found.announcement.key)
+    state.announcements.set(`${found.topic.publicId}/${found.via}`, found)
+    if (this.#o.registry.get(state.hex) !== undefined || state.attempt !== undefined) return
+    this.#clearTimer(state)
+    this.#run(state)
+  }
+
+  onGone(gone: PeerGone): void {
+    const state = this.#peers.get(hex(gone.key))
+    if (state === undefined) return
+    state.announcements.delete(`${gone.topic.publicId}/${gone.via}`)
+    if (state.announcements.size === 0) this.#forget(state)
+  }
+
+  /**
+   * A member asked us to punch now: its connection to us is gone (ours may not know yet). Its
+   * request is signed and fresher than its announcement, so its addresses and NAT replace it.
+   */
+  onConnectRequest({ topic, request }: ConnectRequestFound): void {
+    if (!this.#running) return
+    const state = this.#peers.get(hex(request.from))
+    if (state === undefined || !state.announcements.has(`${topic.publicId}/mqtt`)) return
+    const now = Date.now()
+    if (now - state.requestTakenAt < REQUEST_INTERVAL_MS) return
+    // Sent by the attempt that just made our connection (it raced the connection here).
+    const live = this.#o.registry.get(state.hex)
+    if (live && now - (this.#o.registry.liveSince(live) ?? 0) < REQUEST_GRACE_MS) return
+    state.requestTakenAt = now
+    const { from, to: _to, ...fields } = request
+    state.announcements.set(`${topic.publicId}/mqtt`, {
+      topic,
+      via: 'mqtt',
+      proof: 'signature',
+      announcement: { ...fields, key: from },
+    })
+    if (state.attempt !== undefined) return // already trying: it punches as well
+    this.#clearTimer(state)
+    this.#run(state)
+  }
+
+  /**
+   * We left a topic: forget its announcements, stop trying peers only it justified, and close
+   * connections proven under it unless another joined topic still announces the peer.
+   */
+  async onLeave(topic: TopicKeys): Promise<void> {
+    for (const state of [...this.#peers.values()]) {
+      for (const k of [...state.announcements.keys()]) {
+        if (k.startsWith(`${topic.publicId}/`)) state.announcements.delete(k)
+      }
+      if (state.announcements.size === 0) this.#forget(state)
+    }
+    const closing = this.#o.registry.all().filter((c) => {
+      if (c.topic.publicId !== topic.publicId) return false
+      return (this.#peers.get(hex(c.remotePublicKey))?.announcements.size ?? 0) === 0
+    })
+    await Promise.allSettled(closing.map((c) => c.close()))
+  }
+
+  /** A peer from the peer book: one direct try at its last addresses, if we are its dialer. */
+  tryRemembered(key: Uint8Array, topic: TopicKeys, addresses: DialAddress[]): void {
+    if (!this.#running || !isDialer(this.#o.publicKey, key)) return
+    const state = this.#state(key)
+    if (this.#o.registry.get(state.hex) !== undefined || state.attempt !== undefined) return
+    this.#launch(state, async (signal) => {
+      const info = this.#begin(state, { nat: 'unknown' }, 'unknown', 'remembered')
+      const failures: string[] = []
+      for (const address of addresses) {
+        const connection = await this.#dialDirect(state, address, topic, signal, failures)
+        if (connection) return this.#connected(state, info, 'remembered', connection)
+      }
+      throw new Error(failures.join('; ') || 'no remembered address')
+    })
+  }
+
+  #run(state: PeerState): void {
+    this.#launch(state, (signal) => this.#attempt(state, signal))
+  }
+
+  #launch(state: PeerState, work: (signal: AbortSignal) => Promise<void>): void {
+    const controller = new AbortController()
+    state.attempt = { controller, phase: 'dial' }
+    const signal = AbortSignal.any([controller.signal, this.#shutdown.signal])
+    const done = (async () => {
+      try {
+        await work(signal)
+      } catch (err) {
+        // Cancelled (the peer connected, left, or we stop) is not a failure.
+        if (!signal.aborted) {
+          if (state.info) {
+            state.info.failure = describeError(err)
+            state.info.failures++
+          }
+          this.#o.log('%s: attempt failed: %s', state.hex.slice(0, 8), describeError(err))
+        }
+      } finally {
+        state.attempt = undefined
+      }
+      const connected = this.#o.registry.get(state.hex) !== undefined
+      if (
+        !connected &&
+        this.#running &&
+        state.announcements.size > 0 &&
+        !controller.signal.aborted
+      ) {
+        this.#schedule(state, this.#delay(state.info?.failures ?? 0))
+      }
+    })()
+    this.#inflight.add(done)
+    void done.finally(() => this.#inflight.delete(done))
+  }
+
+  async #attempt(state: PeerState, signal: AbortSignal): Promise<void> {
+    const found = best(state)
+    if (found === undefined) return
+    const topic = found.topic
+    const local = this.#o.localNat()
+    const remote = found.announcement
+    const weDial = this.#weDial(state)
+    const plan = planConnection({ local, remote, via: found.via, weDial })
+    // A connection the peer asked us to replace (connect request) does not count as its dial.
+    const before = this.#o.registry.get(state.hex)
+    const info = this.#begin(state, local, remote.nat, found.via)
+    if (plan.unreachable !== undefined && plan.direct.length === 0)
+      throw new Error(plan.unreachable)
+    const failures: string[] = []
+    if (weDial) {
+      const technique: Technique =
+        found.via === 'mdns' || plan.punch === undefined ? 'lan' : 'direct'
+      for (const address of plan.direct) {
+        info.tried.push(remote.nat === 'open' && found.via === 'mqtt' ? 'direct' : technique)
+        const connection = await this.#dialDirect(state, address, topic, signal, failures)
+        if (connection) return this.#connected(state, info, info.tried.at(-1)!, connection)
+      }
+    }
+    if (plan.punch === undefined) {
+      if (weDial) throw new Error(failures.join('; ') || 'no address to dial')
+      return // the dialer dials us; nothing to do until it does
+    }
+    info.tried.push(plan.punch)
+    state.attempt!.phase = 'punch'
+    this.#requestConnect(state, found)
+    const secret = derivePunchSecret(topic, this.#o.publicKey, state.key)
+    let result: PunchResult
+    try {
+      result = await this.#o.puncher.punch(
+        { secret, local, remote },
+        { signal, ...this.#o.punchOptions },
+      )
+    } catch (err) {
+      if (signal.aborted) throw signal.reason
+      throw new Error([...failures, `${plan.punch} punch: ${describeError(err)}`].join('; '), {
+        cause: err,
+      })
+    }
+    const { socket, created } = result
+    try {
+      if (weDial) {
+        state.attempt!.phase = 'dial'
+        const connection = await this.#o.transport.dial(result.remote, state.key, {
+          topic,
+          signal,
+          ...(created ? { socket } : {}),
+        })
+        return this.#connected(state, info, plan.punch, connection, created ? socket : undefined)
+      }
+      state.attempt!.phase = 'wait'
+      const connection = await this.#o.registry.waitFor(
+        state.hex,
+        this.#o.acceptWaitMs ?? 15_000,
+        signal,
+        before,
+      )
+      if (connection === undefined)
+        throw new Error(
+          `${plan.punch} punch worked, but the peer did not dial within ${this.#o.acceptWaitMs ?? 15_000} ms`,
+        )
+      if (created) this.#o.registry.attachSocket(connection, socket)
+      info.used = plan.punch
+      info.elapsedMs = Date.now() - state.startedAt
+      delete info.failure
+    } catch (err) {
+      if (created) await socket.close().catch(() => {})
+      throw err
+    }
+  }
+
+  #requestConnect(state: PeerState, found: PeerFound): void {
+    const send = this.#o.requestConnect
+    const now = Date.now()
+    // First contact needs none: both sides act on each other's announcement.
+    const needed = state.reconnecting || (state.info?.failures ?? 0) > 0
+    if (send === undefined || found.via !== 'mqtt' || !needed) return
+    if (now - state.requestSentAt < REQUEST_INTERVAL_MS) return
+    state.requestSentAt = now
+    void send(found.topic, state.key).catch((err: unknown) => {
+      this.#o.log('%s: connect request not sent: %s', state.hex.slice(0, 8), describeError(err))
+    })
+  }
+
+  async #dialDirect(
+    state: PeerState,
+    address: DialAddress,
+    topic: TopicKeys,
+    signal: AbortSignal,
+    failures: string[],
+  ): Promise<Connection | undefined> {
+    const limitMs = this.#o.directTimeoutMs ?? 3000
+    const timeout = AbortSignal.timeout(limitMs)
+    try {
+      return await this.#o.transport.dial(address, state.key, {
+        topic,
+        signal: AbortSignal.any([signal, timeout]),
+      })
+    } catch (err) {
+      if (signal.aborted) throw signal.reason
+      const why = timeout.aborted ? `no answer within ${limitMs} ms` : describeError(err)
+      failures.push(`dial ${address.host}:${address.port}: ${why}`)
+      return undefined
+    }
+  }
+
+  #connected(
+    state: PeerState,
+    info: AttemptInfo,
+    technique: Technique,
+    connection: Connection,
+    socket?: PunchResult['socket'],
+  ): void {
+    const live = this.#o.registry.add(connection)
+    if (socket !== undefined) {
+      if (live) this.#o.registry.attachSocket(connection, socket)
+      else void socket.close().catch(() => {})
+    }
+    info.used = technique
+    info.elapsedMs = Date.now() - state.startedAt
+    delete info.failure
+  }
+
+  #begin(
+    state: PeerState,
+    local: LocalNat,
+    theirNat: NatType,
+    via: AttemptInfo['via'],
+  ): AttemptInfo {
+    const old = state.info
+    state.startedAt = Date.now()
+    const info: AttemptInfo = {
+      ourNat: local.nat,
+      theirNat,
+      via,
+      tried: [],
+      attempts: (old?.attempts ?? 0) + 1,
+      failures: old?.failures ?? 0,
+      ...(old?.failure !== undefined ? { failure: old.failure } : {}),
+    }
+    state.info = info
+    return info
+  }
+
+  #schedule(state: PeerState, delayMs: number): void {
+    this.#clearTimer(state)
+    if (state.info) state.info.nextAttemptAt = Date.now() + delayMs
+    state.timer = setTimeout(() => {
+      state.timer = undefined
+      if (state.info) delete state.info.nextAttemptAt
+      if (!this.#running || state.attempt !== undefined) return
+      if (this.#o.registry.get(state.hex) !== undefined || state.announcements.size === 0) return
+      this.#run(state)
+    }, delayMs)
+  }
+
+  #delay(failures: number): number {
+    const steps = this.#o.backoffMs ?? DEFAULT_BACKOFF_MS
+    return steps[Math.min(failures, steps.length - 1)] ?? 1000
+  }
+
+  #forget(state: PeerState): void {
+    this.#clearTimer(state)
+    state.attempt?.controller.abort()
+  }
+
+  #clearTimer(state: PeerState): void {
+    if (state.timer !== undefined) clearTimeout(state.timer)
+    state.timer = undefined
+    if (state.info) delete state.info.nextAttemptAt
+  }
+
+  #weDial(state: PeerState): boolean {
+    return isDialer(this.#o.publicKey, state.key)
+  }
+
+  #state(key: Uint8Array): PeerState {
+    const k = hex(key)
+    let state = this.#peers.get(k)
+    if (state === undefined) {
+      state = newPeerState(key)
+      this.#peers.set(k, state)
+    }
+    return state
+  }
+}

@@ -1,0 +1,89 @@
+import type { LocalNat } from '@harddrive-party/holepunch'
+import { planPunch } from '@harddrive-party/holepunch'
+import type { Announcement, NatType } from '@harddrive-party/wire-protocol'
+
+/** How a connection was (or is being) made; shown by the connection doctor. */
+export type Technique =
+  /** Dial a LAN address (found by mDNS, or both behind the same public IP). */
+  | 'lan'
+  /** Dial an address as announced (the acceptor is open, or nobody knows its NAT). */
+  | 'direct'
+  /** Both sides punch at once (easy↔easy, open↔NAT, unknown NATs), then the dialer dials. */
+  | 'simultaneous'
+  /** easy↔hard: the hard side opens 256 mappings, the easy side sprays ports. */
+  | 'birthday'
+  /** hard↔hard with sequential port allocation on both. */
+  | 'port-prediction'
+  /** A peer remembered from an earlier run, dialled at its last addresses. */
+  | 'remembered'
+  /** The remote dialled us. */
+  | 'accepted'
+
+export interface DialAddress {
+  host: string
+  port: number
+}
+
+export interface ConnectPlan {
+  /** Tried in order by the dialer before any punch (short timeout each). */
+  direct: DialAddress[]
+  /** Both sides must punch: the dialer dials over the punched path afterwards. */
+  punch: Technique | undefined
+  /** Set when nothing can work (hard↔hard): why, in words. */
+  unreachable?: string
+}
+
+/**
+ * Chooses what to do from both NAT reports, identically on both sides (the dialer's NAT and
+ * the acceptor's decide, not who computes): the dialer first dials what can answer without a
+ * punch (LAN addresses, an open acceptor, or anything when a NAT type is unknown); both sides
+ * punch unless the acceptor is reachable as is.
+ */
+export function planConnection(input: {
+  local: LocalNat
+  remote: Pick<Announcement, 'nat' | 'portAllocation' | 'addresses'>
+  via: 'mqtt' | 'mdns'
+  weDial: boolean
+}): ConnectPlan {
+  const { local, remote, via, weDial } = input
+  const addresses = remote.addresses.filter((a) => a.port > 0)
+  const lan = addresses.filter((a) => a.kind === 'lan').map(plain)
+  const announced = addresses.filter((a) => a.kind !== 'lan').map(plain)
+  if (via === 'mdns') return { direct: weDial ? lan : [], punch: undefined }
+
+  const ourHost = local.publicAddress?.host
+  const theirHosts = remote.addresses.filter((a) => a.kind !== 'lan').map((a) => a.host)
+  if (ourHost !== undefined && theirHosts.includes(ourHost) && lan.length > 0) {
+    return { direct: weDial ? lan : [], punch: undefined } // same NAT: most NATs do not hairpin
+  }
+  const acceptorNat: NatType = weDial ? remote.nat : local.nat
+  if (acceptorNat === 'open') return { direct: weDial ? announced : [], punch: undefined }
+
+  const plan = planPunch(local, {
+    nat: remote.nat,
+    ...pa(remote.portAllocation),
+    addresses: remote.addresses,
+  })
+  if (!plan.ok) {
+    if (plan.code === 'RELAY_REQUIRED')
+      return { direct: [], punch: undefined, unreachable: plan.reason }
+    return {
+      direct: weDial ? [...lan, ...announced] : [],
+      punch: undefined,
+      unreachable: plan.reason,
+    }
+  }
+  // With an unknown NAT on either side a plain dial may work (an offline LAN, loopback): the
+  // dialer tries it first, while both sides also punch.
+  const unknown = local.nat === 'unknown' || remote.nat === 'unknown'
+  const punch: Technique = plan.technique === 'direct' ? 'simultaneous' : plan.technique
+  return { direct: weDial && unknown ? [...lan, ...announced] : [], punch }
+}
+
+function plain(a: { host: string; port: number }): DialAddress {
+  return { host: a.host, port: a.port }
+}
+
+function pa<T>(value: T | undefined): { portAllocation?: T } {
+  return value === undefined ? {} : { portAllocation: value }
+}

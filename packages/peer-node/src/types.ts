@@ -1,0 +1,160 @@
+import type {
+  DiscoveryStatus,
+  MdnsDiscoveryOptions,
+  MqttDiscoveryOptions,
+} from '@harddrive-party/discovery'
+import type { NatReport } from '@harddrive-party/holepunch'
+import type { IndexStore } from '@harddrive-party/index-store'
+import type { Carrier, Connection } from '@harddrive-party/transport'
+import type { TypedEventTarget } from 'main-event'
+import type { AttemptInfo } from './connections/peer-state'
+import type { PeerNodeLogger } from './logger'
+import type { PeerClient } from './remote/peer-client'
+import type { ServingLimits } from './serving/request-server'
+import type { StorageLayout } from './storage/storage-dir'
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/** A peer as people see it: its key and the name derived from it. */
+export interface PeerRef {
+  /** The peer's ed25519 public key (its id). */
+  key: Uint8Array
+  /** The key in lowercase hex. */
+  hex: string
+  /** Adjective + animal from the key; `Name-1a2b` where two known peers share a name. */
+  name: string
+}
+
+/** What the connection doctor shows for one peer. */
+export interface PeerInfo extends PeerRef {
+  connected: boolean
+  /** Names of our joined topics that announce this peer now. */
+  topics: string[]
+  /** How it is announced now. */
+  announcedVia: Array<'mqtt' | 'mdns'>
+  /** The last connection attempt (ours, or `accepted`): NATs, techniques, timing, failure. */
+  attempt: AttemptInfo | undefined
+  /** The live connection, when there is one. */
+  connection: ConnectionSummary | undefined
+}
+
+export interface ConnectionSummary {
+  carrier: Carrier
+  /** True when we dialled. */
+  initiator: boolean
+  remoteAddress: { host: string; port: number }
+  /** Name of the topic both proved. */
+  topic: string
+  rttMs: number
+  bytesSent: number
+  bytesReceived: number
+  connectedAt: number
+}
+
+export interface PeerConnectEvent {
+  peer: PeerRef
+  connection: Connection
+  /** True when it replaced an earlier connection to the same peer (race or reconnect). */
+  replaced: boolean
+}
+
+export interface PeerDisconnectEvent {
+  peer: PeerRef
+  /** Why the connection ended (a `TransportError`), when known. */
+  reason: Error | undefined
+}
+
+export interface PeerNodeEvents {
+  /** A connection became a peer's live one. */
+  'peer:connect': CustomEvent<PeerConnectEvent>
+  /** A peer's live connection closed and none replaced it. */
+  'peer:disconnect': CustomEvent<PeerDisconnectEvent>
+  /** Our NAT report or addresses changed (we re-announce). */
+  nat: CustomEvent<NatReport>
+  /** A discovery half went online or offline. */
+  'discovery:status': CustomEvent<DiscoveryStatus>
+}
+
+export interface PeerNodeOptions {
+  /** Storage directory. Default `$XDG_DATA_HOME/harddrive-party` or `~/.local/share/harddrive-party`. */
+  storageDir?: string
+  /** UDP (and TCP) port. Default: the one saved in the storage directory, else any free one (then saved). */
+  port?: number
+  /** Address to bind. Default `'0.0.0.0'`. */
+  host?: string
+  /** STUN servers (`host:port`) asked for our NAT type. Default holepunch's public list; `[]`: none (NAT `unknown`). */
+  stunServers?: readonly string[]
+  /** Bound on one NAT detection. Default 10000. */
+  natTimeoutMs?: number
+  /** How often the NAT and our addresses are checked again. Default 300000. */
+  natRecheckMs?: number
+  /** LAN addresses to announce. Default every non-internal IPv4 address. */
+  lanAddresses?: readonly string[]
+  /** MQTT discovery (discovery's options), or `false`. Default `{}` (the public broker). */
+  mqtt?: Omit<MqttDiscoveryOptions, 'identity' | 'getAnnouncement'> | false
+  /** mDNS discovery (`interface` required; the port is the transport's), or `false` (default). */
+  mdns?: Omit<MdnsDiscoveryOptions, 'identity' | 'port'> | false
+  /** Transport timers and carriers. */
+  transport?: {
+    keepAliveMs?: number
+    idleTimeoutMs?: number
+    handshakeTimeoutMs?: number
+    tcp?: boolean
+  }
+  /** Connection attempts: direct dial timeout, acceptor wait after a punch, retry delays, punch timeout. */
+  connect?: {
+    directTimeoutMs?: number
+    acceptWaitMs?: number
+    backoffMs?: readonly number[]
+    punchTimeoutMs?: number
+  }
+  /** Topic-name KDF cost. Tests only: every member of a topic must use the same. */
+  topicKdf?: { N: number; r: number; p: number }
+  /** Software name sent in our hello. */
+  agent?: string
+  /**
+   * Called when a connection becomes a peer's live one: the hook for the serving side. Do not
+   * open streams from it on an accepted connection yet (transport issue 9.4).
+   */
+  onConnection?: (peer: PeerRef, connection: Connection) => void
+  /** Upload slots, per-peer request limits and upload rates for serving our shares. */
+  serving?: Partial<ServingLimits>
+  /** Logger factory; default `debug('hdp:peer-node:<component>')`. */
+  logger?: (component: string) => PeerNodeLogger
+}
+
+export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
+  /** Opens the storage, binds the transport, detects the NAT, starts discovery, rejoins topics. */
+  start(options?: AbortOptions): Promise<void>
+  /** Leaves topics cleanly, closes every connection and socket, releases the storage. */
+  stop(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+  /** Our public key (after `start()`). */
+  readonly publicKey: Uint8Array
+  /** Our own peer name. */
+  readonly name: string
+  readonly storage: StorageLayout
+  /** The index (shares, wishlist, topics) in the storage directory, open while started. */
+  readonly store: IndexStore
+  /** The bound transport address. */
+  address(): { host: string; port: number; tcp: boolean }
+  /** The last NAT report. */
+  readonly nat: NatReport
+  /** Joins a topic (persisted; rejoined at every start). */
+  join(name: string, options?: AbortOptions): Promise<void>
+  /** Leaves a topic: its announcement is cleared, connections only it justified close. */
+  leave(name: string): Promise<void>
+  /** Names of the joined topics. */
+  topics(): string[]
+  /** Announced and connected peers, with what the connection doctor shows. */
+  peers(): PeerInfo[]
+  /**
+   * A client for the peer's shares (`ls`, `search`, `read`, `watchShares`) over its live
+   * connection; `NOT_CONNECTED` when there is none. Make a new one after a reconnect.
+   */
+  client(key: string | Uint8Array): PeerClient
+  /** The live connection to a peer (hex key or bytes), if any. */
+  connection(key: string | Uint8Array): Connection | undefined
+}

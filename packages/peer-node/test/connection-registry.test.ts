@@ -1,0 +1,124 @@
+import {
+  type Connection,
+  createIdentity,
+  createTransport,
+  type Transport,
+} from '@harddrive-party/transport'
+import { testTopic } from '@harddrive-party/transport/testing'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ConnectionRegistry } from '../src/connections/connection-registry'
+import { defaultLogger } from '../src/logger'
+import { waitUntil } from './helpers'
+
+const hex = (k: Uint8Array) => Buffer.from(k).toString('hex')
+const started: Transport[] = []
+afterEach(async () => {
+  await Promise.allSettled(started.splice(0).map((t) => t.stop()))
+})
+
+async function side(topic: TopicKeys) {
+  const transport = createTransport({
+    identity: createIdentity(),
+    topics: () => [topic],
+    host: '127.0.0.1',
+    // 100 handshakes from one address in a few seconds: above the default per-IP admission rate.
+    limits: { handshakeBurst: 1000, handshakesPerSecond: 1000 },
+  })
+  await transport.start()
+  started.push(transport)
+  const registry = new ConnectionRegistry(transport.publicKey, defaultLogger('test'))
+  transport.addEventListener('connection', ({ detail }) => registry.add(detail))
+  return { transport, registry }
+}
+
+/** Open connections the transport holds to `key` (the losers must be closed, not just ignored). */
+function openTo(transport: Transport, key: Uint8Array): Connection[] {
+  return transport.connections().filter((c) => hex(c.remotePublicKey) === hex(key))
+}
+
+describe('one connection per peer pair', () => {
+  it('both sides dial at the same moment, 50 times: exactly one survives, the same on both sides', async () => {
+    const topic = await testTopic('race')
+    const a = await side(topic)
+    const b = await side(topic)
+    const lower = hex(a.transport.publicKey) < hex(b.transport.publicKey) ? a : b
+    const addressOf = (s: typeof a) => ({ host: '127.0.0.1', port: s.transport.address().port })
+    for (let round = 0; round < 50; round++) {
+      const [ab, ba] = await Promise.all([
+        a.transport.dial(addressOf(b), b.transport.publicKey, { topic }),
+        b.transport.dial(addressOf(a), a.transport.publicKey, { topic }),
+      ])
+      a.registry.add(ab)
+      b.registry.add(ba)
+      await waitUntil(`round ${round}: one connection each way, the same session`, () => {
+        const onA = a.registry.get(hex(b.transport.publicKey))
+        const onB = b.registry.get(hex(a.transport.publicKey))
+        return (
+          onA !== undefined &&
+          onB !== undefined &&
+          hex(onA.handshakeHash) === hex(onB.handshakeHash) &&
+          openTo(a.transport, b.transport.publicKey).length === 1 &&
+          openTo(b.transport, a.transport.publicKey).length === 1
+        )
+      })
+      // The survivor is the one the lower key dialled.
+      const survivor = lower.registry.get(hex((lower === a ? b : a).transport.publicKey))!
+      expect(survivor.initiator).toBe(true)
+      await survivor.close()
+      await waitUntil(`round ${round}: closed on both sides`, () => {
+        return (
+          a.registry.get(hex(b.transport.publicKey)) === undefined &&
+          b.registry.get(hex(a.transport.publicKey)) === undefined
+        )
+      })
+    }
+  }, 120_000)
+
+  it('a newer connection dialled by the same side replaces the older one on the acceptor', async () => {
+    const topic = await testTopic('replace')
+    const a = await side(topic)
+    const b = await side(topic)
+    const address = { host: '127.0.0.1', port: b.transport.address().port }
+    const first = await a.transport.dial(address, b.transport.publicKey, { topic })
+    a.registry.add(first)
+    await waitUntil(
+      'b has the first',
+      () => b.registry.get(hex(a.transport.publicKey)) !== undefined,
+    )
+    const onBFirst = b.registry.get(hex(a.transport.publicKey))!
+    const replaced: boolean[] = []
+    b.registry.addEventListener('live', ({ detail }) =>
+      replaced.push(detail.replaced !== undefined),
+    )
+    // a lost the first without b noticing (no goodbye), then dialled again.
+    first.destroy()
+    const second = await a.transport.dial(address, b.transport.publicKey, { topic })
+    a.registry.add(second)
+    await waitUntil('b switched to the second', () => {
+      const now = b.registry.get(hex(a.transport.publicKey))
+      return now !== undefined && hex(now.handshakeHash) === hex(second.handshakeHash)
+    })
+    await waitUntil('the old one is closed', () => onBFirst.closeReason !== undefined)
+    expect(openTo(b.transport, a.transport.publicKey)).toHaveLength(1)
+  })
+
+  it('a socket attached to a connection closes with it', async () => {
+    const topic = await testTopic('sockets')
+    const a = await side(topic)
+    const b = await side(topic)
+    const extra = await a.transport.createSocket({ host: '127.0.0.1' })
+    const connection = await a.transport.dial(
+      { host: '127.0.0.1', port: b.transport.address().port },
+      b.transport.publicKey,
+      { topic, socket: extra },
+    )
+    a.registry.add(connection)
+    a.registry.attachSocket(connection, extra)
+    expect(a.registry.attachedSockets).toBe(1)
+    await connection.close()
+    await waitUntil('socket released', () => a.registry.attachedSockets === 0)
+    // The socket is closed: sending on it fails.
+    await expect(extra.send(new Uint8Array(1), 9, '127.0.0.1')).rejects.toThrow()
+  })
+})

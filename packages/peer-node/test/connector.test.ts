@@ -1,0 +1,80 @@
+import type { PeerFound } from '@harddrive-party/discovery'
+import { HolePuncher } from '@harddrive-party/holepunch'
+import { createIdentity, createTransport, type Transport } from '@harddrive-party/transport'
+import { testTopic } from '@harddrive-party/transport/testing'
+import { isDialer } from '@harddrive-party/wire-protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ConnectionRegistry } from '../src/connections/connection-registry'
+import { Connector } from '../src/connections/connector'
+import { defaultLogger } from '../src/logger'
+import { waitUntil } from './helpers'
+
+const stops: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop()
+})
+
+/** A transport whose key sorts below `other`'s, so it is the dialer. */
+async function dialerTowards(other: Uint8Array): Promise<Transport> {
+  let identity = createIdentity()
+  while (!isDialer(identity.publicKey, other)) identity = createIdentity()
+  const transport = createTransport({ identity, topics: () => [], host: '127.0.0.1' })
+  await transport.start()
+  stops.push(() => transport.stop())
+  return transport
+}
+
+describe('connector', () => {
+  it('says in words why an attempt failed, retries with backoff while announced, and stops when gone', async () => {
+    const topic = await testTopic('unreachable')
+    const remote = createIdentity()
+    const transport = await dialerTowards(remote.publicKey)
+    const puncher = new HolePuncher({ socket: transport.socket })
+    await puncher.start()
+    stops.push(() => puncher.stop())
+    const registry = new ConnectionRegistry(transport.publicKey, defaultLogger('test'))
+    const connector = new Connector({
+      transport,
+      puncher,
+      registry,
+      publicKey: transport.publicKey,
+      localNat: () => ({ nat: 'easy', publicAddress: { host: '127.0.0.9', port: 1 } }),
+      log: defaultLogger('test'),
+      directTimeoutMs: 300,
+      backoffMs: [100, 200],
+      punchOptions: { timeoutMs: 300 },
+    })
+    connector.start()
+    stops.push(() => connector.stop())
+    const found: PeerFound = {
+      topic,
+      via: 'mqtt',
+      proof: 'signature',
+      announcement: {
+        key: remote.publicKey,
+        // Nobody listens there.
+        addresses: [{ host: '127.0.0.1', port: 9, kind: 'public' }],
+        nat: 'unknown',
+        timestamp: Date.now(),
+        nonce: new Uint8Array(16),
+      },
+    }
+    connector.onPeer(found)
+    const hex = Buffer.from(remote.publicKey).toString('hex')
+    await waitUntil('two failed attempts', () => (connector.info(hex)?.failures ?? 0) >= 2, 20_000)
+    const info = connector.info(hex)!
+    expect(info).toMatchObject({ ourNat: 'easy', theirNat: 'unknown', via: 'mqtt' })
+    expect(info.tried).toEqual(['direct', 'simultaneous'])
+    expect(info.failure).toMatch(
+      /^dial 127\.0\.0\.1:9: no answer within 300 ms; simultaneous punch: PUNCH_TIMEOUT: simultaneous: no packet from the peer in \d+ ms \(\d+ sent\)$/,
+    )
+    expect(info.used).toBeUndefined()
+    console.log(`the doctor's failure text: ${info.failure}`)
+    // Gone: no more attempts.
+    connector.onGone({ topic, key: remote.publicKey, via: 'mqtt', reason: 'cleared' })
+    const attempts = connector.info(hex)!.attempts
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(connector.info(hex)!.attempts).toBe(attempts)
+    expect(connector.info(hex)!.nextAttemptAt).toBeUndefined()
+  }, 30_000)
+})

@@ -1,0 +1,233 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { PeerInfo } from '@harddrive-party/peer-node'
+import {
+  type LabHost,
+  type LabProcess,
+  NatLab,
+  netnsSupport,
+  skipReason,
+} from '@harddrive-party/test-lab'
+import { loadOrCreateIdentity } from '@harddrive-party/transport'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+// Peer nodes as child processes in network namespaces behind real Linux NATs (test-lab: easy =
+// MASQUERADE, hard = MASQUERADE --random-fully, both dropping unsolicited inbound), coturn as
+// STUN and mosquitto on the lab's public network, reachable from behind every NAT.
+
+const support = netnsSupport()
+if (!support.ok) console.warn(`peer-node NAT lab: ${skipReason(support)}`)
+const fixture = join(import.meta.dirname, 'fixtures/peer.ts')
+const hex = (key: Uint8Array) => Buffer.from(key).toString('hex')
+/** Birthday cut/reconnect cycles whose sockets are counted (the issue asks for 100: ~5 min). */
+const CYCLES = Number(process.env.HDP_LAB_CYCLES ?? 10)
+
+describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
+  let lab: NatLab
+  let broker: LabProcess
+  let dirs: string
+  const hosts: Record<string, LabHost> = {}
+  const running = new Set<LabProcess>()
+
+  beforeAll(async () => {
+    lab = await NatLab.create({ nats: { A: 'easy', B: 'hard', C: 'easy' } })
+    hosts.a = await lab.addHost('a', 'A')
+    hosts.b = await lab.addHost('b', 'B')
+    hosts.c = await lab.addHost('c', 'C')
+    const conf = join(lab.lab.dir, 'mosquitto.conf')
+    await writeFile(conf, 'listener 1883 10.99.0.1\nallow_anonymous true\npersistence false\n')
+    broker = lab.pub.spawn('mosquitto', ['-c', conf])
+    dirs = await mkdtemp(join(tmpdir(), 'hdp-peer-node-lab-'))
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.allSettled([...running].map((p) => p.stop(1000)))
+    await broker?.stop(1000)
+    await lab?.destroy()
+    if (dirs) await rm(dirs, { recursive: true, force: true })
+  })
+
+  function start(host: LabHost, topic: string, dir: string): LabProcess {
+    const stun = lab.stunServers.map((s) => `${s.host}:${s.port}`).join(',')
+    const args = ['--dir', dir, '--broker', 'mqtt://10.99.0.1:1883']
+    const proc = host.ns.spawnNode(fixture, [
+      ...args,
+      '--topic',
+      topic,
+      '--stun',
+      stun,
+      '--host',
+      '0.0.0.0',
+    ])
+    running.add(proc)
+    return proc
+  }
+
+  async function peersOf(proc: LabProcess): Promise<PeerInfo[]> {
+    const from = proc.lines.length
+    proc.send('peers')
+    const line = await proc.waitForLine(/^peers /, { after: from, timeoutMs: 5000 })
+    return JSON.parse(line.slice('peers '.length)) as PeerInfo[]
+  }
+
+  /**
+   * Storage directories whose identities make x the dialer (lower key), so each role is
+   * exercised on purpose, not by the luck of random keys.
+   */
+  async function dirsWhereFirstDials(topic: string): Promise<[string, string]> {
+    const dx = join(dirs, `${topic}-x`)
+    const kx = hex((await loadOrCreateIdentity(dx)).publicKey)
+    for (let i = 0; ; i++) {
+      const dy = join(dirs, `${topic}-y${i}`)
+      if (hex((await loadOrCreateIdentity(dy)).publicKey) > kx) return [dx, dy]
+    }
+  }
+
+  /** Starts x and y (x dials) and waits until both hold the connection. */
+  async function connectPair(x: LabHost, y: LabHost, topic: string, expected: string) {
+    const [dx, dy] = await dirsWhereFirstDials(topic)
+    const px = start(x, topic, dx)
+    const py = start(y, topic, dy)
+    const [, kx, , natX] = (await px.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')
+    const [, ky, , natY] = (await py.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')
+    const readyAt = Date.now()
+    await px.waitForLine(`connect ${ky}`, { timeoutMs: 60_000 })
+    await py.waitForLine(`connect ${kx}`, { timeoutMs: 60_000 })
+    expect(kx! < ky!).toBe(true)
+    const [dialer, dialerKey, acceptor] = [px, kx!, py]
+    const fromDialer = (await peersOf(dialer))[0]!
+    const fromAcceptor = (await peersOf(acceptor))[0]!
+    expect(fromDialer.connected).toBe(true)
+    expect(fromDialer.attempt?.used).toBe(expected)
+    expect(fromDialer.connection?.initiator).toBe(true)
+    expect(fromDialer.connection?.carrier).toBe('udx')
+    expect(fromAcceptor.hex).toBe(dialerKey)
+    expect(fromAcceptor.connection?.initiator).toBe(false)
+    // The dialer's connection info carries both NATs and the time it took.
+    expect([fromDialer.attempt?.ourNat, fromDialer.attempt?.theirNat].sort()).toEqual(
+      [natX, natY].sort(),
+    )
+    expect(fromDialer.attempt?.elapsedMs).toBeGreaterThan(0)
+    console.log(
+      `${natX}<->${natY}: connected ${Date.now() - readyAt} ms after both were ready; the dialer's last attempt took ${fromDialer.attempt?.elapsedMs} ms (${fromDialer.attempt?.tried.join(', ')})`,
+    )
+    return { px, py, dialer, acceptor }
+  }
+
+  /** One side cuts the connection (no goodbye); both get a new one by themselves. */
+  async function cutAndReconnect(cutter: LabProcess, other: LabProcess, technique: string) {
+    const marks = [cutter.lines.length, other.lines.length] as const
+    const started = Date.now()
+    cutter.send('cut')
+    await cutter.waitForLine(/^connect /, { after: marks[0], timeoutMs: 90_000 })
+    await other.waitForLine(/^connect /, { after: marks[1], timeoutMs: 90_000 })
+    const elapsed = Date.now() - started
+    const [a, b] = [(await peersOf(cutter))[0]!, (await peersOf(other))[0]!]
+    expect(a.connected && b.connected).toBe(true)
+    const dialer = a.connection?.initiator ? a : b
+    expect(dialer.attempt?.used).toBe(technique)
+    return elapsed
+  }
+
+  it('easy <-> easy: simultaneous punch, one connection, UDX through both NATs; reconnects after a cut', async () => {
+    const { px, py, dialer, acceptor } = await connectPair(
+      hosts.a!,
+      hosts.c!,
+      'easy-easy',
+      'simultaneous',
+    )
+    expect(px.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    const tookMs = await cutAndReconnect(acceptor, dialer, 'simultaneous')
+    console.log(`easy<->easy: reconnected ${tookMs} ms after the acceptor cut the connection`)
+    // A silent drop on one side: the connect request brings the other in well before its
+    // idle timeout (20 s) would.
+    for (const [cutter, other, host, router] of [
+      [acceptor, dialer, hosts.c!, 'C'],
+      [dialer, acceptor, hosts.a!, 'A'],
+    ] as const) {
+      const silentMs = await silentCut(cutter, other, host, router)
+      console.log(
+        `easy<->easy: reconnected ${silentMs} ms after a silent cut (the other side did not notice)`,
+      )
+      expect(silentMs).toBeLessThan(10_000)
+    }
+    for (const p of [px, py]) await p.stop(3000)
+  }, 180_000)
+
+  /**
+   * `cutter` (behind router `router`) drops its connection while its router forwards nothing
+   * from it, so the goodbye never arrives: the other side still believes the connection live
+   * and would notice only after its idle timeout (20 s). The cutter's connect request makes it
+   * punch at once.
+   */
+  async function silentCut(cutter: LabProcess, other: LabProcess, host: LabHost, router: string) {
+    // A request that reaches a peer within 2 s of its connection being made is taken for the
+    // one that made it, and ignored: let the connection age past that first.
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    const marks = [cutter.lines.length, other.lines.length] as const
+    const rule = ['FORWARD', '1', '-s', host.address, '-j', 'DROP']
+    await lab.router(router).ns.exec('iptables', ['-I', ...rule])
+    const started = Date.now()
+    try {
+      cutter.send('cut')
+      await cutter.waitForLine(/^disconnect /, { after: marks[0], timeoutMs: 5000 })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    } finally {
+      await lab
+        .router(router)
+        .ns.exec('iptables', ['-D', 'FORWARD', '-s', host.address, '-j', 'DROP'])
+    }
+    await cutter.waitForLine(/^connect /, { after: marks[0], timeoutMs: 60_000 })
+    await other.waitForLine(/^connect /, { after: marks[1], timeoutMs: 60_000 })
+    const elapsed = Date.now() - started
+    // The other side never saw the old connection end before the new one replaced it.
+    expect(other.lines.slice(marks[1]).some((l) => l.startsWith('disconnect '))).toBe(false)
+    return elapsed
+  }
+
+  /** `hard` is the hard-NAT side: cycles of cut + reconnect must not leak its birthday sockets. */
+  async function cyclesLeakNoSocket(hard: LabProcess, easy: LabProcess, label: string) {
+    const fds = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 4000)) // holepunch's 3 s linger
+      const from = hard.lines.length
+      hard.send('fds')
+      return Number((await hard.waitForLine(/^fds /, { after: from })).split(' ')[1])
+    }
+    const before = await fds()
+    const times: number[] = []
+    for (let i = 0; i < CYCLES; i++) {
+      times.push(await cutAndReconnect(i % 2 ? easy : hard, i % 2 ? hard : easy, 'birthday'))
+    }
+    const after = await fds()
+    console.log(
+      `${label}: ${CYCLES} cut/reconnect cycles, reconnect ms ${times.join(' ')}; hard side fds ${before} -> ${after}`,
+    )
+    expect(after - before).toBeLessThanOrEqual(2)
+  }
+
+  it('easy <-> hard, the easy side dials: birthday, one connection, reconnects, leaks no socket', async () => {
+    const { px, py } = await connectPair(hosts.a!, hosts.b!, 'easy-hard', 'birthday')
+    expect(px.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    const tookMs = await cutAndReconnect(px, py, 'birthday')
+    console.log(`easy<->hard: reconnected ${tookMs} ms after the dialer cut the connection`)
+    // The hard side drops the connection silently: its connect request starts the easy side.
+    const silentMs = await silentCut(py, px, hosts.b!, 'B')
+    console.log(`easy<->hard: reconnected ${silentMs} ms after a silent cut on the hard side`)
+    // Without the request the easy side would notice only after its 20 s idle timeout.
+    expect(silentMs).toBeLessThan(20_000)
+    // The hard side accepts on its birthday socket, which then belongs to that connection.
+    await cyclesLeakNoSocket(py, px, 'easy dials hard')
+    for (const p of [px, py]) await p.stop(3000)
+  }, 600_000)
+
+  it('hard <-> easy, the hard side dials: birthday, dials from its winning socket, leaks no socket', async () => {
+    const { px, py } = await connectPair(hosts.b!, hosts.c!, 'hard-easy', 'birthday')
+    expect(px.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    expect(py.lines.filter((l) => l.startsWith('connect '))).toHaveLength(1)
+    await cyclesLeakNoSocket(px, py, 'hard dials easy')
+    for (const p of [px, py]) await p.stop(3000)
+  }, 600_000)
+})
