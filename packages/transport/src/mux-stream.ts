@@ -144,7 +144,7 @@ export class MuxStream implements TransportStream {
     }
   }
 
-  // ---- called by the session ----
+  // ---- called by the multiplexer ----
 
   /** Payload bytes that may go out now in one frame: queued and within the remote's window. */
   get sendable(): number {
@@ -195,7 +195,7 @@ export class MuxStream implements TransportStream {
 
   /**
    * Returns false when the remote overran the window we granted (a protocol violation).
-   * `payload` is never empty (the session refuses empty DATA frames).
+   * `payload` is never empty (the multiplexer refuses empty DATA frames).
    */
   receiveData(payload: Uint8Array): boolean {
     if (this.#remoteEnded) return false
