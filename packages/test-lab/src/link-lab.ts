@@ -91,7 +91,14 @@ export class LinkLab {
     this.#shape = { aToB: unlimited(), bToA: unlimited() }
   }
 
-  static async create(shape: LinkShape, options: { prefix?: string } = {}): Promise<LinkLab> {
+  /**
+   * `tcpCongestionControl` (default `cubic`, what desktops run) is set in both ends: a new
+   * namespace inherits the host's, and BBR (this machine's) ignores random loss.
+   */
+  static async create(
+    shape: LinkShape,
+    options: { prefix?: string; tcpCongestionControl?: string } = {},
+  ): Promise<LinkLab> {
     const binary = await buildLinkEmulator()
     const lab = new Lab(options.prefix === undefined ? {} : { prefix: options.prefix })
     try {
@@ -103,6 +110,26 @@ export class LinkLab {
       for (const end of [a, b]) {
         // One MSS per packet: the emulator's loss and queue act on wire-sized packets.
         await end.exec('ip', ['link', 'set', 'eth0', 'gso_max_segs', '1', 'gso_max_size', '1500'])
+      }
+      // Per route: a namespace may not pick a congestion control the host does not allow.
+      const congctl = options.tcpCongestionControl ?? 'cubic'
+      for (const [end, address] of [
+        [a, A_ADDRESS],
+        [b, B_ADDRESS],
+      ] as const) {
+        await end.exec('ip', [
+          'route',
+          'replace',
+          '10.77.0.0/24',
+          'dev',
+          'eth0',
+          'scope',
+          'link',
+          'src',
+          address,
+          'congctl',
+          congctl,
+        ])
       }
       const linkLab = new LinkLab(lab, a, b, middle, binary)
       await linkLab.reshape(shape)
