@@ -7,6 +7,7 @@ import { Fifo } from './fifo'
 import { Mux } from './mux'
 import { CloseCode, type CloseCodeValue } from './mux-frame'
 import type { MuxStream } from './mux-stream'
+import { receiveBufferStatus } from './receive-buffer'
 import type {
   AbortOptions,
   Address,
@@ -178,11 +179,14 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
     }
     if (this.carrier === 'udx') {
       const raw = this.#mux.noise.rawStream as UDX.Stream
+      const buffer = raw.socket === null ? undefined : receiveBufferStatus(raw.socket)
       stats.udx = {
         cwnd: raw.cwnd,
         retransmits: raw.retransmits,
         rttMs: raw.rtt,
         inflight: raw.inflight,
+        receiveBufferBytes: buffer?.bytes ?? 0,
+        receiveBufferCapped: buffer?.capped ?? false,
       }
     }
     return stats

@@ -6,8 +6,9 @@ import {
   type TopicKeys,
   verifyHelloProof,
 } from '@harddrive-party/wire-protocol'
+import { type AttemptProgress, raceCarriers } from './carrier-race'
 import type { HelloRefusal, PeerConnection } from './connection'
-import { isTransportError, TransportError, type TransportErrorCode } from './errors'
+import { TransportError } from './errors'
 import { abortable, type HandshakeContext, short } from './handshake'
 import { decodeHelloPayload, encodeHelloPayload } from './hello'
 import { CloseCode } from './mux-frame'
@@ -26,15 +27,16 @@ export interface DialRequest {
 }
 
 /**
- * Dials a peer: races the carriers, keeps the first that proves `expectedKey`, then trades
+ * Dials a peer: races the carriers, keeps the one {@link raceCarriers} prefers among those
+ * that prove `expectedKey`, then trades
  * hellos with proof of the topic. The signal covers the caller's, shutdown and the timeout.
  */
 export async function dialPeer(context: HandshakeContext, request: DialRequest) {
   const { endpoint, address, expectedKey, signal } = request
   const connection = await raceCarriers(
     request.carriers,
-    (carrier, attemptSignal) =>
-      attempt(context, carrier, endpoint, address, expectedKey, attemptSignal),
+    (carrier, attemptSignal, progress) =>
+      attempt(context, carrier, endpoint, address, expectedKey, attemptSignal, progress),
     signal,
   )
   try {
@@ -55,6 +57,7 @@ async function attempt(
   address: Address,
   expectedKey: Uint8Array,
   signal: AbortSignal,
+  progress: AttemptProgress,
 ): Promise<PeerConnection> {
   let raw: EventEmitter
   let remoteAddress: Address
@@ -63,7 +66,9 @@ async function attempt(
     raw = stream
     remoteAddress = from
   } else {
+    const connectStarted = performance.now()
     raw = await connectTcp(address.host, address.port, signal)
+    progress.connected(performance.now() - connectStarted)
     remoteAddress = { host: address.host, port: address.port }
   }
   const noise = await secureCarrier(raw, true, context.identity, signal).catch((err) => {
@@ -78,49 +83,6 @@ async function attempt(
     )
   }
   return context.newConnection(noise, true, carrier, remoteAddress)
-}
-
-/** Resolves with the first attempt that succeeds; the others are cancelled. */
-async function raceCarriers(
-  carriers: readonly Carrier[],
-  run: (carrier: Carrier, signal: AbortSignal) => Promise<PeerConnection>,
-  signal: AbortSignal,
-): Promise<PeerConnection> {
-  if (carriers.length === 0) throw new TypeError('no carrier to dial with')
-  const controllers = carriers.map(() => new AbortController())
-  const onAbort = () => {
-    for (const c of controllers) c.abort(signal.reason)
-  }
-  signal.addEventListener('abort', onAbort, { once: true })
-  let winner: PeerConnection | undefined
-  const errors: unknown[] = []
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let pending = carriers.length
-      carriers.forEach((carrier, i) => {
-        run(carrier, controllers[i]!.signal).then(
-          (connection) => {
-            if (winner !== undefined || signal.aborted) {
-              connection.destroy()
-              return
-            }
-            winner = connection
-            controllers.forEach((c, j) => {
-              if (j !== i) c.abort(new TransportError('CLOSED', `${carrier} won the race`))
-            })
-            resolve()
-          },
-          (err) => {
-            errors.push(err)
-            if (--pending === 0 && winner === undefined) reject(mostTelling(errors, signal))
-          },
-        )
-      })
-    })
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-  return winner!
 }
 
 async function dialerHello(
@@ -155,22 +117,4 @@ async function dialerHello(
     return undefined
   }
   await abortable(connection.receiveHello(check), signal)
-}
-
-const ERROR_RANK: TransportErrorCode[] = [
-  'PEER_KEY_MISMATCH',
-  'RATE_LIMITED',
-  'HANDSHAKE_FAILED',
-  'TIMEOUT',
-  'CLOSED',
-]
-
-/** Of several failed attempts, the error that tells the caller most. */
-function mostTelling(errors: unknown[], signal: AbortSignal): unknown {
-  if (signal.aborted) return signal.reason
-  for (const code of ERROR_RANK) {
-    const found = errors.find((e) => isTransportError(e) && e.code === code)
-    if (found !== undefined) return found
-  }
-  return errors[0]
 }

@@ -4,15 +4,20 @@ import { RttEstimator } from './rtt'
 
 /** Ping interval while streams are open: the round trips measure how much is queued. */
 const BUSY_PING_MS = 20
+/** On TCP, a window grows only while bytes queue for less than this between the two ends. */
+const GROW_BELOW_DELAY_MS = 5
+/** On UDX, only while they queue for less than this share of the quietest round trip. */
+const GROW_BELOW_RTT_SHARE = 0.5
 
 /**
  * The multiplexer's own round-trip clock: PING/PONG on stream 0, one in flight at a time,
- * as keep-alive when idle and every {@link BUSY_PING_MS} while streams are open (when
- * windows follow the queueing delay).
+ * as keep-alive when idle and every {@link BUSY_PING_MS} while streams are open. A stream
+ * window grows at most once per new sample, so on every carrier the samples must come about
+ * once per round trip: with keep-alive pings only (every 5 s) a UDX window stayed near
+ * 256 KiB for most of a transfer, about 6 MB/s per 40 ms of RTT (issue 12).
  */
 export class MuxPinger {
   readonly #send: (frame: Uint8Array) => void
-  readonly #busyPings: boolean
   readonly #rtt = new RttEstimator()
   #lastPingAt = 0
   #ping: { nonce: number; sentAt: number } | undefined
@@ -20,9 +25,8 @@ export class MuxPinger {
   #busy: NodeJS.Timeout | undefined
   #stopped = false
 
-  constructor(send: (frame: Uint8Array) => void, options: { busyPings: boolean }) {
+  constructor(send: (frame: Uint8Array) => void) {
     this.#send = send
-    this.#busyPings = options.busyPings
   }
 
   get rttMs(): number {
@@ -33,8 +37,27 @@ export class MuxPinger {
     return this.#rtt.samples
   }
 
+  get minRttMs(): number {
+    return this.#rtt.minMs
+  }
+
   get queueDelayMs(): number {
     return this.#rtt.queueDelayMs
+  }
+
+  /**
+   * Whether a stream window may grow now. On TCP (`tcpLike`), below 5 ms of queueing:
+   * megabytes of socket buffers would otherwise fill in front of every other stream. On UDX,
+   * whose own queue is bounded, below half the quietest round trip: on a 40 ms path windows
+   * grow about once per round trip until the path is full (a bandwidth-delay product), while
+   * on loopback or a LAN, where the first 256 KiB already cover the path, scheduling noise
+   * alone exceeds the bound and windows stay small, so a small request never waits behind a
+   * long queue of bulk data.
+   */
+  windowMayGrow(tcpLike: boolean): boolean {
+    const delay = this.#rtt.queueDelayMs
+    if (tcpLike) return delay <= GROW_BELOW_DELAY_MS
+    return delay <= this.#rtt.minMs * GROW_BELOW_RTT_SHARE
   }
 
   ping(): void {
@@ -60,9 +83,9 @@ export class MuxPinger {
     this.#rtt.add(now - ping.sentAt, now)
   }
 
-  /** Pings often while streams are open, so window sizes follow the queueing delay. */
+  /** Pings often while streams are open, so windows can follow the path. */
   startBusy(): void {
-    if (!this.#busyPings || this.#busy !== undefined || this.#stopped) return
+    if (this.#busy !== undefined || this.#stopped) return
     this.#busy = setInterval(() => {
       if (this.#ping === undefined) this.ping()
     }, BUSY_PING_MS)

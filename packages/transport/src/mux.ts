@@ -80,9 +80,7 @@ export class Mux implements StreamHost {
     this.#options = options
     this.#log = options.log
     this.#sender = new MuxSender(noise)
-    this.#pinger = new MuxPinger((frame) => this.sendControl(frame), {
-      busyPings: options.windowsFollowDelay,
-    })
+    this.#pinger = new MuxPinger((frame) => this.sendControl(frame))
     this.#nextLocalId = options.initiator ? 1 : 2
     noise.on('data', (message: Uint8Array) => this.#onMessage(message))
     noise.on('drain', () => this.#sender.drained())
@@ -107,6 +105,10 @@ export class Mux implements StreamHost {
 
   get queueDelayMs(): number {
     return this.#options.windowsFollowDelay ? this.#pinger.queueDelayMs : 0
+  }
+
+  get windowMayGrow(): boolean {
+    return this.#pinger.windowMayGrow(this.#options.windowsFollowDelay)
   }
 
   get closed(): boolean {

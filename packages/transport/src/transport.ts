@@ -12,6 +12,7 @@ import type { Identity } from './identity'
 import { defaultLogger } from './logger'
 import { MAX_STREAMS_PER_SIDE } from './mux'
 import { CloseCode } from './mux-frame'
+import { enlargeReceiveBuffer } from './receive-buffer'
 import { listenTcp } from './tcp-carrier'
 import type {
   AbortOptions,
@@ -143,6 +144,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
         },
       )
     }
+    enlargeReceiveBuffer(socket, this.#log)
     const endpoint = new UdxEndpoint(socket, this.#endpointContext(running), { main: false })
     running.extra.add(endpoint)
     socket.on('close', () => running.extra.delete(endpoint))
@@ -285,6 +287,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
           },
         )
       }
+      enlargeReceiveBuffer(socket, this.#log)
       const port = socket.address()!.port
       let tcp: Server | undefined
       if (wantTcp) {

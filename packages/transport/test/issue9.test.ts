@@ -272,6 +272,7 @@ describe('issue 9.2: queues drain in linear time', () => {
     sendControl() {},
     forget() {},
     queueDelayMs: 0,
+    windowMayGrow: true,
     rttSamples: 0,
   }
 
