@@ -38,7 +38,7 @@ interface Row {
   percentOfLink: number
   lsBusy: { n: number; p50: number; p99: number }
   rcvbufErrors: number
-  stats: { udx?: { retransmits: number }; receiveBuffer?: unknown } | undefined
+  stats: { rttMs?: number; udx?: { retransmits: number; rttMs: number } } | undefined
 }
 
 const lab = await LinkLab.create(LINKS[0]!.shape)
@@ -67,7 +67,11 @@ try {
         rcvbufErrors: after - before,
         stats: r.stats,
       })
-      console.error(`${link.name} ${mode}: ${mbits.toFixed(1)} Mbit/s`)
+      const rtt =
+        r.stats === undefined
+          ? ''
+          : `, ping RTT ${r.stats.rttMs?.toFixed(0)} ms, UDX RTT ${r.stats.udx?.rttMs ?? '-'} ms`
+      console.error(`${link.name} ${mode}: ${mbits.toFixed(1)} Mbit/s${rtt}`)
     }
     const c = await lab.stopEmulator()
     if (c !== undefined) {

@@ -82,6 +82,9 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       // UDX caps what it queues (256 KiB + one congestion window); TCP's socket buffers grow to
       // megabytes, and a large window would fill them in front of every other stream.
       windowsFollowDelay: options.carrier === 'tcp',
+      ...(options.carrier === 'udx' && {
+        carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
+      }),
       keepAliveMs: options.keepAliveMs,
       idleTimeoutMs: options.idleTimeoutMs,
       log: options.log,

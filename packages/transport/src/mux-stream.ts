@@ -22,16 +22,12 @@ export interface StreamHost {
   /** The stream is finished in both directions; stop routing frames to it. */
   forget(stream: MuxStream): void
   /**
-   * How much longer than the quietest recent round trip the current one is, in ms: the time
-   * bytes now spend queued between the two multiplexers. Zero when the carrier bounds that
-   * queue itself (UDX: a few hundred KiB), so windows need not shrink for it.
-   */
-  readonly queueDelayMs: number
-  /**
    * Whether bytes queue so little between the two ends that a larger window would go to the
    * path rather than into a queue (the host decides the bound per carrier).
    */
   readonly windowMayGrow: boolean
+  /** Whether bytes queue so long between the two ends that other streams wait behind them. */
+  readonly windowShouldShrink: boolean
   /**
    * Counts round-trip samples (0 = none yet). A window changes at most once per new sample,
    * so each change is judged by a delay measured after the previous one.
@@ -41,8 +37,6 @@ export interface StreamHost {
 
 /** Bytes a writer may queue before `write()` waits for them to go out. */
 export const STREAM_HIGH_WATER_BYTES = 256 * 1024
-/** A window shrinks while they queue for longer than this (other streams wait behind them). */
-const SHRINK_ABOVE_DELAY_MS = 15
 
 interface Waiter<T = void> {
   resolve: (value: T) => void
@@ -306,7 +300,7 @@ export class MuxStream implements TransportStream {
     let increment = this.#consumed
     if (
       this.#window > INITIAL_WINDOW_BYTES &&
-      this.#host.queueDelayMs > SHRINK_ABOVE_DELAY_MS &&
+      this.#host.windowShouldShrink &&
       this.#freshSample()
     ) {
       this.#windowChangedAtSample = this.#host.rttSamples

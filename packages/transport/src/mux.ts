@@ -43,6 +43,8 @@ export interface MuxOptions {
    * lot below us (TCP: megabytes of socket buffers that every stream waits behind).
    */
   windowsFollowDelay: boolean
+  /** The carrier's own smoothed round trip in ms, when it measures one (UDX). */
+  carrierRttMs?: () => number
   keepAliveMs: number
   idleTimeoutMs: number
   log: ComponentLogger
@@ -80,7 +82,7 @@ export class Mux implements StreamHost {
     this.#options = options
     this.#log = options.log
     this.#sender = new MuxSender(noise)
-    this.#pinger = new MuxPinger((frame) => this.sendControl(frame))
+    this.#pinger = new MuxPinger((frame) => this.sendControl(frame), options.carrierRttMs)
     this.#nextLocalId = options.initiator ? 1 : 2
     noise.on('data', (message: Uint8Array) => this.#onMessage(message))
     noise.on('drain', () => this.#sender.drained())
@@ -103,8 +105,8 @@ export class Mux implements StreamHost {
     return this.#pinger.samples
   }
 
-  get queueDelayMs(): number {
-    return this.#options.windowsFollowDelay ? this.#pinger.queueDelayMs : 0
+  get windowShouldShrink(): boolean {
+    return this.#pinger.windowShouldShrink(this.#options.windowsFollowDelay)
   }
 
   get windowMayGrow(): boolean {
