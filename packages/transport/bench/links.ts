@@ -125,7 +125,6 @@ const table: string[][] = rows.map((r) => {
     f(r.mbits / bare, 2),
     r.lsBusy.n === 0 ? '-' : `${f(r.lsBusy.p50, 0)} / ${f(r.lsBusy.p99, 0)} (n=${r.lsBusy.n})`,
     String(r.rcvbufErrors),
-    String(r.stats?.udx?.retransmits ?? '-'),
   ]
 })
 const header = [
@@ -137,7 +136,6 @@ const header = [
   'x bare UDX',
   'ls ms during transfer p50 / p99',
   'UDP RcvbufErrors (client)',
-  'UDX retransmits',
 ]
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)))
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
