@@ -34,8 +34,8 @@ export interface LinkCounters {
 
 const SOURCE = fileURLToPath(new URL('../native/link-emulator.c', import.meta.url))
 /** Addresses of the two ends, on one subnet: the emulator forwards frames, not routes. */
-const A_ADDRESS = '10.77.0.1'
-const B_ADDRESS = '10.77.0.2'
+const A_ADDRESS = '10.99.77.1'
+const B_ADDRESS = '10.99.77.2'
 
 /** Whether a link lab can run here: network namespaces, and a C compiler for the emulator. */
 export function linkLabSupport(): Support {
@@ -65,7 +65,7 @@ export function buildLinkEmulator(): Promise<string> {
 }
 
 /**
- * Two namespaces, `a` (10.77.0.1) and `b` (10.77.0.2), joined through a third that runs a
+ * Two namespaces, `a` (10.99.77.1) and `b` (10.99.77.2), joined through a third that runs a
  * userspace link emulator: every frame crosses a per-direction model of random loss, a
  * rate-limited FIFO (tail drop at about one bandwidth-delay product) and a one-way delay.
  * Segmentation offload is off on both ends, so the emulator sees wire-sized packets and
@@ -120,7 +120,7 @@ export class LinkLab {
         await end.exec('ip', [
           'route',
           'replace',
-          '10.77.0.0/24',
+          '10.99.77.0/24',
           'dev',
           'eth0',
           'scope',
