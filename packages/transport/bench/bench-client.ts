@@ -1,6 +1,8 @@
 // Client side of bench/transfer.ts: downloads `bytes` from the bench server over one carrier
 // ('udx' | 'tcp' through the transport, or 'plain' TCP) while timing small `ls`-like requests
 // on the same connection. Prints one `result {json}` line.
+// Env: BENCH_HOST (default 127.0.0.1): the server's address; BENCH_SECONDS: stop after this
+// long and report what arrived (for slow links); mode 'rtt' times TCP connects instead.
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
@@ -11,6 +13,13 @@ import { type Connection, createIdentity, createTransport } from '../src/index'
 const [mode, portText, keyHex, plainPortText, bytesText, rawPortText] = process.argv.slice(2)
 const bytes = Number(bytesText)
 const LS_EVERY_MS = 10
+const HOST = process.env.BENCH_HOST ?? '127.0.0.1'
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 0)
+/** Resolves after BENCH_SECONDS (never when it is not set). */
+const deadline = () =>
+  new Promise<void>((resolve) => {
+    if (SECONDS > 0) setTimeout(resolve, SECONDS * 1000).unref()
+  })
 
 function request(op: number, n: number): Uint8Array {
   const out = new Uint8Array(9)
@@ -36,8 +45,12 @@ function percentile(sorted: number[], p: number): number {
 
 async function plain(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port: Number(plainPortText), host: '127.0.0.1', noDelay: true })
+    const socket = connect({ port: Number(plainPortText), host: HOST, noDelay: true })
     let got = 0
+    void deadline().then(() => {
+      socket.destroy()
+      resolve(got)
+    })
     socket.on('connect', () => socket.write(request(0, bytes).subarray(1)))
     socket.on('data', (d) => {
       got += d.length
@@ -51,20 +64,21 @@ async function plain(): Promise<number> {
 async function rawUdx(): Promise<number> {
   const udx = new UDX()
   const socket = udx.createSocket()
-  socket.bind(0, '127.0.0.1')
+  socket.bind(0, '0.0.0.0')
   const raw = udx.createStream(1)
   const go = once(socket, 'message')
-  socket.trySend(Buffer.from(`${bytes} 1`), Number(rawPortText), '127.0.0.1')
+  socket.trySend(Buffer.from(`${bytes} 1`), Number(rawPortText), HOST)
   await go
-  raw.connect(socket, 2, Number(rawPortText), '127.0.0.1')
+  raw.connect(socket, 2, Number(rawPortText), HOST)
   const noise = new NoiseSecretStream(true, raw)
   noise.on('error', () => {})
   let got = 0
   noise.on('data', (d: Uint8Array) => {
     got += d.length
   })
-  await once(noise, 'end')
+  await Promise.race([once(noise, 'end'), deadline()])
   noise.end()
+  if (got < bytes) noise.destroy()
   await once(noise, 'close')
   await socket.close()
   return got
@@ -76,7 +90,17 @@ let busy: number[] = []
 const cpu = process.cpuUsage()
 let start = performance.now()
 let seconds = 0
-if (mode === 'plain') {
+let stats: unknown
+if (mode === 'rtt') {
+  // One TCP connect is one round trip (SYN, SYN-ACK): the link's RTT without any queue.
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now()
+    const socket = connect({ port: Number(plainPortText), host: HOST })
+    await once(socket, 'connect')
+    idle.push(performance.now() - t)
+    socket.destroy()
+  }
+} else if (mode === 'plain') {
   start = performance.now()
   received = await plain()
   seconds = (performance.now() - start) / 1000
@@ -89,11 +113,11 @@ if (mode === 'plain') {
   const transport = createTransport({
     identity: createIdentity(),
     topics: () => [topic],
-    host: '127.0.0.1',
+    host: '0.0.0.0',
   })
   await transport.start()
   const connection = await transport.dial(
-    { host: '127.0.0.1', port: Number(portText) },
+    { host: HOST, port: Number(portText) },
     Buffer.from(keyHex!, 'hex'),
     { topic, carriers: [mode as 'udx' | 'tcp'] },
   )
@@ -110,8 +134,16 @@ if (mode === 'plain') {
     }
   })()
   start = performance.now()
-  for await (const chunk of bulk) received += chunk.length
+  let late = false
+  void deadline().then(() => {
+    late = true
+  })
+  for await (const chunk of bulk) {
+    received += chunk.length
+    if (late) break
+  }
   seconds = (performance.now() - start) / 1000
+  stats = connection.stats()
   done = true
   await sampler
   await transport.stop()
@@ -127,6 +159,7 @@ console.log(
     mbPerSecond: received / seconds / 1e6,
     cpuPercent: ((used.user + used.system) / 1000 / (seconds * 1000)) * 100,
     maxRssKiB: process.resourceUsage().maxRSS,
+    stats,
     lsIdle: { n: idle.length, p50: percentile(idle, 50), p99: percentile(idle, 99) },
     lsBusy: {
       n: busy.length,

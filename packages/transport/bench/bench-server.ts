@@ -1,6 +1,7 @@
 // Server side of bench/transfer.ts, run as a child process so each side has its own core.
 // Prints `ready <port> <public key hex> <plain tcp port> <raw udx port>`, then serves until
 // stdin closes.
+// Env: BENCH_HOST (default 127.0.0.1) is the address to listen on.
 // Requests on a stream: byte 0 = op (1: send N bytes, 2: an `ls`-sized answer), bytes 1-8 = N.
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
@@ -9,11 +10,12 @@ import NoiseSecretStream from '@hyperswarm/secret-stream'
 import UDX from 'udx-native'
 import { createIdentity, createTransport, type TransportStream } from '../src/index'
 
+const HOST = process.env.BENCH_HOST ?? '127.0.0.1'
 const topic = await deriveTopicKeys('bench', { kdf: { N: 1024, r: 8, p: 1 } })
 const transport = createTransport({
   identity: createIdentity(),
   topics: () => [topic],
-  host: '127.0.0.1',
+  host: HOST,
 })
 await transport.start()
 const CHUNK = new Uint8Array(64 * 1024).fill(7)
@@ -76,14 +78,14 @@ const plain = createServer({ noDelay: true }, (socket) => {
   })
   socket.on('error', () => {})
 })
-await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))
+await new Promise<void>((r) => plain.listen(0, HOST, r))
 const plainPort = (plain.address() as { port: number }).port
 
 // Baseline without the multiplexer: one secret-stream straight on a UDX stream. The client's
 // first datagram (`<n> <its stream id>`) says how many bytes it wants.
 const udx = new UDX()
 const rawSocket = udx.createSocket()
-rawSocket.bind(0, '127.0.0.1')
+rawSocket.bind(0, HOST)
 const rawStreams = new Set<UDX.Stream>()
 let nextRawId = 2
 rawSocket.on('message', (message, from) => {

@@ -4,9 +4,10 @@ import { TypedEventEmitter } from 'main-event'
 import type UDX from 'udx-native'
 import { TransportError } from './errors'
 import { Fifo } from './fifo'
+import { Mux } from './mux'
 import { CloseCode, type CloseCodeValue } from './mux-frame'
 import type { MuxStream } from './mux-stream'
-import { Session } from './session'
+import { receiveBufferStatus } from './receive-buffer'
 import type {
   AbortOptions,
   Address,
@@ -28,7 +29,7 @@ export interface HelloRefusal {
 /**
  * Checks the remote's hello and, when it is good, opens the connection ({@link
  * PeerConnection.markOpen}) before returning: it runs inside the frame loop, so frames that
- * follow the hello in the same message already see an open session.
+ * follow the hello in the same message already see an open multiplexer.
  */
 export type HelloCheck = (payload: Uint8Array) => HelloRefusal | undefined
 
@@ -43,7 +44,7 @@ export interface PeerConnectionOptions {
 }
 
 /**
- * A connection as the rest of the system sees it: the session's streams plus who the remote
+ * A connection as the rest of the system sees it: the multiplexer's streams plus who the remote
  * is. It exists from the end of the Noise handshake; the transport hands it out only after
  * both hellos are verified ({@link PeerConnection.markOpen}).
  */
@@ -55,7 +56,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   readonly remoteAddress: Address
   topic!: TopicKeys
   remoteAgent: string | undefined
-  readonly #session: Session
+  readonly #mux: Mux
   readonly #backlog = new Fifo<MuxStream>()
   readonly #backlogLimit: number
   #backlogWaiters: Array<() => void> = []
@@ -76,11 +77,14 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve
     })
-    this.#session = new Session(noise, {
+    this.#mux = new Mux(noise, {
       initiator: options.initiator,
       // UDX caps what it queues (256 KiB + one congestion window); TCP's socket buffers grow to
       // megabytes, and a large window would fill them in front of every other stream.
       windowsFollowDelay: options.carrier === 'tcp',
+      ...(options.carrier === 'udx' && {
+        carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
+      }),
       keepAliveMs: options.keepAliveMs,
       idleTimeoutMs: options.idleTimeoutMs,
       log: options.log,
@@ -104,7 +108,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   // ---- hello phase (used by the transport) ----
 
   sendHello(payload: Uint8Array): void {
-    this.#session.sendHello(payload)
+    this.#mux.sendHello(payload)
   }
 
   /**
@@ -124,12 +128,12 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   markOpen(topic: TopicKeys, remoteAgent: string | undefined): void {
     this.topic = topic
     this.remoteAgent = remoteAgent
-    this.#session.setOpen()
+    this.#mux.setOpen()
   }
 
   /** Closes with a code the remote sees (REJECTED, NOT_TOPIC_MEMBER, ...). */
   reject(code: CloseCodeValue, reason: string, localError: Error): Promise<void> {
-    return this.#session.close(code, reason, localError)
+    return this.#mux.close(code, reason, localError)
   }
 
   // ---- Connection ----
@@ -137,7 +141,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   async openStream(options: AbortOptions = {}): Promise<TransportStream> {
     const { signal } = options
     signal?.throwIfAborted()
-    const stream = await this.#session.openStream(signal)
+    const stream = await this.#mux.openStream(signal)
     if (signal !== undefined) {
       // The signal covers the stream's whole life, as a fetch signal covers the body.
       const onAbort = () => stream.abort(signal.reason)
@@ -171,18 +175,21 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   stats(): ConnectionStats {
     const stats: ConnectionStats = {
       carrier: this.carrier,
-      rttMs: this.#session.rttMs,
-      bytesSent: this.#session.noise.rawBytesWritten,
-      bytesReceived: this.#session.noise.rawBytesRead,
-      openStreams: this.#session.openStreams,
+      rttMs: this.#mux.rttMs,
+      bytesSent: this.#mux.noise.rawBytesWritten,
+      bytesReceived: this.#mux.noise.rawBytesRead,
+      openStreams: this.#mux.openStreams,
     }
     if (this.carrier === 'udx') {
-      const raw = this.#session.noise.rawStream as UDX.Stream
+      const raw = this.#mux.noise.rawStream as UDX.Stream
+      const buffer = raw.socket === null ? undefined : receiveBufferStatus(raw.socket)
       stats.udx = {
         cwnd: raw.cwnd,
         retransmits: raw.retransmits,
         rttMs: raw.rtt,
         inflight: raw.inflight,
+        receiveBufferBytes: buffer?.bytes ?? 0,
+        receiveBufferCapped: buffer?.capped ?? false,
       }
     }
     return stats
@@ -191,7 +198,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   async close(options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
     if (this.#closeReason !== undefined) return
-    const closing = this.#session.close(
+    const closing = this.#mux.close(
       CloseCode.NORMAL,
       'closed',
       new TransportError('CLOSED', 'connection closed locally'),
@@ -212,10 +219,10 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   }
 
   destroy(error: Error = new TransportError('CLOSED', 'connection destroyed locally')): void {
-    this.#session.destroy(error)
+    this.#mux.destroy(error)
   }
 
-  // ---- session hooks ----
+  // ---- multiplexer hooks ----
 
   #onHello(payload: Uint8Array): void {
     const hello = this.#hello
@@ -236,7 +243,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       return
     }
     const { error } = refusal
-    void this.#session.close(refusal.code, refusal.reason, error).then(() => hello.reject(error))
+    void this.#mux.close(refusal.code, refusal.reason, error).then(() => hello.reject(error))
   }
 
   #onStream(stream: MuxStream): void {

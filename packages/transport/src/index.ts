@@ -26,9 +26,9 @@ export type { TransportErrorCode } from './errors'
 export { hasTransportCode, isTransportError, TransportError } from './errors'
 export type { Identity } from './identity'
 export { createIdentity, IDENTITY_FILE, loadOrCreateIdentity } from './identity'
+export { MAX_STREAMS_PER_SIDE } from './mux'
 export { INITIAL_WINDOW_BYTES, MAX_WINDOW_BYTES } from './mux-frame'
 export { STREAM_HIGH_WATER_BYTES } from './mux-stream'
-export { MAX_STREAMS_PER_SIDE } from './session'
 export { createTransport } from './transport'
 export type {
   AbortOptions,

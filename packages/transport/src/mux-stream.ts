@@ -22,11 +22,12 @@ export interface StreamHost {
   /** The stream is finished in both directions; stop routing frames to it. */
   forget(stream: MuxStream): void
   /**
-   * How much longer than the quietest recent round trip the current one is, in ms: the time
-   * bytes now spend queued between the two multiplexers. Zero when the carrier bounds that
-   * queue itself (UDX: a few hundred KiB), so windows need not watch it.
+   * Whether bytes queue so little between the two ends that a larger window would go to the
+   * path rather than into a queue (the host decides the bound per carrier).
    */
-  readonly queueDelayMs: number
+  readonly windowMayGrow: boolean
+  /** Whether bytes queue so long between the two ends that other streams wait behind them. */
+  readonly windowShouldShrink: boolean
   /**
    * Counts round-trip samples (0 = none yet). A window changes at most once per new sample,
    * so each change is judged by a delay measured after the previous one.
@@ -36,10 +37,6 @@ export interface StreamHost {
 
 /** Bytes a writer may queue before `write()` waits for them to go out. */
 export const STREAM_HIGH_WATER_BYTES = 256 * 1024
-/** A window grows only while bytes queue for less than this between the two ends. */
-const GROW_BELOW_DELAY_MS = 5
-/** ... and shrinks while they queue for longer than this (other streams wait behind them). */
-const SHRINK_ABOVE_DELAY_MS = 15
 
 interface Waiter<T = void> {
   resolve: (value: T) => void
@@ -144,7 +141,7 @@ export class MuxStream implements TransportStream {
     }
   }
 
-  // ---- called by the session ----
+  // ---- called by the multiplexer ----
 
   /** Payload bytes that may go out now in one frame: queued and within the remote's window. */
   get sendable(): number {
@@ -195,7 +192,7 @@ export class MuxStream implements TransportStream {
 
   /**
    * Returns false when the remote overran the window we granted (a protocol violation).
-   * `payload` is never empty (the session refuses empty DATA frames).
+   * `payload` is never empty (the multiplexer refuses empty DATA frames).
    */
   receiveData(payload: Uint8Array): boolean {
     if (this.#remoteEnded) return false
@@ -240,7 +237,7 @@ export class MuxStream implements TransportStream {
     if (this.#remoteEnded || this.#failed || this.#window >= MAX_WINDOW_BYTES) return
     if (this.#recvQueue.bytes > this.#window / 2) return // our reader is the bottleneck
     if (!this.#freshSample()) return // no measurement since the last change
-    if (this.#host.queueDelayMs > GROW_BELOW_DELAY_MS) return // the path is full already
+    if (!this.#host.windowMayGrow) return // the path is full already
     this.#windowChangedAtSample = this.#host.rttSamples
     const grown = Math.min(this.#window * 2, MAX_WINDOW_BYTES)
     const increment = grown - this.#window + this.#consumed
@@ -303,7 +300,7 @@ export class MuxStream implements TransportStream {
     let increment = this.#consumed
     if (
       this.#window > INITIAL_WINDOW_BYTES &&
-      this.#host.queueDelayMs > SHRINK_ABOVE_DELAY_MS &&
+      this.#host.windowShouldShrink &&
       this.#freshSample()
     ) {
       this.#windowChangedAtSample = this.#host.rttSamples

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TransportError } from './errors'
 import type { Identity } from './identity'
-import { MESSAGE_BYTES } from './session'
+import { MESSAGE_BYTES } from './mux-sender'
 
 /**
  * Longest message a Noise XX handshake step needs (an ephemeral and a static key, a tag and

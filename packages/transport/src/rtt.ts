@@ -12,6 +12,11 @@ export class RttEstimator {
   #minNext = Number.POSITIVE_INFINITY
   #minSince = performance.now()
 
+  /** The quietest recent round trip, in ms (0 before the first sample). */
+  get minMs(): number {
+    return this.samples === 0 ? 0 : this.#min
+  }
+
   /** How much longer than the quietest recent round trip the current one is, in ms. */
   get queueDelayMs(): number {
     return this.smoothed === 0 ? 0 : Math.max(0, this.smoothed - this.#min)

@@ -1,24 +1,19 @@
-import type { EventEmitter } from 'node:events'
 import type { Server, Socket } from 'node:net'
-import {
-  createHelloProof,
-  equalBytes,
-  type TopicKeys,
-  verifyHelloProof,
-} from '@harddrive-party/wire-protocol'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TypedEventEmitter } from 'main-event'
 import UDX from 'udx-native'
-import { Admission, type HalfOpenTicket } from './admission'
-import { type HelloRefusal, PeerConnection } from './connection'
-import { isTransportError, TransportError, type TransportErrorCode } from './errors'
-import { decodeHelloPayload, encodeHelloPayload } from './hello'
+import { acceptIncoming, acceptTcpSocket } from './accept'
+import { Admission } from './admission'
+import { PeerConnection } from './connection'
+import { dialPeer } from './dial'
+import { TransportError } from './errors'
+import type { HandshakeContext } from './handshake'
 import type { Identity } from './identity'
 import { defaultLogger } from './logger'
+import { MAX_STREAMS_PER_SIDE } from './mux'
 import { CloseCode } from './mux-frame'
-import { secureCarrier } from './noise'
-import { MAX_STREAMS_PER_SIDE } from './session'
-import { connectTcp, listenTcp } from './tcp-carrier'
+import { enlargeReceiveBuffer } from './receive-buffer'
+import { listenTcp } from './tcp-carrier'
 import type {
   AbortOptions,
   Address,
@@ -76,6 +71,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
   readonly #mainListeners = new Set<DatagramListener>()
   readonly #connections = new Set<PeerConnection>()
   readonly #inflight = new Set<Promise<unknown>>()
+  readonly #handshake: HandshakeContext
   #running: Running | undefined
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
@@ -91,6 +87,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     this.#logger = options.logger ?? defaultLogger
     this.#log = this.#logger('transport')
     this.socket = this.#mainSocketFacade()
+    this.#handshake = this.#handshakeContext()
   }
 
   // ---- lifecycle ----
@@ -147,6 +144,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
         },
       )
     }
+    enlargeReceiveBuffer(socket, this.#log)
     const endpoint = new UdxEndpoint(socket, this.#endpointContext(running), { main: false })
     running.extra.add(endpoint)
     socket.on('close', () => running.extra.delete(endpoint))
@@ -165,237 +163,8 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     const carriers = options.carriers ?? (tcp ? ['udx', 'tcp'] : ['udx'])
     const timeoutMs = this.#options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs
     const { signal, done } = this.#dialSignal(running, options.signal, timeoutMs)
-    const work = (async () => {
-      try {
-        const connection = await this.#race(
-          carriers,
-          (carrier, attemptSignal) =>
-            this.#attempt(carrier, endpoint, address, expectedKey, attemptSignal),
-          signal,
-        )
-        try {
-          await this.#dialerHello(connection, options.topic, signal)
-        } catch (err) {
-          connection.destroy(err instanceof Error ? err : undefined)
-          throw err
-        }
-        this.#register(connection)
-        return connection
-      } finally {
-        done()
-      }
-    })()
-    return this.#track(work)
-  }
-
-  /** One carrier's attempt: transport-level connect, Noise, and the key check. */
-  async #attempt(
-    carrier: Carrier,
-    endpoint: UdxEndpoint,
-    address: Address,
-    expectedKey: Uint8Array,
-    signal: AbortSignal,
-  ): Promise<PeerConnection> {
-    let raw: EventEmitter
-    let remoteAddress: Address
-    if (carrier === 'udx') {
-      const { stream, from } = await endpoint.connect(address.host, address.port, signal)
-      raw = stream
-      remoteAddress = from
-    } else {
-      raw = await connectTcp(address.host, address.port, signal)
-      remoteAddress = { host: address.host, port: address.port }
-    }
-    const noise = await secureCarrier(raw, true, this.#identity, signal).catch((err) => {
-      ;(raw as Socket).destroy()
-      throw err
-    })
-    if (!equalBytes(noise.remotePublicKey!, expectedKey)) {
-      noise.destroy()
-      throw new TransportError(
-        'PEER_KEY_MISMATCH',
-        `${address.host}:${address.port} (${carrier}) proved key ${short(noise.remotePublicKey!)}, expected ${short(expectedKey)}`,
-      )
-    }
-    return this.#newConnection(noise, true, carrier, remoteAddress)
-  }
-
-  /** Resolves with the first attempt that succeeds; the others are cancelled. */
-  async #race(
-    carriers: readonly Carrier[],
-    run: (carrier: Carrier, signal: AbortSignal) => Promise<PeerConnection>,
-    signal: AbortSignal,
-  ): Promise<PeerConnection> {
-    if (carriers.length === 0) throw new TypeError('no carrier to dial with')
-    const controllers = carriers.map(() => new AbortController())
-    const onAbort = () => {
-      for (const c of controllers) c.abort(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    let winner: PeerConnection | undefined
-    const errors: unknown[] = []
-    try {
-      await new Promise<void>((resolve, reject) => {
-        let pending = carriers.length
-        carriers.forEach((carrier, i) => {
-          run(carrier, controllers[i]!.signal).then(
-            (connection) => {
-              if (winner !== undefined || signal.aborted) {
-                connection.destroy()
-                return
-              }
-              winner = connection
-              controllers.forEach((c, j) => {
-                if (j !== i) c.abort(new TransportError('CLOSED', `${carrier} won the race`))
-              })
-              resolve()
-            },
-            (err) => {
-              errors.push(err)
-              if (--pending === 0 && winner === undefined) reject(mostTelling(errors, signal))
-            },
-          )
-        })
-      })
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-    }
-    return winner!
-  }
-
-  async #dialerHello(connection: PeerConnection, topic: TopicKeys, signal: AbortSignal) {
-    const proofInput = {
-      dialerKey: this.publicKey,
-      acceptorKey: connection.remotePublicKey,
-      binding: connection.handshakeHash,
-    }
-    connection.sendHello(
-      encodeHelloPayload(
-        createHelloProof(topic, { role: 'dialer', ...proofInput }),
-        this.#options.agent,
-      ),
-    )
-    // Checked synchronously in the frame path: streams the acceptor opens right after its
-    // hello arrive in the same message and must find the session open (issue 9.4).
-    const check = (payload: Uint8Array): HelloRefusal | undefined => {
-      const hello = decodeHelloPayload(payload) // throws: refused as BAD_HELLO
-      if (
-        verifyHelloProof([topic], hello.proof, { role: 'acceptor', ...proofInput }) === undefined
-      ) {
-        return {
-          code: CloseCode.NOT_TOPIC_MEMBER,
-          reason: 'bad acceptor proof',
-          error: new TransportError('NOT_TOPIC_MEMBER', 'the remote could not prove the topic'),
-        }
-      }
-      connection.markOpen(topic, hello.agent)
-      return undefined
-    }
-    await abortable(connection.receiveHello(check), signal)
-  }
-
-  // ---- accepting ----
-
-  #onIncoming(raw: EventEmitter, carrier: Carrier, from: Address, ticket: HalfOpenTicket): void {
-    const running = this.#running
-    if (running === undefined) {
-      ;(raw as Socket).destroy()
-      ticket.release()
-      return
-    }
-    const timeoutMs = this.#options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs
-    const { signal, done } = this.#dialSignal(running, undefined, timeoutMs)
-    const work = this.#accept(raw, carrier, from, signal)
-      .catch((err) => {
-        this.#log(
-          'handshake from %s:%d (%s) failed: %s',
-          from.host,
-          from.port,
-          carrier,
-          (err as Error).message,
-        )
-      })
-      .finally(() => {
-        ticket.release()
-        done()
-      })
-    void this.#track(work)
-  }
-
-  async #accept(raw: EventEmitter, carrier: Carrier, from: Address, signal: AbortSignal) {
-    let noise: NoiseSecretStream
-    try {
-      noise = await secureCarrier(raw, false, this.#identity, signal)
-    } catch (err) {
-      ;(raw as Socket).destroy()
-      throw err
-    }
-    const connection = this.#newConnection(noise, false, carrier, from)
-    try {
-      const remoteKey = connection.remotePublicKey
-      const firewall = this.#options.firewall
-      if (firewall !== undefined && (await firewall(remoteKey, { ...from, carrier }))) {
-        const error = new TransportError('REJECTED', `firewall refused ${short(remoteKey)}`)
-        await connection.reject(CloseCode.REJECTED, 'refused', error)
-        throw error
-      }
-      const proofInput = {
-        dialerKey: remoteKey,
-        acceptorKey: this.publicKey,
-        binding: connection.handshakeHash,
-      }
-      const check = (payload: Uint8Array): HelloRefusal | undefined => {
-        const hello = decodeHelloPayload(payload) // throws: refused as BAD_HELLO
-        const topic = verifyHelloProof(this.#options.topics(), hello.proof, {
-          role: 'dialer',
-          ...proofInput,
-        })
-        if (topic === undefined) {
-          return {
-            code: CloseCode.NOT_TOPIC_MEMBER,
-            reason: 'no shared topic',
-            error: new TransportError(
-              'NOT_TOPIC_MEMBER',
-              `${short(remoteKey)} proved no topic of ours`,
-            ),
-          }
-        }
-        connection.sendHello(
-          encodeHelloPayload(
-            createHelloProof(topic, { role: 'acceptor', ...proofInput }),
-            this.#options.agent,
-          ),
-        )
-        connection.markOpen(topic, hello.agent)
-        return undefined
-      }
-      await abortable(connection.receiveHello(check), signal)
-      this.#register(connection)
-      this.safeDispatchEvent('connection', { detail: connection })
-    } catch (err) {
-      connection.destroy(err instanceof Error ? err : undefined)
-      throw err
-    }
-  }
-
-  #onTcpConnection(socket: Socket): void {
-    const running = this.#running
-    const host = socket.remoteAddress
-    const port = socket.remotePort
-    socket.on('error', (err) => this.#log.trace('tcp %s:%d: %s', host, port, err.message))
-    if (running === undefined || host === undefined || port === undefined) {
-      socket.destroy()
-      return
-    }
-    const from = { host: stripMappedPrefix(host), port }
-    if (!running.admission.takeToken(from.host)) {
-      this.#log('rate limited tcp handshake from %s:%d', from.host, from.port)
-      socket.destroy()
-      return
-    }
-    socket.setNoDelay(true)
-    const ticket = running.admission.track(from.host, () => socket.destroy())
-    this.#onIncoming(socket, 'tcp', from, ticket)
+    const request = { endpoint, address, expectedKey, carriers, topic: options.topic, signal }
+    return this.#track(dialPeer(this.#handshake, request).finally(done))
   }
 
   // ---- helpers ----
@@ -415,6 +184,25 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
       streamBacklog: this.#options.limits?.streamBacklog ?? DEFAULTS.streamBacklog,
       log: this.#logger('session'),
     })
+  }
+
+  #handshakeContext(): HandshakeContext {
+    return {
+      identity: this.#identity,
+      options: this.#options,
+      log: this.#log,
+      newConnection: (noise, initiator, carrier, remoteAddress) =>
+        this.#newConnection(noise, initiator, carrier, remoteAddress),
+      register: (connection) => this.#register(connection),
+      track: (work) => this.#track(work),
+      handshakeSignal: (caller) => {
+        const running = this.#running
+        if (running === undefined) return undefined
+        const timeoutMs = this.#options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs
+        return this.#dialSignal(running, caller, timeoutMs)
+      },
+      announce: (connection) => this.safeDispatchEvent('connection', { detail: connection }),
+    }
   }
 
   #register(connection: PeerConnection): void {
@@ -475,7 +263,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
       },
       releaseStreamId: (id) => running.streamIds.delete(id),
       onIncoming: (stream, _endpoint, from, ticket) =>
-        this.#onIncoming(stream, 'udx', from, ticket),
+        acceptIncoming(this.#handshake, stream, 'udx', from, ticket),
     }
   }
 
@@ -499,6 +287,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
           },
         )
       }
+      enlargeReceiveBuffer(socket, this.#log)
       const port = socket.address()!.port
       let tcp: Server | undefined
       if (wantTcp) {
@@ -531,7 +320,9 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
         main: true,
         listeners: this.#mainListeners,
       })
-      tcp?.on('connection', (s: Socket) => this.#onTcpConnection(s))
+      tcp?.on('connection', (s: Socket) =>
+        acceptTcpSocket(this.#handshake, this.#running?.admission, s),
+      )
       this.#running = running
       this.#log('listening on %s:%d (tcp %s)', host, port, tcp === undefined ? 'off' : 'on')
       return
@@ -598,48 +389,4 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
       },
     }
   }
-}
-
-const ERROR_RANK: TransportErrorCode[] = [
-  'PEER_KEY_MISMATCH',
-  'RATE_LIMITED',
-  'HANDSHAKE_FAILED',
-  'TIMEOUT',
-  'CLOSED',
-]
-
-/** Of several failed attempts, the error that tells the caller most. */
-function mostTelling(errors: unknown[], signal: AbortSignal): unknown {
-  if (signal.aborted) return signal.reason
-  for (const code of ERROR_RANK) {
-    const found = errors.find((e) => isTransportError(e) && e.code === code)
-    if (found !== undefined) return found
-  }
-  return errors[0]
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
-  })
-}
-
-function short(key: Uint8Array): string {
-  return Buffer.from(key).toString('hex').slice(0, 12)
-}
-
-function stripMappedPrefix(host: string): string {
-  return host.startsWith('::ffff:') ? host.slice(7) : host
 }

@@ -64,7 +64,19 @@ export interface ConnectionStats {
   bytesReceived: number
   openStreams: number
   /** UDX carrier only: congestion window (packets), retransmitted packets, UDX's own RTT (ms). */
-  udx?: { cwnd: number; retransmits: number; rttMs: number; inflight: number }
+  udx?: {
+    cwnd: number
+    retransmits: number
+    rttMs: number
+    inflight: number
+    /** The UDP socket's receive buffer as the kernel reports it (Linux: twice the grant). */
+    receiveBufferBytes: number
+    /**
+     * The system granted less receive buffer than the transport asks for (4 MiB; on Linux
+     * `net.core.rmem_max` caps it): fast links may then drop packets in our own socket.
+     */
+    receiveBufferCapped: boolean
+  }
 }
 
 /** An authenticated connection to one peer that proved membership of a topic we share. */

@@ -271,7 +271,8 @@ describe('issue 9.2: queues drain in linear time', () => {
     markReady() {},
     sendControl() {},
     forget() {},
-    queueDelayMs: 0,
+    windowMayGrow: true,
+    windowShouldShrink: false,
     rttSamples: 0,
   }
 
