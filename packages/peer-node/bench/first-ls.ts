@@ -1,0 +1,154 @@
+// From the second peer's start() to its first successful remote `ls` (issue 11's benchmark), on
+// loopback: via mDNS only, and via a local mosquitto only. Each beside the bare discovery step in
+// the same run: a lone discovery instance's start() to its first verified announcement of the
+// peer that is already there. Both sides derive the topic keys with the real (default) KDF, as a
+// person's peer does. The NAT-lab figure (easy <-> hard) comes from test/nat-lab.test.ts, which
+// prints its connect times; see docs/peer-node.md.
+// Run: pnpm --filter @harddrive-party/peer-node bench:first-ls (one benchmark at a time).
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  createMdnsDiscovery,
+  createMqttDiscovery,
+  type Discovery,
+  type PeerFound,
+} from '@harddrive-party/discovery'
+import { createTestIdentity, startMosquitto } from '@harddrive-party/discovery/testing'
+import { createPeerNode, type PeerNode, type PeerNodeOptions } from '@harddrive-party/peer-node'
+import { deriveTopicKeys, equalBytes } from '@harddrive-party/wire-protocol'
+
+const RUNS = Number(process.env.HDP_BENCH_RUNS ?? 10)
+const TOPIC = `first-ls bench ${process.pid}`
+
+const base = await mkdtemp(join(tmpdir(), 'hdp-bench-first-ls-'))
+let dirCount = 0
+async function freshDir(): Promise<string> {
+  const dir = join(base, String(dirCount++))
+  await mkdir(dir, { recursive: true })
+  return dir
+}
+
+function p50(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor((s.length - 1) / 2)]!
+}
+function max(xs: number[]): number {
+  return Math.max(...xs)
+}
+
+type Via = 'mqtt' | 'mdns'
+
+function options(via: Via, brokerUrl: string, mdnsPort: number, dir: string): PeerNodeOptions {
+  return {
+    storageDir: dir,
+    host: '127.0.0.1',
+    stunServers: [],
+    lanAddresses: ['127.0.0.1'],
+    mqtt: via === 'mqtt' ? { brokerUrl } : false,
+    mdns: via === 'mdns' ? { interface: '127.0.0.1', mdnsPort } : false,
+  }
+}
+
+/** The peer that is already on the topic, sharing one folder. */
+async function startFirst(via: Via, brokerUrl: string, mdnsPort: number): Promise<PeerNode> {
+  const dir = await freshDir()
+  const share = join(dir, 'films')
+  await mkdir(share)
+  await writeFile(join(share, 'a.mkv'), 'x')
+  const node = createPeerNode(options(via, brokerUrl, mdnsPort, join(dir, 'storage')))
+  await node.start()
+  await node.store.shares.add(share)
+  await node.store.rescan()
+  await node.join(TOPIC)
+  return node
+}
+
+/** start() of a fresh second node to its first remote ls page from the first node, in ms. */
+async function nodeRun(via: Via, first: PeerNode, brokerUrl: string, mdnsPort: number) {
+  const node = createPeerNode(options(via, brokerUrl, mdnsPort, await freshDir()))
+  const firstHex = Buffer.from(first.publicKey).toString('hex')
+  const t0 = performance.now()
+  const connected = new Promise<void>((resolve) => {
+    const on = ({ detail }: CustomEvent<{ peer: { hex: string } }>) => {
+      if (detail.peer.hex !== firstHex) return
+      node.removeEventListener('peer:connect', on)
+      resolve()
+    }
+    node.addEventListener('peer:connect', on)
+  })
+  await node.start()
+  await node.join(TOPIC)
+  await connected
+  for await (const entry of node.client(firstHex).ls('')) {
+    if (entry.path !== 'films') throw new Error(`unexpected entry ${entry.path}`)
+    break
+  }
+  const ms = performance.now() - t0
+  await node.stop()
+  return ms
+}
+
+/** The bare discovery step: a fresh discovery's start() to the first verified announcement. */
+async function discoveryRun(via: Via, first: PeerNode, brokerUrl: string, mdnsPort: number) {
+  const identity = createTestIdentity()
+  const getAnnouncement = () => ({
+    addresses: [{ host: '127.0.0.1', port: 40_000 + dirCount, kind: 'lan' as const }],
+    nat: 'unknown' as const,
+  })
+  const discovery: Discovery =
+    via === 'mqtt'
+      ? createMqttDiscovery({ brokerUrl, identity, getAnnouncement })
+      : createMdnsDiscovery({
+          identity,
+          interface: '127.0.0.1',
+          port: 40_000 + dirCount,
+          mdnsPort,
+        })
+  const t0 = performance.now()
+  const found = new Promise<void>((resolve) => {
+    const on = (e: CustomEvent<PeerFound>) => {
+      if (!equalBytes(e.detail.announcement.key, first.publicKey)) return
+      discovery.removeEventListener('peer', on)
+      resolve()
+    }
+    discovery.addEventListener('peer', on)
+  })
+  await discovery.start()
+  await discovery.join(await deriveTopicKeys(TOPIC))
+  await found
+  const ms = performance.now() - t0
+  await discovery.stop()
+  return ms
+}
+
+const broker = await startMosquitto()
+const mdnsPort = 20_000 + Math.floor(Math.random() * 30_000)
+console.log(`first remote ls after start(), ${RUNS} runs per row, loopback, real topic KDF`)
+console.log('via          node p50   node max   bare discovery p50   bare max   goal')
+try {
+  for (const via of ['mdns', 'mqtt'] as const) {
+    const first = await startFirst(via, broker.url, mdnsPort)
+    const nodeMs: number[] = []
+    const bareMs: number[] = []
+    for (let i = 0; i < RUNS; i++) {
+      // Interleaved, so load on the machine hits both columns alike.
+      bareMs.push(await discoveryRun(via, first, broker.url, mdnsPort))
+      nodeMs.push(await nodeRun(via, first, broker.url, mdnsPort))
+    }
+    await first.stop()
+    const goal = via === 'mdns' ? '< 1000 ms' : '< 2000 ms'
+    const row = [
+      via.padEnd(10),
+      `${p50(nodeMs).toFixed(0)} ms`.padStart(10),
+      `${max(nodeMs).toFixed(0)} ms`.padStart(10),
+      `${p50(bareMs).toFixed(0)} ms`.padStart(20),
+      `${max(bareMs).toFixed(0)} ms`.padStart(10),
+      `   ${goal}`,
+    ]
+    console.log(row.join(' '))
+  }
+} finally {
+  await broker.stop()
+  await rm(base, { recursive: true, force: true })
+}
