@@ -11,7 +11,8 @@ const MAX_RUNNING_PER_SOCKET = 16
 /**
  * A controller's WebSocket: events go out to it; it may also send commands as JSON
  * `{ id, command }` text frames, answered with `result` (several for `ls`), then `end`, or one
- * `error`. A frame that is not a valid request gets `error` with `id: 0` and changes nothing.
+ * `error`. A frame that is not a valid request gets `error` (with its `id` when that much is valid, else
+ * 0) and changes nothing.
  */
 export function answerSocket(
   socket: WebSocket,
@@ -23,15 +24,18 @@ export function answerSocket(
   let running = 0
   socket.on('message', (data, isBinary) => {
     let request: ApiRequest
+    let id = 0
     try {
       if (isBinary) throw new TypeError('binary frames are not requests')
-      request = decodeApiRequestJson(JSON.parse(String(data)))
+      const value: unknown = JSON.parse(String(data))
+      id = idOf(value)
+      request = decodeApiRequestJson(value)
     } catch (err) {
       const e =
         err instanceof SyntaxError || err instanceof TypeError
           ? new ApiError('BAD_REQUEST', err.message)
           : toApiError(err)
-      hub.send(socket, { type: 'error', id: 0, code: e.code, message: publicMessage(e) })
+      hub.send(socket, { type: 'error', id, code: e.code, message: publicMessage(e) })
       return
     }
     if (running >= MAX_RUNNING_PER_SOCKET) {
@@ -64,4 +68,10 @@ export function answerSocket(
     }
     hub.send(socket, { type: 'end', id })
   }
+}
+
+/** The request's id when it is a valid one (so a bad command's error names it), else 0. */
+function idOf(value: unknown): number {
+  const id = (value as { id?: unknown } | null)?.id
+  return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 2 ** 32 - 1 ? id : 0
 }
