@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import {
   type ApiClient,
@@ -87,4 +88,37 @@ export async function raw(
 
 export function bearer(server: ApiServer): Record<string, string> {
   return { authorization: `Bearer ${server.token}` }
+}
+
+/** An HTTP request whose path is sent byte for byte (fetch would normalise `..`). */
+export function rawPath(
+  server: ApiServer,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+}> {
+  const url = new URL(server.url)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path, method, headers: { host: url.host, ...headers } },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        )
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
 }
