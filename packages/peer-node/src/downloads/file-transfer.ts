@@ -77,7 +77,7 @@ async function receive(
 ): Promise<TransferOutcome> {
   const { wishlist, signal } = context
   let current = file
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 4; attempt++) {
     if (part.size > current.size || current.mtime === undefined) await part.truncate(0)
     const started = performance.now()
     let read: RemoteRead
@@ -94,18 +94,20 @@ async function receive(
       )
     } catch (err) {
       if (!isPeerNodeError(err) || err.code !== 'CHANGED') throw err
-      current = await restart(context, client, current, part, err.message)
+      current = await restart(context, current, part, err.message)
       continue
     }
     if (read.size !== current.size || read.mtime !== current.mtime) {
-      // Only when we sent no expectation: the bytes are of another version than the part's.
-      read.abort()
+      // We sent no expectation (a restart): learn the file as it is now.
       current = await wishlist.updateFile(current.requestId, current.index, {
         size: read.size,
         mtime: read.mtime,
       })
-      await part.truncate(0)
-      continue
+      if (read.offset !== 0) {
+        read.abort()
+        await part.truncate(0)
+        continue
+      }
     }
     let position = read.offset
     for await (const chunk of read.body) {
@@ -131,7 +133,7 @@ async function receive(
           (err: unknown) => err,
         )
       if (isPeerNodeError(check) && check.code === 'CHANGED') {
-        current = await restart(context, client, current, part, check.message)
+        current = await restart(context, current, part, check.message)
         continue
       }
       if (check !== undefined) throw check
@@ -142,25 +144,20 @@ async function receive(
   return { kind: 'retry', reason: `${file.path} keeps changing` }
 }
 
-/** The remote file changed: learn its new size and mtime, drop the part, start from zero. */
+/**
+ * The remote file changed: drop the part and read again from zero without an expectation (the
+ * answer's header says what the file is now). Never splices two versions.
+ */
 async function restart(
   context: TransferContext,
-  client: PeerClient,
   file: WishlistFile,
   part: PartFile,
   why: string,
 ): Promise<WishlistFile> {
-  let entry: { size: number; mtime?: number } | undefined
-  for await (const e of client.ls(file.path, { signal: context.signal })) {
-    if (e.path === file.path && !e.dir) entry = e
-  }
-  if (entry === undefined) throw new PeerNodeError('NOT_FOUND', `${file.path} is gone`)
   await part.truncate(0)
-  const to =
-    entry.mtime === undefined ? { size: entry.size } : { size: entry.size, mtime: entry.mtime }
-  const updated = await context.wishlist.updateFile(file.requestId, file.index, to)
-  context.onRestart(updated, why)
-  return updated
+  context.onRestart(file, why)
+  const { mtime: _, ...unknown } = file
+  return unknown
 }
 
 const FATAL_REMOTE = new Set(['NOT_FOUND', 'FORBIDDEN', 'BAD_REQUEST', 'BAD_PATH', 'TOO_LARGE'])
