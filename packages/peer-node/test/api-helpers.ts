@@ -31,7 +31,8 @@ export function useApiPair(): { readonly pair: ApiPair } {
   let pair: ApiPair | undefined
   beforeAll(async () => {
     const cleanup = new Cleanup()
-    const [aliceDir, bobDir, filesParent, bobParent] = await Promise.all([
+    const [aliceDir, bobDir, filesParent, bobParent, downloadDir] = await Promise.all([
+      cleanup.dir(),
       cleanup.dir(),
       cleanup.dir(),
       cleanup.dir(),
@@ -49,11 +50,12 @@ export function useApiPair(): { readonly pair: ApiPair } {
     await writeFile(join(files, 'music', 'a.mp3'), 'not really an mp3')
     await writeFile(join(files, 'music', 'b.txt'), 'hello from alice')
     await writeFile(join(files, 'video', 'clip.mp4'), clip)
+    await writeFile(join(files, 'video', 'big.mp4'), Buffer.alloc(1024 * 1024, 7))
     await mkdir(join(bobFiles, 'own'))
     await writeFile(join(bobFiles, 'own', 'notes.txt'), 'bob notes')
     await writeFile(join(bobFiles, 'own', 'clip.mp4'), clip)
     const alice = cleanup.node(loopbackOptions(aliceDir, broker.url))
-    const bob = cleanup.node(loopbackOptions(bobDir, broker.url))
+    const bob = cleanup.node(loopbackOptions(bobDir, broker.url, { downloadDir }))
     await Promise.all([alice.start(), bob.start()])
     await alice.store.shares.add(files)
     await alice.store.rescan()
