@@ -31,7 +31,8 @@ export function useApiPair(): { readonly pair: ApiPair } {
   let pair: ApiPair | undefined
   beforeAll(async () => {
     const cleanup = new Cleanup()
-    const [aliceDir, bobDir, filesParent, bobParent, downloadDir] = await Promise.all([
+    const [aliceDir, bobDir, filesParent, bobParent, downloadDir, webRoot] = await Promise.all([
+      cleanup.dir(),
       cleanup.dir(),
       cleanup.dir(),
       cleanup.dir(),
@@ -62,7 +63,8 @@ export function useApiPair(): { readonly pair: ApiPair } {
     await alice.join('api test')
     await bob.join('api test')
     await waitUntil('the pair connects', () => connectedTo(bob).length === 1)
-    const server = createApiServer({ node: bob, port: 0 })
+    await writeFile(join(webRoot, 'index.html'), '<!doctype html><h1>harddrive-party</h1>')
+    const server = createApiServer({ node: bob, port: 0, webRoot })
     await server.start()
     const client = createApiClient({ url: server.url, token: server.token })
     pair = { alice, bob, server, client, bobShare: bobFiles, clip, cleanup }
