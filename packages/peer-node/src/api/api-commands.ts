@@ -1,6 +1,7 @@
 import type { IndexStore, Share } from '@harddrive-party/index-store'
 import {
   ALPN,
+  API_SERVED_COMMANDS,
   type ApiCommand,
   type ApiEntryPage,
   type ApiEvent,
@@ -39,27 +40,7 @@ export function isServed(type: string): type is ApiServedCommandType {
   return SERVED.has(type)
 }
 
-const SERVED = new Set<string>([
-  'info',
-  'topics',
-  'join',
-  'leave',
-  'peers',
-  'ls',
-  'shares',
-  'add-share',
-  'remove-share',
-  'rescan',
-  'read',
-  'limits',
-  'download',
-  'queue',
-  'pause',
-  'resume',
-  'cancel',
-  'reorder',
-  'stop',
-])
+const SERVED: ReadonlySet<string> = new Set(API_SERVED_COMMANDS)
 
 /** Runs a command other than `ls`. */
 export async function runCommand(
