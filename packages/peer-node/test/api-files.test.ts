@@ -92,6 +92,7 @@ describe('/files never leaves the shares', () => {
       '/files/shares/bobfiles/own/link.txt',
       bearer(ctx.pair.server),
     )
+    console.log(`symlink out of the share -> ${res.status} ${res.body.toString()}`)
     expect([403, 404]).toContain(res.status)
     expect(res.body.toString()).not.toContain('do not serve')
   })
