@@ -196,6 +196,9 @@ export function resolvePeer(node: PeerNode, ref: string): PeerInfo | 'self' {
   return peer
 }
 
+/** How long one peer may take to answer one page of `ls`. */
+const LIST_TIMEOUT_MS = 20_000
+
 /**
  * `ls`: one page (up to `limit` entries) from the named peer, ourselves, or every connected
  * peer at once, each yielded as soon as it arrives; a failing peer is a `peer-error` line.
@@ -228,7 +231,9 @@ async function pageOf(
   c: Extract<ApiCommand, { type: 'ls' }>,
   ctx: CommandContext,
 ): Promise<ApiEntryPage | ApiPeerError> {
-  const { node, signal } = ctx
+  const { node } = ctx
+  // One slow peer must not hold the whole all-peers listing open: it becomes a peer-error.
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)])
   const who =
     target === 'self'
       ? { peer: Buffer.from(node.publicKey).toString('hex'), name: node.name }
