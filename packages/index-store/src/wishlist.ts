@@ -2,6 +2,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { StoreDatabases } from './database'
 import { IndexStoreError } from './errors'
 import type { IndexStoreLogger } from './logger'
+import { claimFiles, completeFiles } from './wishlist-claims'
 import {
   bad,
   checkFiles,
@@ -259,19 +260,35 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   async claim(
     options: { peer?: Uint8Array | string; exclude?: ReadonlySet<string> } = {},
   ): Promise<WishlistFile | undefined> {
-    const file = await this.#txn(() => {
-      const found = this.next(options)
-      if (found === undefined) return undefined
-      const row = this.#mustRow(found.requestId)
-      const item = this.#item(found.requestId, found.index) as ItemRow
-      startFile(row, item, found.index)
-      item.updatedAt = row.updatedAt = Date.now()
-      this.#putItem(row.id, found.index, item)
-      this.#putRow(row)
-      return toFile(row, found.index, item)
-    })
-    if (file !== undefined) this.#changed(file.requestId)
-    return file
+    return (await this.claimMany({ ...options, maxFiles: 1 }))[0]
+  }
+
+  /**
+   * Like {@link claim}, several files of one request at once (up to `maxFiles` and `maxBytes`,
+   * at least one): a loop fetching small files pays one transaction per batch, not per file.
+   */
+  async claimMany(
+    options: {
+      peer?: Uint8Array | string
+      exclude?: ReadonlySet<string>
+      maxFiles?: number
+      maxBytes?: number
+    } = {},
+  ): Promise<WishlistFile[]> {
+    const { peer, ...rest } = options
+    const checked = peer === undefined ? rest : { ...rest, peer: peerHex(peer) }
+    const files = await this.#txn(() => claimFiles(this.#dbs, this.#queue, checked))
+    if (files[0] !== undefined) this.#changed(files[0].requestId)
+    return files
+  }
+
+  /** Marks several files downloaded in one transaction. */
+  async completeMany(files: readonly { requestId: string; index: number }[]): Promise<void> {
+    if (files.length === 0) return
+    const ids = await this.#txn(() =>
+      completeFiles(this.#dbs, files, (row, index, item) => this.#applyProgress(row, index, item)),
+    )
+    for (const id of ids) this.#changed(id)
   }
 
   /** Puts an active file back in the queue (the reason was not the file's: peer gone, disk full). */

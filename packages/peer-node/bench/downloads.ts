@@ -3,7 +3,7 @@
 // Run: pnpm --filter @harddrive-party/peer-node bench   (BENCH_GIB=0.25 for a quicker run)
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -46,11 +46,10 @@ async function netCopy(dir: string, to: string): Promise<number> {
   await mkdir(to, { recursive: true })
   const names = await readdir(dir)
   const server = createServer(async (socket) => {
+    socket.setMaxListeners(0)
     for (const name of names) {
       const path = join(dir, name)
-      const size = await open(path, 'r').then(
-        async (h) => (await h.stat()).size + (await h.close(), 0),
-      )
+      const { size } = await stat(path)
       const head = Buffer.alloc(12 + Buffer.byteLength(name))
       head.writeUInt32BE(Buffer.byteLength(name), 0)
       head.writeDoubleBE(size, 4)
