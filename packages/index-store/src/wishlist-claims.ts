@@ -4,6 +4,22 @@ import type { WishlistQueue } from './wishlist-queue'
 import { type ItemRow, type RequestRow, stateOf, toFile, type WishlistFile } from './wishlist-rows'
 import { completeFile, startFile } from './wishlist-transitions'
 
+export interface WishlistEvents {
+  /** A request was added, removed or changed (state, counters, files); not sent for `progress`. */
+  change: CustomEvent<{ id: string; removed: boolean }>
+}
+
+/** A page of an expanding request's files (see {@link Wishlist.appendFiles}). */
+export interface WishlistAppend {
+  files: { path: string; size: number; mtime?: number }[]
+  /** Where the listing continues; kept with the files in the same transaction. */
+  cursor?: Uint8Array
+  /** True with the last page: the request can finish once its files do. */
+  done: boolean
+  /** What the listing found the path to be (a file is appended as itself). */
+  dir?: boolean
+}
+
 /** What a download loop may take at once (see {@link claimFiles}). */
 export interface ClaimOptions {
   /** Only this peer's requests (hex). */
@@ -94,4 +110,36 @@ export function completeFiles(
     void dbs.requests.put(row.id, row)
   }
   return [...rows.keys()]
+}
+
+/**
+ * Inside the caller's write transaction: puts a request's files in state `from` back in the
+ * queue (`active` on pause and recovery, `failed` on resume), calling `each` first for each.
+ * Keeps `queuedFrom` below them; returns how many moved. The request's counters are the
+ * caller's to set.
+ */
+export function requeueFiles(
+  dbs: StoreDatabases,
+  row: RequestRow,
+  from: 'active' | 'failed',
+  each?: (index: number, item: ItemRow) => void,
+): number {
+  let moved = 0
+  const now = Date.now()
+  // A snapshot: the rows are written while going through them.
+  for (const { key, value } of [
+    ...dbs.items.getRange({ start: [row.id, 0], end: [row.id, row.files] }),
+  ]) {
+    const item = value as ItemRow
+    if (item.state !== from) continue
+    const index = key[1] as number
+    each?.(index, item)
+    item.state = 'queued'
+    delete item.reason
+    item.updatedAt = now
+    void dbs.items.put([row.id, index], item)
+    row.queuedFrom = Math.min(row.queuedFrom, index)
+    moved++
+  }
+  return moved
 }

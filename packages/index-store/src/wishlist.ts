@@ -2,7 +2,13 @@ import { TypedEventEmitter } from 'main-event'
 import type { StoreDatabases } from './database'
 import { IndexStoreError } from './errors'
 import type { IndexStoreLogger } from './logger'
-import { claimFiles, completeFiles } from './wishlist-claims'
+import {
+  claimFiles,
+  completeFiles,
+  requeueFiles,
+  type WishlistAppend,
+  type WishlistEvents,
+} from './wishlist-claims'
 import {
   bad,
   checkFiles,
@@ -33,22 +39,6 @@ import {
   releaseFile,
   startFile,
 } from './wishlist-transitions'
-
-export interface WishlistEvents {
-  /** A request was added, removed or changed (state, counters, files); not sent for `progress`. */
-  change: CustomEvent<{ id: string; removed: boolean }>
-}
-
-/** A page of an expanding request's files (see {@link Wishlist.appendFiles}). */
-export interface WishlistAppend {
-  files: { path: string; size: number; mtime?: number }[]
-  /** Where the listing continues; kept with the files in the same transaction. */
-  cursor?: Uint8Array
-  /** True with the last page: the request can finish once its files do. */
-  done: boolean
-  /** What the listing found the path to be (a file is appended as itself). */
-  dir?: boolean
-}
 
 export interface WishlistOptions {
   /** How often pending `progress` values are written, in ms. Default 1000. */
@@ -106,11 +96,6 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
 
   #putItem(id: string, index: number, item: ItemRow): void {
     void this.#dbs.items.put([id, index], item)
-  }
-
-  /** A snapshot of a request's file rows (the caller writes to them while iterating). */
-  #itemsOf(row: RequestRow): { key: [string, number]; value: unknown }[] {
-    return [...this.#dbs.items.getRange({ start: [row.id, 0], end: [row.id, row.files] })]
   }
 
   /** Runs `fn` in one write transaction and returns its result once committed. */
@@ -393,18 +378,8 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     return this.#requestChange(id, (row) => {
       row.paused = true
       if (row.filesActive === 0) return
-      let lowest = row.queuedFrom
-      for (const { key, value } of this.#itemsOf(row)) {
-        const item = value as ItemRow
-        if (item.state !== 'active') continue
-        this.#applyProgress(row, key[1], item)
-        item.state = 'queued'
-        item.updatedAt = Date.now()
-        this.#putItem(id, key[1], item)
-        lowest = Math.min(lowest, key[1])
-      }
+      requeueFiles(this.#dbs, row, 'active', (index, item) => this.#applyProgress(row, index, item))
       row.filesActive = 0
-      row.queuedFrom = lowest
     })
   }
 
@@ -413,15 +388,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     return this.#requestChange(id, (row) => {
       row.paused = false
       if (row.filesFailed === 0) return
-      for (const { key, value } of this.#itemsOf(row)) {
-        const item = value as ItemRow
-        if (item.state !== 'failed') continue
-        item.state = 'queued'
-        delete item.reason
-        item.updatedAt = Date.now()
-        this.#putItem(id, key[1], item)
-        row.queuedFrom = Math.min(row.queuedFrom, key[1])
-      }
+      requeueFiles(this.#dbs, row, 'failed')
       row.filesFailed = 0
       delete row.reason
       delete row.finishedAt
@@ -480,14 +447,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     await this.#txn(() => {
       for (const { row } of [...this.#queue.entries()]) {
         if (row.filesActive === 0) continue
-        for (const { key, value } of this.#itemsOf(row)) {
-          const item = value as ItemRow
-          if (item.state !== 'active') continue
-          item.state = 'queued'
-          this.#putItem(row.id, key[1], item)
-          row.queuedFrom = Math.min(row.queuedFrom, key[1])
-          fixed++
-        }
+        fixed += requeueFiles(this.#dbs, row, 'active')
         row.filesActive = 0
         this.#putRow(row)
       }
