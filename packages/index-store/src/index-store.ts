@@ -86,6 +86,8 @@ export type IndexWishlist = Pick<
   | 'reorder'
   | 'cancel'
   | 'claim'
+  | 'claimMany'
+  | 'completeMany'
   | 'release'
   | 'updateFile'
   | 'appendFiles'

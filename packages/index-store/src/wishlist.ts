@@ -3,6 +3,13 @@ import type { StoreDatabases } from './database'
 import { IndexStoreError } from './errors'
 import type { IndexStoreLogger } from './logger'
 import {
+  claimFiles,
+  completeFiles,
+  requeueFiles,
+  type WishlistAppend,
+  type WishlistEvents,
+} from './wishlist-claims'
+import {
   bad,
   checkFiles,
   checkRequestInput,
@@ -32,22 +39,6 @@ import {
   releaseFile,
   startFile,
 } from './wishlist-transitions'
-
-export interface WishlistEvents {
-  /** A request was added, removed or changed (state, counters, files); not sent for `progress`. */
-  change: CustomEvent<{ id: string; removed: boolean }>
-}
-
-/** A page of an expanding request's files (see {@link Wishlist.appendFiles}). */
-export interface WishlistAppend {
-  files: { path: string; size: number; mtime?: number }[]
-  /** Where the listing continues; kept with the files in the same transaction. */
-  cursor?: Uint8Array
-  /** True with the last page: the request can finish once its files do. */
-  done: boolean
-  /** What the listing found the path to be (a file is appended as itself). */
-  dir?: boolean
-}
 
 export interface WishlistOptions {
   /** How often pending `progress` values are written, in ms. Default 1000. */
@@ -105,11 +96,6 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
 
   #putItem(id: string, index: number, item: ItemRow): void {
     void this.#dbs.items.put([id, index], item)
-  }
-
-  /** A snapshot of a request's file rows (the caller writes to them while iterating). */
-  #itemsOf(row: RequestRow): { key: [string, number]; value: unknown }[] {
-    return [...this.#dbs.items.getRange({ start: [row.id, 0], end: [row.id, row.files] })]
   }
 
   /** Runs `fn` in one write transaction and returns its result once committed. */
@@ -259,19 +245,35 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   async claim(
     options: { peer?: Uint8Array | string; exclude?: ReadonlySet<string> } = {},
   ): Promise<WishlistFile | undefined> {
-    const file = await this.#txn(() => {
-      const found = this.next(options)
-      if (found === undefined) return undefined
-      const row = this.#mustRow(found.requestId)
-      const item = this.#item(found.requestId, found.index) as ItemRow
-      startFile(row, item, found.index)
-      item.updatedAt = row.updatedAt = Date.now()
-      this.#putItem(row.id, found.index, item)
-      this.#putRow(row)
-      return toFile(row, found.index, item)
-    })
-    if (file !== undefined) this.#changed(file.requestId)
-    return file
+    return (await this.claimMany({ ...options, maxFiles: 1 }))[0]
+  }
+
+  /**
+   * Like {@link claim}, several files of one request at once (up to `maxFiles` and `maxBytes`,
+   * at least one): a loop fetching small files pays one transaction per batch, not per file.
+   */
+  async claimMany(
+    options: {
+      peer?: Uint8Array | string
+      exclude?: ReadonlySet<string>
+      maxFiles?: number
+      maxBytes?: number
+    } = {},
+  ): Promise<WishlistFile[]> {
+    const { peer, ...rest } = options
+    const checked = peer === undefined ? rest : { ...rest, peer: peerHex(peer) }
+    const files = await this.#txn(() => claimFiles(this.#dbs, this.#queue, checked))
+    if (files[0] !== undefined) this.#changed(files[0].requestId)
+    return files
+  }
+
+  /** Marks several files downloaded in one transaction. */
+  async completeMany(files: readonly { requestId: string; index: number }[]): Promise<void> {
+    if (files.length === 0) return
+    const ids = await this.#txn(() =>
+      completeFiles(this.#dbs, files, (row, index, item) => this.#applyProgress(row, index, item)),
+    )
+    for (const id of ids) this.#changed(id)
   }
 
   /** Puts an active file back in the queue (the reason was not the file's: peer gone, disk full). */
@@ -376,18 +378,8 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     return this.#requestChange(id, (row) => {
       row.paused = true
       if (row.filesActive === 0) return
-      let lowest = row.queuedFrom
-      for (const { key, value } of this.#itemsOf(row)) {
-        const item = value as ItemRow
-        if (item.state !== 'active') continue
-        this.#applyProgress(row, key[1], item)
-        item.state = 'queued'
-        item.updatedAt = Date.now()
-        this.#putItem(id, key[1], item)
-        lowest = Math.min(lowest, key[1])
-      }
+      requeueFiles(this.#dbs, row, 'active', (index, item) => this.#applyProgress(row, index, item))
       row.filesActive = 0
-      row.queuedFrom = lowest
     })
   }
 
@@ -396,15 +388,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     return this.#requestChange(id, (row) => {
       row.paused = false
       if (row.filesFailed === 0) return
-      for (const { key, value } of this.#itemsOf(row)) {
-        const item = value as ItemRow
-        if (item.state !== 'failed') continue
-        item.state = 'queued'
-        delete item.reason
-        item.updatedAt = Date.now()
-        this.#putItem(id, key[1], item)
-        row.queuedFrom = Math.min(row.queuedFrom, key[1])
-      }
+      requeueFiles(this.#dbs, row, 'failed')
       row.filesFailed = 0
       delete row.reason
       delete row.finishedAt
@@ -463,14 +447,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     await this.#txn(() => {
       for (const { row } of [...this.#queue.entries()]) {
         if (row.filesActive === 0) continue
-        for (const { key, value } of this.#itemsOf(row)) {
-          const item = value as ItemRow
-          if (item.state !== 'active') continue
-          item.state = 'queued'
-          this.#putItem(row.id, key[1], item)
-          row.queuedFrom = Math.min(row.queuedFrom, key[1])
-          fixed++
-        }
+        fixed += requeueFiles(this.#dbs, row, 'active')
         row.filesActive = 0
         this.#putRow(row)
       }

@@ -158,4 +158,40 @@ describe('downloads between two peers as separate processes', () => {
     expect(await sha256(local)).toBe(createHash('sha256').update(fresh).digest('hex'))
     expect(client.lines.some((l) => l.startsWith('file restarted docs/report.bin'))).toBe(true)
   }, 120_000)
+
+  it('a peer that goes offline with queued files comes back after a restart of both sides: the files complete', async () => {
+    const root = await cleanup.dir()
+    const share = join(root, 'music')
+    await mkdir(share)
+    for (let i = 0; i < 4; i++)
+      await writeFile(join(share, `track${i}.flac`), randomBytes(3 * 1024 * 1024))
+    const serverDir = join(root, 'a')
+    const clientDir = join(root, 'b')
+    const downloads = join(root, 'downloads')
+    // 2 MiB/s: 12 MiB take ~6 s, the server leaves after ~2.
+    const clientOptions = ['--downloads', downloads, '--rate', String(2 * 1024 * 1024)]
+    const server = start(serverDir, 'offline', ['--share', share])
+    const serverKey = await ready(server)
+    const client = start(clientDir, 'offline', clientOptions)
+    await ready(client)
+    await client.waitForLine(`connect ${serverKey}`, { timeoutMs: 30_000 })
+    const id = await download(client, serverKey, 'music')
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    server.kill('SIGKILL')
+    await server.exited
+    await client.waitForLine(`disconnect ${serverKey}`, { timeoutMs: 60_000 })
+    expect(client.lines).not.toContain(`done ${id}`)
+    client.send('stop')
+    await client.waitForLine('stopped', { timeoutMs: 15_000 })
+    await client.exited
+    // Both come back: the downloader first (its peer still away), then the server.
+    const again = start(clientDir, 'offline', ['--downloads', downloads])
+    await ready(again)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const back = start(serverDir, 'offline')
+    expect(await ready(back)).toBe(serverKey)
+    await again.waitForLine(`done ${id}`, { timeoutMs: 90_000 })
+    const got = await hashTree(join(downloads, peerName(Buffer.from(serverKey, 'hex')), 'music'))
+    expect(got).toEqual(await hashTree(share))
+  }, 180_000)
 })

@@ -22,6 +22,12 @@ export interface EngineOptions {
   onHalt: (reason: string | undefined) => void
 }
 
+/** A claimed batch: small files of one request fetched at once, within the peer's request limits. */
+const BATCH_FILES = 12
+const BATCH_BYTES = 1024 * 1024
+/** A transfer stopped by pause or cancel: its file goes back to the queue, nothing more. */
+const ABORTED: TransferOutcome = { kind: 'retry', reason: 'stopped' }
+
 /** After a transfer could not go on (peer busy or gone, stream broken), its peer rests this long. */
 const RETRY_MS = 1000
 
@@ -169,37 +175,66 @@ export class DownloadEngine {
     this.pump()
   }
 
+  /**
+   * One of a peer's download loops: claims a batch (one file, or up to 12 small ones of one
+   * request, 1 MiB in all), transfers its files at once (pipelined), records them (the done
+   * ones in one transaction), and claims again until nothing is left for this peer.
+   */
   async #worker(peer: string, client: PeerClient): Promise<void> {
     const { wishlist } = this.#o
     try {
       while (!this.#abort.signal.aborted && this.#halted === undefined) {
         if (this.#o.client(peer) !== client) return // reconnected: the next pass makes new workers
         if ((this.#restUntil.get(peer) ?? 0) > Date.now()) return
-        const file = await wishlist.claim({ peer })
-        if (file === undefined) return
-        const base = wishlist.get(file.requestId)?.path ?? file.path
-        const abort = new AbortController()
-        const signal = AbortSignal.any([this.#abort.signal, abort.signal])
-        const done = transferFile(this.#context(peer, signal), client, file, base).catch(
-          (err: unknown): TransferOutcome => ({ kind: 'retry', reason: describeError(err) }),
+        const batch = await wishlist.claimMany({
+          peer,
+          maxFiles: BATCH_FILES,
+          maxBytes: BATCH_BYTES,
+        })
+        if (batch.length === 0) return
+        const base = wishlist.get(batch[0]!.requestId)?.path ?? batch[0]!.path
+        const outcomes = await Promise.all(
+          batch.map((file) => this.#transfer(peer, client, file, base)),
         )
-        const set = this.#transfers.get(file.requestId) ?? new Set()
-        const entry = { abort, done }
-        set.add(entry)
-        this.#transfers.set(file.requestId, set)
-        const outcome = await done
-        set.delete(entry)
-        if (set.size === 0) this.#transfers.delete(file.requestId)
-        this.locals.delete(`${file.requestId}/${file.index}`)
-        if (abort.signal.aborted && outcome.kind !== 'done') {
-          await wishlist.release(file.requestId, file.index).catch(() => undefined)
-          continue
+        const done = batch.filter((_, i) => outcomes[i]!.kind === 'done')
+        await wishlist.completeMany(done).catch(async () => {
+          // A request was cancelled meanwhile: record the others one by one.
+          for (const f of done) await wishlist.complete(f.requestId, f.index).catch(() => undefined)
+        })
+        for (const [i, file] of batch.entries()) {
+          const outcome = outcomes[i]!
+          if (outcome === ABORTED) {
+            await wishlist.release(file.requestId, file.index).catch(() => undefined)
+          } else if (outcome.kind === 'done') {
+            this.#o.onFile({ ...fileRef(file, outcome.localPath), outcome: 'done' })
+          } else await this.#record(peer, file, outcome)
         }
-        await this.#record(peer, file, outcome)
       }
     } finally {
       this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
     }
+  }
+
+  async #transfer(
+    peer: string,
+    client: PeerClient,
+    file: WishlistFile,
+    base: string,
+  ): Promise<TransferOutcome> {
+    const abort = new AbortController()
+    const signal = AbortSignal.any([this.#abort.signal, abort.signal])
+    const done = transferFile(this.#context(peer, signal), client, file, base).catch(
+      (err: unknown): TransferOutcome => ({ kind: 'retry', reason: describeError(err) }),
+    )
+    const set = this.#transfers.get(file.requestId) ?? new Set()
+    const entry = { abort, done }
+    set.add(entry)
+    this.#transfers.set(file.requestId, set)
+    const outcome = await done
+    set.delete(entry)
+    if (set.size === 0) this.#transfers.delete(file.requestId)
+    this.locals.delete(`${file.requestId}/${file.index}`)
+    return abort.signal.aborted && outcome.kind !== 'done' ? ABORTED : outcome
   }
 
   #context(peer: string, signal: AbortSignal) {
@@ -239,9 +274,7 @@ export class DownloadEngine {
     const still = async (change: () => Promise<unknown>) => change().catch(() => undefined)
     switch (outcome.kind) {
       case 'done':
-        await still(() => wishlist.complete(requestId, index))
-        this.#o.onFile({ ...fileRef(file, outcome.localPath), outcome: 'done' })
-        return
+        return // recorded in its batch
       case 'failed':
         await still(() => wishlist.fail(requestId, index, outcome.reason))
         this.#o.onFile({ ...fileRef(file, ''), outcome: 'failed', reason: outcome.reason })

@@ -28,6 +28,9 @@ export type TransferOutcome =
   | { kind: 'retry'; reason: string }
   | { kind: 'disk-full'; reason: string }
 
+/** Progress of one transfer is reported at most this often. */
+const REPORT_MS = 100
+
 /** Transfers a longer than this are checked again at the end: the remote file may have changed. */
 const VERIFY_AFTER_MS = 1000
 
@@ -110,12 +113,18 @@ async function receive(
       }
     }
     let position = read.offset
+    let reportedAt = 0
     for await (const chunk of read.body) {
       for (const bucket of context.buckets()) await bucket.take(chunk.length, { signal })
       await part.write(chunk, position)
       position += chunk.length
-      wishlist.progress(current.requestId, current.index, position)
-      context.onBytes(current, position)
+      // Progress is for people: a few times a second is plenty (a chunk is 64 KiB).
+      const now = performance.now()
+      if (now - reportedAt >= REPORT_MS || position === read.offset + read.length) {
+        reportedAt = now
+        wishlist.progress(current.requestId, current.index, position)
+        context.onBytes(current, position)
+      }
     }
     if (part.size !== current.size) {
       return { kind: 'retry', reason: `got ${part.size} of ${current.size} bytes` }
