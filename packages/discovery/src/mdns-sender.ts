@@ -98,10 +98,16 @@ export class MdnsSender {
     socket.query({ id: this.#newQueryId(), questions }, () => undefined)
   }
 
+  /** Cancels every scheduled send (on stop), so that a restart starts from a clean slate. */
   clearTimers(): void {
     clearTimeout(this.#responseTimer)
     clearTimeout(this.#announceTimer)
     clearTimeout(this.#queryTimer)
+    // `answer()` reads a set timer as "an answer is pending": a cancelled one must not stay set,
+    // or after a restart we would never answer a query again.
+    this.#responseTimer = undefined
+    this.#announceTimer = undefined
+    this.#queryTimer = undefined
   }
 
   #multicast(ttl: number): void {
