@@ -1,5 +1,5 @@
 import type { Entry } from '@harddrive-party/wire-protocol'
-import { MAX_MTIME } from '@harddrive-party/wire-protocol'
+import { limits } from '@harddrive-party/wire-protocol'
 import type { StoreDatabases } from './database'
 import { type DirRecord, decodeDirRecord, encodeDirRecord } from './dir-record'
 import { foldedSegment } from './fold'
@@ -25,7 +25,7 @@ export type Location =
 /** mtime as the wire carries it (whole ms, non-negative), or undefined when it cannot. */
 export function wireMtime(ms: number): number | undefined {
   const t = Math.floor(ms)
-  return Number.isFinite(t) && t >= 0 && t <= MAX_MTIME ? t : undefined
+  return Number.isFinite(t) && t >= 0 && t <= limits.MAX_MTIME ? t : undefined
 }
 
 function fileEntry(path: string, size: number, mtime: number): Entry {

@@ -1,5 +1,10 @@
 import { type CombinedDiscovery, createDiscovery } from '@harddrive-party/discovery'
-import { DEFAULT_STUN_SERVERS, HolePuncher, type NatReport } from '@harddrive-party/holepunch'
+import {
+  createHolePuncher,
+  DEFAULT_STUN_SERVERS,
+  type HolePuncher,
+  type NatReport,
+} from '@harddrive-party/holepunch'
 import type { IndexStore } from '@harddrive-party/index-store'
 import { type Connection, createTransport, type Transport } from '@harddrive-party/transport'
 import { deriveTopicKeys, type TopicKeys } from '@harddrive-party/wire-protocol'
@@ -127,7 +132,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       parts.server = server
       const transport = await this.#bindTransport(storage)
       parts.transport = transport
-      const puncher = new HolePuncher({
+      const puncher = createHolePuncher({
         socket: transport.socket,
         createSocket: (opts) => transport.createSocket(opts),
         ...(o.stunServers ? { stunServers: o.stunServers } : {}),
