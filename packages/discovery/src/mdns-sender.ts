@@ -1,5 +1,5 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol'
-import type { DiscoveryLogger } from './logger'
 import type { InstanceCache } from './mdns-record-cache'
 import { asksForUs, type LocalService, serviceRecords } from './mdns-service'
 import type { MdnsSocket } from './mdns-socket'
@@ -18,7 +18,7 @@ export interface MdnsSenderOptions {
   queryIntervalMs: number
   /** Smallest gap between two multicasts of our records. */
   minResponseIntervalMs: number
-  log: DiscoveryLogger
+  log: Logger
   /** The socket while started. */
   socket(): MdnsSocket | undefined
   /** Our service while started. */

@@ -1,6 +1,6 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import type { StoreDatabases } from './database'
 import { IndexStoreError } from './errors'
-import type { IndexStoreLogger } from './logger'
 import {
   bad,
   checkRequestInput,
@@ -38,14 +38,14 @@ export interface WishlistOptions {
  */
 export class Wishlist {
   readonly #dbs: StoreDatabases
-  readonly #log: IndexStoreLogger
+  readonly #log: Logger
   readonly #queue: WishlistQueue
   readonly #progress: PendingProgress
   #flushing: Promise<void> | undefined
   #closed = false
 
   /** @internal Left out of the published .d.ts (stripInternal): `dbs` holds lmdb's types. */
-  constructor(dbs: StoreDatabases, log: IndexStoreLogger, options: WishlistOptions = {}) {
+  constructor(dbs: StoreDatabases, log: Logger, options: WishlistOptions = {}) {
     this.#dbs = dbs
     this.#log = log
     this.#queue = new WishlistQueue(dbs)

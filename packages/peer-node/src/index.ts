@@ -17,11 +17,12 @@
  * await node.stop()
  * ```
  */
+
+export type { CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 export type { AttemptInfo } from './connections/peer-state'
 export type { Technique } from './connections/technique'
 export type { PeerNodeErrorCode } from './errors'
 export { isPeerNodeError, PeerNodeError } from './errors'
-export type { PeerNodeLogger } from './logger'
 export { displayNames, PEER_NAME_WORDS, peerName } from './peer-names'
 export { createPeerNode } from './peer-node'
 export type {

@@ -7,6 +7,7 @@ import {
 } from '@harddrive-party/holepunch'
 import type { IndexStore } from '@harddrive-party/index-store'
 import { type Connection, createTransport, type Transport } from '@harddrive-party/transport'
+import type { CreateLogger } from '@harddrive-party/wire-protocol'
 import { deriveTopicKeys, type TopicKeys } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { Announcer } from './announcer'
@@ -49,7 +50,7 @@ interface Running {
 class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode {
   readonly #o: PeerNodeOptions
   readonly #log
-  readonly #clientLog
+  readonly #logger: CreateLogger
   readonly #topics = new Map<string, TopicKeys>()
   #running: Running | undefined
   #starting: Promise<void> | undefined
@@ -60,7 +61,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     super()
     this.#o = options
     this.#log = (options.logger ?? defaultLogger)('node')
-    this.#clientLog = (options.logger ?? defaultLogger)('client')
+    this.#logger = options.logger ?? defaultLogger
   }
 
   get storage() {
@@ -125,7 +126,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       // Serving first: a peer that connects the moment the transport listens is answered.
       const server = createRequestServer({
         store: storage.store,
-        logger: logger('serving'),
+        logger,
         ...(o.serving ? { limits: o.serving } : {}),
       })
       await server.start()
@@ -331,7 +332,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       const hex = typeof key === 'string' ? key : Buffer.from(key).toString('hex')
       throw new PeerNodeError('NOT_CONNECTED', `no live connection to peer ${hex.slice(0, 16)}`)
     }
-    return createPeerClient(connection, { logger: this.#clientLog })
+    return createPeerClient(connection, { logger: this.#logger })
   }
 
   /** Reverse order; every step runs even when an earlier one failed. */

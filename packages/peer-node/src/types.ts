@@ -6,16 +6,15 @@ import type {
 import type { NatReport } from '@harddrive-party/holepunch'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Carrier, Connection } from '@harddrive-party/transport'
+import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo } from './connections/peer-state'
-import type { PeerNodeLogger } from './logger'
 import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
 import type { StorageLayout } from './storage/storage-dir'
 
-export interface AbortOptions {
-  signal?: AbortSignal
-}
+// One home for shared types (wire-protocol); re-exported for our modules and the package door.
+export type { AbortOptions }
 
 /** A peer as people see it: its key and the name derived from it. */
 export interface PeerRef {
@@ -122,7 +121,7 @@ export interface PeerNodeOptions {
   /** Upload slots, per-peer request limits and upload rates for serving our shares. */
   serving?: Partial<ServingLimits>
   /** Logger factory; default `debug('hdp:peer-node:<component>')`. */
-  logger?: (component: string) => PeerNodeLogger
+  logger?: CreateLogger
 }
 
 export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
