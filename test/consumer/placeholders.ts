@@ -117,6 +117,24 @@ for (const s of [socket, otherSocket, ...stuns]) await s.close()
 console.log('holepunch example:', nat.nat, progress.join(' '))
 `,
   },
+  // Two peers on loopback meet through an embedded broker (discovery's aedes) in this process.
+  'peer-node': {
+    before: `
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createEmbeddedBroker } from '@harddrive-party/discovery'
+const broker = createEmbeddedBroker()
+await broker.start()
+const brokerUrl = broker.url!
+const aliceDir = mkdtempSync(join(tmpdir(), 'hdp-consumer-alice-'))
+const bobDir = mkdtempSync(join(tmpdir(), 'hdp-consumer-bob-'))
+`,
+    after: `
+await broker.stop()
+console.log('peer-node example: connected to', peer.name)
+`,
+  },
   discovery: {
     before: `
 import { generateKeyPairSync } from 'node:crypto'
