@@ -19,13 +19,7 @@
 export type { CreateSocket, DatagramSocket, SocketAddress } from './datagram-socket'
 export type { HolepunchErrorCode } from './errors'
 export { HolepunchError, isHolepunchError } from './errors'
-export type {
-  HolePuncher,
-  HolePuncherOptions,
-  PunchOptions,
-  PunchRequest,
-  PunchResult,
-} from './hole-puncher'
+export type { HolePuncher, HolePuncherOptions } from './hole-puncher'
 export { createHolePuncher } from './hole-puncher'
 export type { DetectNatOptions } from './nat-detect'
 export type { NatReport } from './nat-type'
@@ -37,6 +31,7 @@ export type {
   PunchStats,
   PunchTechnique,
 } from './progress'
+export type { PunchOptions, PunchRequest, PunchResult } from './punch-options'
 export type { LocalNat, RemotePeer } from './punch-plan'
 export type { StunServer } from './stun-servers'
 export { DEFAULT_STUN_SERVERS } from './stun-servers'

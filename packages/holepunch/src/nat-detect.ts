@@ -64,16 +64,13 @@ export async function detectNat(
   let nextServer = 0
   let order = 0
 
+  const bind = (destination: SocketAddress, until: AbortSignal) =>
+    stunBinding(socket, destination, { ...retransmit, signal: until }, stunLog)
   const ask = async (destination: SocketAddress): Promise<StunBinding | undefined> => {
     const seq = order++
     tried.push(destination)
     try {
-      const binding = await stunBinding(
-        socket,
-        destination,
-        { ...retransmit, signal: stop },
-        stunLog,
-      )
+      const binding = await bind(destination, stop)
       answers.push({ order: seq, binding })
       emitProgress(onProgress, {
         type: 'holepunch:stun',
@@ -152,13 +149,7 @@ export async function detectNat(
         const seq = order++
         tried.push(destination)
         try {
-          const binding = await stunBinding(
-            socket,
-            destination,
-            { ...retransmit, signal: probeStop },
-            stunLog,
-          )
-          answers.push({ order: seq, binding })
+          answers.push({ order: seq, binding: await bind(destination, probeStop) })
         } catch (err) {
           log('extra probe %s: %s', formatAddress(destination), (err as Error).message)
         }
