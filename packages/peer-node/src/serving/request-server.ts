@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
-import type { CreateLogger } from '@harddrive-party/wire-protocol'
+import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
 import { defaultLogger, type PeerNodeLogger } from '../logger'
@@ -111,7 +111,8 @@ export class RequestServer {
   }
 
   /** Starts following the store's changes (for `watch`). Idempotent. */
-  async start(): Promise<void> {
+  async start(options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
     if (this.#state !== 'stopped') return
     this.#shutdown = new AbortController()
     // Every request in progress follows it (one listener each): no leak warning at 10.
@@ -158,9 +159,7 @@ export class RequestServer {
    */
   serve(connection: Connection): Promise<void> {
     if (this.#state !== 'started') {
-      return Promise.reject(
-        new PeerNodeError('INVALID_OPTIONS', 'the request server is not started'),
-      )
+      return Promise.reject(new PeerNodeError('NOT_STARTED', 'the request server is not started'))
     }
     const peer = Buffer.from(connection.remotePublicKey).toString('hex')
     const state = this.#peerState(peer)
