@@ -21,7 +21,7 @@
  */
 
 // What the README example needs from wire-protocol, so installing this package is enough.
-export type { CreateLogger, Logger, SocketAddress, TopicKeys } from '@harddrive-party/wire-protocol'
+export type { CreateLogger, Logger, TopicKeys } from '@harddrive-party/wire-protocol'
 export { deriveTopicKeys } from '@harddrive-party/wire-protocol'
 export type { BackoffOptions } from './backoff'
 export type { CombinedDiscovery, DiscoveryOptions } from './combined-discovery'
