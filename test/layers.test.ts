@@ -105,4 +105,47 @@ describe('layer graph (style H6)', () => {
     expect(found).toContain("transport reaches outside its package: '../../peer-node/src/index'")
     expect(found).toContain('peer-node depends on @harddrive-party/cli')
   })
+
+  it('the checker catches a shared type declared outside wire-protocol, and code in its home', () => {
+    const bad: Workspace = [
+      {
+        dir: 'packages/wire-protocol',
+        name: '@harddrive-party/wire-protocol',
+        dependencies: [],
+        devDependencies: [],
+        sources: [
+          {
+            file: 'packages/wire-protocol/src/shared-types.ts',
+            text: 'export interface AbortOptions { signal?: AbortSignal }\nexport const x = 1',
+          },
+        ],
+      },
+      {
+        dir: 'packages/holepunch',
+        name: '@harddrive-party/holepunch',
+        dependencies: [],
+        devDependencies: [],
+        sources: [
+          {
+            file: 'packages/holepunch/src/a.ts',
+            text: 'export interface SocketAddress {\n  host: string\n}\ntype Logger = (s: string) => void',
+          },
+          // Re-exporting and importing the shared types is the rule, not a violation.
+          {
+            file: 'packages/holepunch/src/b.ts',
+            text: "import type { Identity } from '@harddrive-party/wire-protocol'\nexport type { Identity }",
+          },
+        ],
+      },
+    ]
+    const found = findLayerViolations(bad)
+    expect(found).toContain("wire-protocol's shared types module holds runtime code")
+    expect(found).toContain(
+      'holepunch declares shared type SocketAddress in packages/holepunch/src/a.ts (import it from wire-protocol)',
+    )
+    expect(found).toContain(
+      'holepunch declares shared type Logger in packages/holepunch/src/a.ts (import it from wire-protocol)',
+    )
+    expect(found.filter((f) => f.includes('b.ts'))).toEqual([])
+  })
 })

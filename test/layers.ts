@@ -29,6 +29,43 @@ export const TEST_ONLY = ['test-lab']
 /** The only third-party packages the pure protocol layer may import. */
 export const WIRE_PROTOCOL_ALLOWED = ['cbor-x', '@noble/hashes', '@noble/ciphers', '@noble/curves']
 
+/**
+ * The structural types that several packages share (issue 10, "one shape for shared ideas"):
+ * each is declared once, type-only, in wire-protocol's shared-types module, and other packages
+ * import or re-export it instead of declaring their own.
+ */
+export const SHARED_TYPES = [
+  'AbortOptions',
+  'SocketAddress',
+  'Identity',
+  'DatagramSocket',
+  'Logger',
+  'CreateLogger',
+]
+export const SHARED_TYPES_HOME = 'packages/wire-protocol/src/shared-types.ts'
+
+// `interface X`, `class X` or `type X =` (not `type X,` in an import list).
+const names = SHARED_TYPES.join('|')
+const declarationRe = new RegExp(
+  `^\\s*(?:export\\s+)?(?:declare\\s+)?(?:(?:interface|class)\\s+(${names})\\b|type\\s+(${names})\\s*(?:<[^>]*>)?\\s*=)`,
+  'gm',
+)
+/** Anything in a module that emits code: the shared-types home must hold types only. */
+const runtimeRe =
+  /^\s*(?:export\s+)?(?:const|let|var|function|class|enum|async\s+function)\b|^\s*import\s+(?!type\b)/m
+
+/** Where a shared type is declared outside its home, or the home holds runtime code. */
+function sharedTypeViolations(short: string, file: string, text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '')
+  if (file === SHARED_TYPES_HOME) {
+    return runtimeRe.test(code) ? [`wire-protocol's shared types module holds runtime code`] : []
+  }
+  return [...code.matchAll(declarationRe)].map(
+    (m) =>
+      `${short} declares shared type ${m[1] ?? m[2]} in ${file} (import it from wire-protocol)`,
+  )
+}
+
 const importRe =
   /(?:^|[^.\w])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm
 
@@ -71,6 +108,7 @@ export function findLayerViolations(ws: Workspace): string[] {
       }
     }
     for (const { file, text } of pkg.sources) {
+      problems.push(...sharedTypeViolations(short, file, text))
       for (const spec of importsOf(text)) {
         if (spec.startsWith('.')) {
           const depth = file.split('/').length - pkg.dir.split('/').length - 1

@@ -90,7 +90,7 @@ const bobDir = mkdtempSync(join(tmpdir(), 'hdp-consumer-bob-'))
   },
   holepunch: {
     before: `${udp}
-import { HolePuncher as OtherPuncher } from '@harddrive-party/holepunch'
+import { createHolePuncher as createOtherPuncher } from '@harddrive-party/holepunch'
 const stuns = [await stunResponder(), await stunResponder()]
 const stunServers = stuns.map((s) => \`127.0.0.1:\${s.port}\`)
 const socket = await bindUdp()
@@ -100,7 +100,7 @@ const progress: string[] = []
 const useRelay = (p: unknown) => console.log('relay needed for', p)
 // The other peer punches towards us at the same time, as it would after reading our announcement.
 const otherSocket = await bindUdp()
-const other = new OtherPuncher({ socket: otherSocket, stunServers })
+const other = createOtherPuncher({ socket: otherSocket, stunServers })
 await other.start()
 const otherSide = other
   .punch({ secret, remote: { nat: 'open', addresses: [{ host: '127.0.0.1', port: socket.port }] } })
@@ -115,6 +115,24 @@ await otherSide
 await other.stop()
 for (const s of [socket, otherSocket, ...stuns]) await s.close()
 console.log('holepunch example:', nat.nat, progress.join(' '))
+`,
+  },
+  // Two peers on loopback meet through an embedded broker (discovery's aedes) in this process.
+  'peer-node': {
+    before: `
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createEmbeddedBroker } from '@harddrive-party/discovery'
+const broker = createEmbeddedBroker()
+await broker.start()
+const brokerUrl = broker.url!
+const aliceDir = mkdtempSync(join(tmpdir(), 'hdp-consumer-alice-'))
+const bobDir = mkdtempSync(join(tmpdir(), 'hdp-consumer-bob-'))
+`,
+    after: `
+await broker.stop()
+console.log('peer-node example: connected to', peer.name)
 `,
   },
   discovery: {

@@ -1,4 +1,4 @@
-import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import type { CreateLogger, TopicKeys } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import type {
   AbortOptions,
@@ -11,7 +11,6 @@ import type {
   PeersOptions,
 } from './discovery'
 import { sumStats } from './discovery-stats'
-import type { DiscoveryLogger } from './logger'
 import {
   createMdnsDiscovery,
   type MdnsDiscovery,
@@ -29,7 +28,7 @@ export interface DiscoveryOptions {
   mqtt?: Omit<MqttDiscoveryOptions, 'identity' | 'getAnnouncement'> | false
   /** mDNS options, or `false` (the default: mDNS needs `interface` and `port`). */
   mdns?: Omit<MdnsDiscoveryOptions, 'identity'> | false
-  logger?: DiscoveryLogger
+  logger?: CreateLogger
 }
 
 export interface CombinedDiscovery extends Discovery {

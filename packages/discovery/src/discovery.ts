@@ -1,18 +1,17 @@
 import type {
+  AbortOptions,
   AnnouncedAddress,
   Announcement,
   ConnectRequest,
+  Identity,
   NatType,
   PortAllocation,
   TopicKeys,
 } from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'
 
-/** ed25519 identity in libsodium form: `secretKey` is seed(32) ‖ publicKey(32). */
-export interface Identity {
-  publicKey: Uint8Array
-  secretKey: Uint8Array
-}
+// One home for shared types (wire-protocol); re-exported for our modules and the package door.
+export type { AbortOptions, Identity }
 
 /** What we tell topic members about ourselves; discovery adds key, timestamp and nonce. */
 export interface AnnouncementInput {
@@ -156,10 +155,6 @@ export interface DiscoveryEvents {
   status: CustomEvent<DiscoveryStatus>
   /** A member asked us to start our side of a hole punch now (MQTT only). */
   connect: CustomEvent<ConnectRequestFound>
-}
-
-export interface AbortOptions {
-  signal?: AbortSignal
 }
 
 export interface PeersOptions extends AbortOptions {

@@ -1,9 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import { isIPv6, limits } from '@harddrive-party/wire-protocol'
+import { type CreateLogger, isIPv6, limits } from '@harddrive-party/wire-protocol'
 import { Aedes } from 'aedes'
 import type { AbortOptions } from './discovery'
 import { DiscoveryError } from './errors'
-import { createLogger, type DiscoveryLogger } from './logger'
+import { defaultLogger } from './logger'
 import { MQTT_TOPIC_ROOT } from './mqtt-topic'
 
 export interface EmbeddedBrokerOptions {
@@ -13,7 +13,7 @@ export interface EmbeddedBrokerOptions {
   port?: number
   /** Most simultaneous client connections. Default 1024. */
   maxConnections?: number
-  logger?: DiscoveryLogger
+  logger?: CreateLogger
 }
 
 /** A small MQTT 3.1.1 broker (aedes, in-process) that carries only harddrive-party topics. */
@@ -38,7 +38,7 @@ const TOPIC_FILTER = new RegExp(`^${MQTT_TOPIC_ROOT}/[0-9a-f]{64}/(\\+|[0-9a-f]{
 export function createEmbeddedBroker(options: EmbeddedBrokerOptions = {}): EmbeddedBroker {
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? 0
-  const log = options.logger ?? createLogger('broker')
+  const log = (options.logger ?? defaultLogger)('broker')
   let broker: Aedes | undefined
   let server: Server | undefined
   let address: { host: string; port: number } | undefined

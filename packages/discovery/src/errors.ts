@@ -1,4 +1,4 @@
-import { HdpError } from '@harddrive-party/wire-protocol'
+import { HdpError, isHdpError } from '@harddrive-party/wire-protocol'
 
 export type DiscoveryErrorCode =
   /** An option is missing or out of range (broker URL, interface address, identity, port). */
@@ -15,4 +15,8 @@ export type DiscoveryErrorCode =
 /** The one error class of `@harddrive-party/discovery`. Branch on `code`. */
 export class DiscoveryError extends HdpError<DiscoveryErrorCode> {
   override name = 'DiscoveryError'
+}
+
+export function isDiscoveryError(err: unknown): err is DiscoveryError {
+  return isHdpError(err, 'DiscoveryError')
 }

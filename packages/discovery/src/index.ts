@@ -21,7 +21,7 @@
  */
 
 // What the README example needs from wire-protocol, so installing this package is enough.
-export type { TopicKeys } from '@harddrive-party/wire-protocol'
+export type { CreateLogger, Logger, TopicKeys } from '@harddrive-party/wire-protocol'
 export { deriveTopicKeys } from '@harddrive-party/wire-protocol'
 export type { BackoffOptions } from './backoff'
 export type { CombinedDiscovery, DiscoveryOptions } from './combined-discovery'
@@ -48,12 +48,10 @@ export { REJECTION_REASONS } from './discovery'
 export type { EmbeddedBroker, EmbeddedBrokerOptions } from './embedded-broker'
 export { createEmbeddedBroker } from './embedded-broker'
 export type { DiscoveryErrorCode } from './errors'
-export { DiscoveryError } from './errors'
-export type { DiscoveryLogger } from './logger'
+export { DiscoveryError, isDiscoveryError } from './errors'
 export type { MdnsDiscovery, MdnsDiscoveryOptions } from './mdns-discovery'
 export { createMdnsDiscovery } from './mdns-discovery'
 export type { MqttDiscovery } from './mqtt-discovery'
 export { createMqttDiscovery } from './mqtt-discovery'
 export type { MqttDiscoveryOptions } from './mqtt-options'
 export { DEFAULT_BROKER_URL } from './mqtt-options'
-export { announceTopic, MQTT_TOPIC_ROOT, topicFilter } from './mqtt-topic'

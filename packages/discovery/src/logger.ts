@@ -1,17 +1,10 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import debug from 'debug'
 
-/** A component logger: call it for normal lines; `.error` and `.trace` are sub-namespaces. */
-export interface DiscoveryLogger {
-  (formatter: string, ...args: unknown[]): void
-  error(formatter: string, ...args: unknown[]): void
-  trace(formatter: string, ...args: unknown[]): void
-}
-
-/** `debug('hdp:discovery:<component>')` with `:error` and `:trace` children. */
-export function createLogger(component: string): DiscoveryLogger {
+/** The default logger: `debug('hdp:discovery:<component>')` with `:error` and `:trace` children. */
+export function defaultLogger(component: string): Logger {
   const name = `hdp:discovery:${component}`
-  const log = debug(name)
-  return Object.assign((f: string, ...args: unknown[]) => log(f, ...args), {
+  return Object.assign(debug(name), {
     error: debug(`${name}:error`),
     trace: debug(`${name}:trace`),
   })

@@ -1,6 +1,8 @@
 import {
+  type CreateLogger,
   createMdnsCapability,
   encodeMdnsRecord,
+  type Logger,
   MAX_MDNS_CAPABILITIES,
   type MdnsEndpoint,
   type MdnsRecord,
@@ -22,7 +24,7 @@ import { StatsCounter } from './discovery-stats'
 import { DiscoveryError } from './errors'
 import { bytesToHex } from './hex'
 import { validateIdentity } from './identity'
-import { createLogger, type DiscoveryLogger } from './logger'
+import { defaultLogger } from './logger'
 import { matchMdnsPeer, mdnsAnnouncement } from './mdns-peer-match'
 import { MdnsRecordCache } from './mdns-record-cache'
 import { MdnsSender } from './mdns-sender'
@@ -67,7 +69,8 @@ export interface MdnsDiscoveryOptions {
   maxTopics?: number
   /** Default 256. */
   maxPeersPerTopic?: number
-  logger?: DiscoveryLogger
+  /** Logger of each component; default `debug('hdp:discovery:<component>')`. */
+  logger?: CreateLogger
 }
 
 export interface MdnsDiscovery extends Discovery {
@@ -91,7 +94,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
   readonly #queryIntervalMs: number
   readonly #minResponseIntervalMs: number
   readonly #maxTopics: number
-  readonly #log: DiscoveryLogger
+  readonly #log: Logger
   readonly #keyHex: string
   readonly #joined = new Map<string, TopicKeys>()
   readonly #peers: PeerTable<MdnsPeerFound>
@@ -133,7 +136,7 @@ class MdnsDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Md
       )
     }
     this.#peers = new PeerTable(positive(o.maxPeersPerTopic ?? 256, 'maxPeersPerTopic'))
-    this.#log = o.logger ?? createLogger('mdns')
+    this.#log = (o.logger ?? defaultLogger)('mdns')
     this.#sender = new MdnsSender({
       ttl: this.#ttl,
       queryIntervalMs: this.#queryIntervalMs,

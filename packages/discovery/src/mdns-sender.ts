@@ -1,5 +1,5 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol'
-import type { DiscoveryLogger } from './logger'
 import type { InstanceCache } from './mdns-record-cache'
 import { asksForUs, type LocalService, serviceRecords } from './mdns-service'
 import type { MdnsSocket } from './mdns-socket'
@@ -18,7 +18,7 @@ export interface MdnsSenderOptions {
   queryIntervalMs: number
   /** Smallest gap between two multicasts of our records. */
   minResponseIntervalMs: number
-  log: DiscoveryLogger
+  log: Logger
   /** The socket while started. */
   socket(): MdnsSocket | undefined
   /** Our service while started. */
@@ -98,10 +98,16 @@ export class MdnsSender {
     socket.query({ id: this.#newQueryId(), questions }, () => undefined)
   }
 
+  /** Cancels every scheduled send (on stop), so that a restart starts from a clean slate. */
   clearTimers(): void {
     clearTimeout(this.#responseTimer)
     clearTimeout(this.#announceTimer)
     clearTimeout(this.#queryTimer)
+    // `answer()` reads a set timer as "an answer is pending": a cancelled one must not stay set,
+    // or after a restart we would never answer a query again.
+    this.#responseTimer = undefined
+    this.#announceTimer = undefined
+    this.#queryTimer = undefined
   }
 
   #multicast(ttl: number): void {

@@ -2,6 +2,7 @@ import {
   CONNECT_REQUEST_FORMAT,
   type ConnectRequest,
   connectInbox,
+  type Logger,
   sealConnectRequest,
   type TopicKeys,
 } from '@harddrive-party/wire-protocol'
@@ -24,7 +25,7 @@ import { createEmbeddedBroker, type EmbeddedBroker } from './embedded-broker'
 import { DiscoveryError } from './errors'
 import { bytesToHex } from './hex'
 import { seedOf } from './identity'
-import { createLogger, type DiscoveryLogger } from './logger'
+import { defaultLogger } from './logger'
 import {
   DEFAULT_BROKER_URL,
   type MqttDiscoveryOptions,
@@ -71,7 +72,7 @@ interface Joined {
 
 class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements MqttDiscovery {
   readonly #o: MqttSettings
-  readonly #log: DiscoveryLogger
+  readonly #log: Logger
   readonly #embedded: EmbeddedBroker | undefined
   readonly #joined = new Map<string, Joined>()
   readonly #peers: PeerTable<MqttPeerFound>
@@ -89,11 +90,11 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
     super()
     this.#o = resolveMqttOptions(o)
     this.#peers = new PeerTable(this.#o.maxPeersPerTopic)
-    this.#log = o.logger ?? createLogger('mqtt')
+    this.#log = (o.logger ?? defaultLogger)('mqtt')
     if (o.embeddedBroker) {
       this.#embedded = createEmbeddedBroker({
         ...(o.embeddedBroker === true ? {} : o.embeddedBroker),
-        logger: this.#log,
+        logger: o.logger ?? defaultLogger,
       })
     }
   }

@@ -1,10 +1,10 @@
+import type { CreateLogger } from '@harddrive-party/wire-protocol'
 import type { IClientOptions } from 'mqtt'
 import type { BackoffOptions } from './backoff'
 import type { AnnouncementInput, Identity } from './discovery'
 import type { EmbeddedBrokerOptions } from './embedded-broker'
 import { DiscoveryError } from './errors'
 import { validateIdentity } from './identity'
-import type { DiscoveryLogger } from './logger'
 import { positive } from './option-checks'
 
 /** The public broker the original used. Unreachable offline: discovery keeps retrying. */
@@ -44,7 +44,7 @@ export interface MqttDiscoveryOptions {
     IClientOptions,
     'username' | 'password' | 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'
   >
-  logger?: DiscoveryLogger
+  logger?: CreateLogger
 }
 
 /** {@link MqttDiscoveryOptions} checked, with every default filled in (but the broker's). */

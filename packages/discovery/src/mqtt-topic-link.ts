@@ -1,7 +1,6 @@
-import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import type { Logger, TopicKeys } from '@harddrive-party/wire-protocol'
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import { Backoff, type BackoffOptions } from './backoff'
-import type { DiscoveryLogger } from './logger'
 import { announceTopic, randomClientId, topicFilter } from './mqtt-topic'
 
 export interface TopicLinkHandlers {
@@ -31,7 +30,7 @@ export interface TopicLinkOptions {
   /** A freshly signed and sealed announcement; throws if ours cannot be made. */
   seal(topic: TopicKeys): Uint8Array
   handlers: TopicLinkHandlers
-  log: DiscoveryLogger
+  log: Logger
 }
 
 /** How long a graceful leave waits for the broker before dropping the connection. */

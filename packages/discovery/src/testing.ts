@@ -7,6 +7,8 @@ export type { ComplianceHarness, CompliancePeer } from './discovery-compliance'
 export { discoveryCompliance } from './discovery-compliance'
 export type { Mosquitto, MosquittoOptions } from './mosquitto'
 export { freeTcpPort, startMosquitto } from './mosquitto'
+// The MQTT topic layout, for tests that play a hostile client against the broker.
+export { announceTopic, MQTT_TOPIC_ROOT, topicFilter } from './mqtt-topic'
 export {
   byKey,
   createTestIdentity,

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url'
 import {
   type AnnouncementInput,
+  type CreateLogger,
   createMqttDiscovery,
   DEFAULT_BROKER_URL,
-  type DiscoveryLogger,
   type DiscoveryStatus,
   type MqttDiscovery,
   type MqttDiscoveryOptions,
@@ -154,10 +154,11 @@ describe('MQTT discovery', () => {
   it('keeps retrying an unreachable broker with backoff (one topic probes for all), says so once, and recovers', async () => {
     const port = await freeTcpPort()
     const lines: string[] = []
-    const logger: DiscoveryLogger = Object.assign(() => undefined, {
-      error: (f: string) => lines.push(f),
-      trace: () => undefined,
-    })
+    const logger: CreateLogger = () =>
+      Object.assign(() => undefined, {
+        error: (f: string) => lines.push(f),
+        trace: () => undefined,
+      })
     const topics = await Promise.all([testTopicKeys(), testTopicKeys(), testTopicKeys()])
     const a = makePeer({ brokerUrl: `mqtt://127.0.0.1:${port}`, logger })
     const status = statusEvents(a.discovery)

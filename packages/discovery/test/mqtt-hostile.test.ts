@@ -1,14 +1,14 @@
 import {
   type AnnouncementInput,
-  announceTopic,
   createMqttDiscovery,
   type MqttDiscovery,
-  topicFilter,
 } from '@harddrive-party/discovery'
 import {
+  announceTopic,
   byKey,
   createTestIdentity,
   testTopicKeys,
+  topicFilter,
   waitForGone,
   waitForPeer,
 } from '@harddrive-party/discovery/testing'

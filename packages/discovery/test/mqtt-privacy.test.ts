@@ -1,14 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import {
-  createEmbeddedBroker,
-  createMqttDiscovery,
-  MQTT_TOPIC_ROOT,
-  topicFilter,
-} from '@harddrive-party/discovery'
+import { createEmbeddedBroker, createMqttDiscovery } from '@harddrive-party/discovery'
 import {
   byKey,
   createTestIdentity,
+  MQTT_TOPIC_ROOT,
   testTopicKeys,
+  topicFilter,
   waitForPeer,
 } from '@harddrive-party/discovery/testing'
 import { Aedes } from 'aedes'

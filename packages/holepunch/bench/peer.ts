@@ -4,7 +4,7 @@
 // everything before the next round. `exit` ends it.
 import { createInterface } from 'node:readline'
 import {
-  HolePuncher,
+  createHolePuncher,
   isHolepunchError,
   type PunchOptions,
   type RemotePeer,
@@ -45,7 +45,7 @@ for (;;) {
   let failure: { packetsSent: number; elapsedMs: number } | undefined
   const socket = bindUdx(udx, '0.0.0.0')
   const factory = udxSocketFactory(udx)
-  const puncher = new HolePuncher({ socket, createSocket: factory, stunServers: stun })
+  const puncher = createHolePuncher({ socket, createSocket: factory, stunServers: stun })
   await puncher.start()
   const nat = await puncher.detectNat({ rtoMs: 200, timeoutMs: 5000 })
   say('nat', {

@@ -1,24 +1,12 @@
-import { isIPv4, isIPv6 } from '@harddrive-party/wire-protocol'
+import {
+  type DatagramSocket,
+  isIPv4,
+  isIPv6,
+  type SocketAddress,
+} from '@harddrive-party/wire-protocol'
 
-/** A UDP endpoint: an IP literal and a port. */
-export interface SocketAddress {
-  host: string
-  port: number
-}
-
-/**
- * A bound UDP socket that can send and receive raw datagrams. Transport provides these (over
- * UDX); holepunch never opens sockets itself except through a {@link CreateSocket} factory.
- */
-export interface DatagramSocket {
-  /** Local port it is bound to. */
-  readonly port: number
-  /** Send one datagram. `ttl` sets the IP TTL for this packet only (the low-TTL punching trick). */
-  send(data: Uint8Array, port: number, host: string, options?: { ttl?: number }): Promise<void>
-  /** Listen for raw datagrams that are not transport traffic; returns an unsubscribe function. */
-  onMessage(listener: (data: Uint8Array, from: { host: string; port: number }) => void): () => void
-  close(): Promise<void>
-}
+// The socket types are wire-protocol's (one home for shared types); re-exported for our modules.
+export type { DatagramSocket, SocketAddress }
 
 /** Makes an additional bound socket (transport's `createSocket`); used by the birthday method. */
 export type CreateSocket = (options?: {

@@ -24,6 +24,8 @@ export type HolepunchErrorCode =
   | 'NO_SOCKET_FACTORY'
   /** Not one extra socket could be created for the birthday method. */
   | 'SOCKET_FAILED'
+  /** `detectNat` or `punch` was called before `start()` or after `stop()`. */
+  | 'NOT_STARTED'
 
 /** The one error class of `@harddrive-party/holepunch`; branch on `code`. */
 export class HolepunchError extends HdpError<HolepunchErrorCode> {

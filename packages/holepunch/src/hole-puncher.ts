@@ -1,17 +1,17 @@
 import { networkInterfaces } from 'node:os'
-import createDebug from 'debug'
-import type { CreateSocket, DatagramSocket, SocketAddress } from './datagram-socket'
+import type { AbortOptions, CreateLogger, Logger } from '@harddrive-party/wire-protocol'
+import type { CreateSocket, DatagramSocket } from './datagram-socket'
 import { HolepunchError, type HolepunchErrorCode, isHolepunchError } from './errors'
+import { defaultLogger } from './logger'
 import { type DetectNatOptions, detectNat } from './nat-detect'
 import type { NatReport } from './nat-type'
-import { emitProgress, type OnProgress, type PunchStats, type PunchTechnique } from './progress'
+import { emitProgress, type PunchStats, type PunchTechnique } from './progress'
 import { type AttemptEndpoint, type AttemptSpec, runAttempt } from './punch-attempt'
 import { PUNCH_LIMITS, PunchRateLimiter } from './punch-limits'
+import type { PunchOptions, PunchRequest, PunchResult } from './punch-options'
 import { derivePunchKey } from './punch-packet'
 import { type LocalNat, planPunch, type RemotePeer } from './punch-plan'
 import type { StunServer } from './stun-servers'
-
-const log = createDebug('hdp:holepunch:puncher')
 
 export interface HolePuncherOptions {
   /** The transport's main socket: STUN, probes and the punched path all use its port. */
@@ -25,61 +25,38 @@ export interface HolePuncherOptions {
    * this host's interfaces (`os.networkInterfaces()`), read at each punch.
    */
   localSubnets?: () => readonly string[]
+  /** Logger of each component; default `debug('hdp:holepunch:<component>')`. */
+  logger?: CreateLogger
 }
-
-export interface PunchRequest {
-  /** Shared by the two peers only (peer-node derives it from the topic and both keys); ≥ 16 bytes. */
-  secret: Uint8Array
-  /** Our side; default: the last `detectNat` report. */
-  local?: LocalNat
-  remote: RemotePeer
-}
-
-export interface PunchOptions {
-  signal?: AbortSignal
-  onProgress?: OnProgress
-  /** Give up after this long. Default 10 000, or 30 000 for the birthday method. */
-  timeoutMs?: number
-  /** Most datagrams an attempt may send, replies aside. Default 400, or `maxProbes + 600` for the birthday method. */
-  maxPackets?: number
-  /** Gap between probe rounds during the first 20 rounds. Default 50. */
-  probeIntervalMs?: number
-  /** Gap between later probe rounds. Default 250. */
-  slowIntervalMs?: number
-  /** Birthday hard side: extra sockets opened through `createSocket`. Default 256. */
-  birthdaySockets?: number
-  /** Birthday hard side: how often the opening datagrams are re-sent (NATs drop unanswered mappings after ~30 s). Default 10 000. */
-  reopenIntervalMs?: number
-  /** Birthday hard side: IP TTL of the opening datagrams, low enough to die before the peer's NAT. Default 5; 0 = normal TTL. */
-  openingTtl?: number
-  /** Birthday easy side: most random-port probes. Default 3000. */
-  maxProbes?: number
-  /** Birthday easy side: gap between random-port probes. Default 5. */
-  sprayIntervalMs?: number
-  /** After success, keep acknowledging the peer's probes this long so it completes too. Default 3000. */
-  lingerMs?: number
-}
-
-export interface PunchResult {
-  /** The socket that completed the two-way exchange: dial the peer from it. */
-  socket: DatagramSocket
-  /** True when `socket` came from `createSocket`: the caller now owns it and closes it. */
-  created: boolean
-  /** The peer's address as seen from `socket`. */
-  remote: SocketAddress
-  technique: PunchTechnique
-  packetsSent: number
-  elapsedMs: number
-}
-
-type State = 'stopped' | 'started'
 
 /**
  * STUN, NAT classification and hole punching on one UDP port. At most one birthday attempt runs
  * at a time per instance (each one fills NAT tables); a few others wait their turn. Attempts are
  * rate-limited per target IP and overall (`PUNCH_LIMITS`).
  */
-export class HolePuncher {
+export interface HolePuncher {
+  /** The last NAT report, if `detectNat` ran. */
+  readonly nat: NatReport | undefined
+  /** Idempotent; `detectNat` and `punch` reject with `NOT_STARTED` before it. */
+  start(options?: AbortOptions): Promise<void>
+  /** Aborts every attempt in flight and waits for them to release their sockets. Idempotent. */
+  stop(): Promise<void>
+  /** Asks STUN servers from the main socket and classifies the NAT. */
+  detectNat(options?: DetectNatOptions): Promise<NatReport>
+  /** Connects to a peer through both NATs with the technique their types call for. */
+  punch(request: PunchRequest, options?: PunchOptions): Promise<PunchResult>
+  /** `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+/** Creates (does not start) a hole puncher on the caller's socket. */
+export function createHolePuncher(options: HolePuncherOptions): HolePuncher {
+  return new HolePuncherImpl(options)
+}
+
+type State = 'stopped' | 'started'
+
+class HolePuncherImpl implements HolePuncher {
   readonly #socket: DatagramSocket
   readonly #createSocket: CreateSocket | undefined
   readonly #stunServers: ReadonlyArray<string | StunServer> | undefined
@@ -91,6 +68,9 @@ export class HolePuncher {
   #birthdays = 0
   readonly #limiter = new PunchRateLimiter()
   readonly #localSubnets: () => readonly string[]
+  readonly #logger: CreateLogger
+  readonly #log: Logger
+  readonly #attemptLog: Logger
   #nat: NatReport | undefined
 
   constructor(options: HolePuncherOptions) {
@@ -98,20 +78,22 @@ export class HolePuncher {
     this.#createSocket = options.createSocket
     this.#stunServers = options.stunServers
     this.#localSubnets = options.localSubnets ?? interfaceSubnets
+    this.#logger = options.logger ?? defaultLogger
+    this.#log = this.#logger('puncher')
+    this.#attemptLog = this.#logger('attempt')
   }
 
-  /** The last NAT report, if `detectNat` ran. */
   get nat(): NatReport | undefined {
     return this.#nat
   }
 
-  async start(): Promise<void> {
+  async start(options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
     if (this.#state === 'started') return
     this.#shutdown = new AbortController()
     this.#state = 'started'
   }
 
-  /** Aborts every attempt in flight and waits for them to release their sockets. */
   async stop(): Promise<void> {
     if (this.#state !== 'started') return
     this.#state = 'stopped'
@@ -125,15 +107,18 @@ export class HolePuncher {
 
   /** Asks STUN servers from the main socket and classifies the NAT; see `detectNat`. */
   detectNat(options: DetectNatOptions = {}): Promise<NatReport> {
+    if (this.#state !== 'started') return Promise.reject(notStarted())
     const signal = this.#signal(options.signal)
     const servers = options.servers ?? this.#stunServers
     return this.#track(
-      detectNat(this.#socket, { ...options, ...(servers ? { servers } : {}), signal }).then(
-        (report) => {
-          this.#nat = report
-          return report
-        },
-      ),
+      detectNat(
+        this.#socket,
+        { ...options, ...(servers ? { servers } : {}), signal },
+        this.#logger,
+      ).then((report) => {
+        this.#nat = report
+        return report
+      }),
     )
   }
 
@@ -141,9 +126,11 @@ export class HolePuncher {
    * Connects to a peer through both NATs with the technique their types call for, and resolves
    * with the socket and remote address that completed a two-way exchange. Rejects with
    * `RELAY_REQUIRED`, `NO_REMOTE_ADDRESS`, `RATE_LIMITED`, `NO_SOCKET_FACTORY`, `SOCKET_FAILED`,
-   * `PUNCH_TIMEOUT` or the signal's reason.
+   * `PUNCH_TIMEOUT`, `NOT_STARTED` or the signal's reason.
    */
   punch(request: PunchRequest, options: PunchOptions = {}): Promise<PunchResult> {
+    // Returned, not async: the caller's promise is the tracked one, handled as soon as it exists.
+    if (this.#state !== 'started') return Promise.reject(notStarted())
     const signal = this.#signal(options.signal)
     const key = derivePunchKey(request.secret)
     const local = request.local ?? this.#nat ?? { nat: 'unknown' as const }
@@ -264,6 +251,7 @@ export class HolePuncher {
         onProgress,
         lingerMs: options.lingerMs ?? 3000,
         lingerSignal: this.#shutdown.signal,
+        log: this.#attemptLog,
       })
       return {
         ...win,
@@ -292,7 +280,7 @@ export class HolePuncher {
     const sockets = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
     const failed = results.length - sockets.length
     if (failed > 0)
-      log(
+      this.#log(
         '%d of %d extra sockets failed: %O',
         failed,
         count,
@@ -327,7 +315,7 @@ export class HolePuncher {
   }
 
   #signal(signal: AbortSignal | undefined): AbortSignal {
-    if (this.#state !== 'started') throw new Error('HolePuncher is not started')
+    if (this.#state !== 'started') throw notStarted()
     return signal ? AbortSignal.any([signal, this.#shutdown.signal]) : this.#shutdown.signal
   }
 
@@ -339,6 +327,10 @@ export class HolePuncher {
     promise.then(forget, forget)
     return promise
   }
+}
+
+function notStarted(): HolepunchError {
+  return new HolepunchError('NOT_STARTED', 'the hole puncher is not started: call start() first')
 }
 
 /** This host's subnets, from its interfaces (loopback included: peers on our own host). */

@@ -6,8 +6,8 @@
  *
  * @example
  * ```ts
- * import { HolePuncher } from '@harddrive-party/holepunch'
- * const puncher = new HolePuncher({ socket, createSocket, stunServers: ['stun.example.org:3478'] })
+ * import { createHolePuncher } from '@harddrive-party/holepunch'
+ * const puncher = createHolePuncher({ socket, createSocket, stunServers: ['stun.example.org:3478'] })
  * await puncher.start()
  * const nat = await puncher.detectNat() // { nat: 'easy', publicAddress: { host, port }, ... }
  * const { socket: winner, remote } = await puncher.punch(
@@ -19,17 +19,10 @@
 export type { CreateSocket, DatagramSocket, SocketAddress } from './datagram-socket'
 export type { HolepunchErrorCode } from './errors'
 export { HolepunchError, isHolepunchError } from './errors'
-export type {
-  HolePuncherOptions,
-  PunchOptions,
-  PunchRequest,
-  PunchResult,
-} from './hole-puncher'
-export { HolePuncher } from './hole-puncher'
+export type { HolePuncher, HolePuncherOptions } from './hole-puncher'
+export { createHolePuncher } from './hole-puncher'
 export type { DetectNatOptions } from './nat-detect'
-export { detectNat } from './nat-detect'
 export type { NatReport } from './nat-type'
-export { classifyNat } from './nat-type'
 export type {
   HolepunchProgressEvent,
   OnProgress,
@@ -38,19 +31,7 @@ export type {
   PunchStats,
   PunchTechnique,
 } from './progress'
-export { PUNCH_LIMITS } from './punch-limits'
-export type { PunchKind, PunchPacket } from './punch-packet'
-export {
-  decodePunchPacket,
-  derivePunchKey,
-  encodePunchPacket,
-  PUNCH_PACKET_BYTES,
-} from './punch-packet'
-export type { LocalNat, PlanOptions, PunchPlan, RemotePeer } from './punch-plan'
-export { planPunch, predictPorts } from './punch-plan'
-export type { StunBinding, StunBindingOptions, StunRetransmitOptions } from './stun-client'
-export { STUN_DEFAULTS, stunBinding } from './stun-client'
-export type { StunErrorResponse, StunResponse, StunSuccess } from './stun-message'
-export { decodeBindingResponse, encodeBindingRequest } from './stun-message'
+export type { PunchOptions, PunchRequest, PunchResult } from './punch-options'
+export type { LocalNat, RemotePeer } from './punch-plan'
 export type { StunServer } from './stun-servers'
-export { DEFAULT_STUN_SERVERS, parseStunServer } from './stun-servers'
+export { DEFAULT_STUN_SERVERS } from './stun-servers'

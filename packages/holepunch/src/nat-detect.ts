@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { networkInterfaces } from 'node:os'
-import createDebug from 'debug'
+import type { CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import {
   type DatagramSocket,
   formatAddress,
@@ -9,12 +9,11 @@ import {
   sameAddress,
 } from './datagram-socket'
 import { isHolepunchError } from './errors'
+import { defaultLogger } from './logger'
 import { classifyNat, type NatReport } from './nat-type'
 import { emitProgress, type OnProgress } from './progress'
 import { type StunBinding, type StunRetransmitOptions, stunBinding } from './stun-client'
 import { DEFAULT_STUN_SERVERS, parseStunServer, type StunServer } from './stun-servers'
-
-const log = createDebug('hdp:holepunch:nat')
 
 export interface DetectNatOptions extends StunRetransmitOptions {
   /** Servers as `host:port` (or objects), tried in order until two distinct ones answer. Default: {@link DEFAULT_STUN_SERVERS}, shuffled. */
@@ -41,7 +40,10 @@ export interface DetectNatOptions extends StunRetransmitOptions {
 export async function detectNat(
   socket: DatagramSocket,
   options: DetectNatOptions = {},
+  createLogger: CreateLogger = defaultLogger,
 ): Promise<NatReport> {
+  const log = createLogger('nat')
+  const stunLog = createLogger('stun')
   const { signal, onProgress } = options
   signal?.throwIfAborted()
   const servers = (options.servers ?? shuffled(DEFAULT_STUN_SERVERS)).map(parseStunServer)
@@ -62,11 +64,13 @@ export async function detectNat(
   let nextServer = 0
   let order = 0
 
+  const bind = (destination: SocketAddress, until: AbortSignal) =>
+    stunBinding(socket, destination, { ...retransmit, signal: until }, stunLog)
   const ask = async (destination: SocketAddress): Promise<StunBinding | undefined> => {
     const seq = order++
     tried.push(destination)
     try {
-      const binding = await stunBinding(socket, destination, { ...retransmit, signal: stop })
+      const binding = await bind(destination, stop)
       answers.push({ order: seq, binding })
       emitProgress(onProgress, {
         type: 'holepunch:stun',
@@ -110,7 +114,9 @@ export async function detectNat(
       }
       const server = servers[nextServer++]
       if (server === undefined) return undefined
-      const hosts = isIpLiteral(server.host) ? [server.host] : await resolve(lookup, server, stop)
+      const hosts = isIpLiteral(server.host)
+        ? [server.host]
+        : await resolve(lookup, server, stop, log)
       const host = hosts.find(
         (h) => !tried.some((t) => sameAddress(t, { host: h, port: server.port })),
       )
@@ -143,11 +149,7 @@ export async function detectNat(
         const seq = order++
         tried.push(destination)
         try {
-          const binding = await stunBinding(socket, destination, {
-            ...retransmit,
-            signal: probeStop,
-          })
-          answers.push({ order: seq, binding })
+          answers.push({ order: seq, binding: await bind(destination, probeStop) })
         } catch (err) {
           log('extra probe %s: %s', formatAddress(destination), (err as Error).message)
         }
@@ -185,6 +187,7 @@ async function resolve(
   lookup: (hostname: string) => Promise<string[]>,
   server: StunServer,
   signal: AbortSignal,
+  log: Logger,
 ): Promise<string[]> {
   let onAbort: (() => void) | undefined
   try {

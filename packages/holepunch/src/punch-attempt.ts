@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto'
-import createDebug from 'debug'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import {
   type DatagramSocket,
   formatAddress,
@@ -21,8 +21,6 @@ import {
   PUNCH_NONCE_BYTES,
   type PunchPacket,
 } from './punch-packet'
-
-const log = createDebug('hdp:holepunch:attempt')
 
 /** A learned address is kept as a candidate only up to this many per socket (spoofing bound). */
 const MAX_CANDIDATES = 16
@@ -69,6 +67,7 @@ export interface AttemptOptions {
   lingerMs: number
   /** Ends the linger early (the puncher's shutdown). */
   lingerSignal: AbortSignal
+  log: Logger
 }
 
 /**
@@ -79,7 +78,7 @@ export interface AttemptOptions {
  */
 export function runAttempt(spec: AttemptSpec, options: AttemptOptions): Promise<AttemptWin> {
   const { key, technique, role } = spec
-  const { signal, onProgress } = options
+  const { signal, onProgress, log } = options
   signal.throwIfAborted()
   const nonce = new Uint8Array(randomBytes(PUNCH_NONCE_BYTES))
   const probe = encodePunchPacket(key, {

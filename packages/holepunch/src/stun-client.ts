@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import createDebug from 'debug'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import {
   type DatagramSocket,
   formatAddress,
@@ -7,6 +7,7 @@ import {
   sameAddress,
 } from './datagram-socket'
 import { HolepunchError } from './errors'
+import { defaultLogger } from './logger'
 import {
   decodeBindingResponse,
   encodeBindingRequest,
@@ -15,8 +16,6 @@ import {
   type StunResponse,
   stunTransactionId,
 } from './stun-message'
-
-const log = createDebug('hdp:holepunch:stun')
 
 /** RFC 8489 §6.2.1 retransmission parameters. */
 export interface StunRetransmitOptions {
@@ -57,6 +56,7 @@ export async function stunBinding(
   socket: DatagramSocket,
   server: SocketAddress,
   options: StunBindingOptions = {},
+  log: Logger = defaultLogger('stun'),
 ): Promise<StunBinding> {
   const { signal } = options
   signal?.throwIfAborted()

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import {
-  HolePuncher,
+  createHolePuncher,
+  type HolePuncher,
   type HolepunchProgressEvent,
   isHolepunchError,
   type PunchOptions,
@@ -34,7 +35,7 @@ async function peer(options: { factory?: boolean } = {}): Promise<Peer> {
   const udx = new UDX()
   const socket = bindUdx(udx)
   const factory = udxSocketFactory(udx, '127.0.0.1')
-  const puncher = new HolePuncher({
+  const puncher = createHolePuncher({
     socket,
     ...(options.factory === false ? {} : { createSocket: factory }),
   })
@@ -213,9 +214,11 @@ describe('HolePuncher on loopback', () => {
     await a.puncher.stop()
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' })
     await a.puncher.stop()
-    expect(() => a.puncher.punch({ secret: randomBytes(32), remote: open({ port: 9 }) })).toThrow(
-      /not started/,
-    )
+    // Not started: a typed rejection (issue 10: one lifecycle), never a synchronous throw.
+    await expect(
+      a.puncher.punch({ secret: randomBytes(32), remote: open({ port: 9 }) }),
+    ).rejects.toMatchObject({ code: 'NOT_STARTED', message: expect.stringMatching(/not started/) })
+    await expect(a.puncher.detectNat()).rejects.toMatchObject({ code: 'NOT_STARTED' })
     await a.puncher.start()
     const again = a.puncher.punch(
       { secret: randomBytes(32), local: local('open', a.socket.port), remote: open({ port: 9 }) },

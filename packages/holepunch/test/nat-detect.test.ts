@@ -1,4 +1,5 @@
-import { detectNat, type HolepunchProgressEvent } from '@harddrive-party/holepunch'
+import type { HolepunchProgressEvent } from '@harddrive-party/holepunch'
+import { detectNat } from '@harddrive-party/holepunch/internal'
 import { describe, expect, inject, it } from 'vitest'
 import { bindUdx, UDX } from './helpers/sockets'
 import { bindingResponse, transactionIdOf, xorMappedAddress } from './helpers/stun-responder'

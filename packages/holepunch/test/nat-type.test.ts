@@ -1,4 +1,4 @@
-import { classifyNat, type StunBinding } from '@harddrive-party/holepunch'
+import { classifyNat, type StunBinding } from '@harddrive-party/holepunch/internal'
 import { describe, expect, it } from 'vitest'
 
 const binding = (server: string, mapped: string): StunBinding => {

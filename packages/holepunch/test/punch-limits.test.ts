@@ -1,11 +1,11 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import {
-  HolePuncher,
+  createHolePuncher,
+  type HolePuncher,
   isHolepunchError,
-  PUNCH_LIMITS,
   type PunchOptions,
-  planPunch,
 } from '@harddrive-party/holepunch'
+import { PUNCH_LIMITS, planPunch } from '@harddrive-party/holepunch/internal'
 import {
   type AnnouncedAddress,
   deriveTopicKeys,
@@ -46,7 +46,7 @@ function hostileAnnouncement(addresses: AnnouncedAddress[], nat: NatType = 'easy
 async function startPuncher(options: { createSocket?: boolean } = {}): Promise<HolePuncher> {
   const socket = await sockets.dgram()
   const made: DgramDatagramSocket[] = []
-  const puncher = new HolePuncher({
+  const puncher = createHolePuncher({
     socket,
     ...(options.createSocket
       ? {

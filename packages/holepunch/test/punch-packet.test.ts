@@ -4,7 +4,7 @@ import {
   derivePunchKey,
   encodePunchPacket,
   PUNCH_PACKET_BYTES,
-} from '@harddrive-party/holepunch'
+} from '@harddrive-party/holepunch/internal'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 

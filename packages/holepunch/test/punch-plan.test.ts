@@ -1,4 +1,5 @@
-import { type LocalNat, planPunch, predictPorts, type RemotePeer } from '@harddrive-party/holepunch'
+import type { LocalNat, RemotePeer } from '@harddrive-party/holepunch'
+import { planPunch, predictPorts } from '@harddrive-party/holepunch/internal'
 import type { NatType, PortAllocation } from '@harddrive-party/wire-protocol'
 import { describe, expect, it } from 'vitest'
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { HolePuncher, isHolepunchError, type RemotePeer } from '@harddrive-party/holepunch'
+import { createHolePuncher, isHolepunchError, type RemotePeer } from '@harddrive-party/holepunch'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { bindUdx, UDX, udxSocketFactory } from './helpers/sockets'
 
@@ -24,7 +24,7 @@ describe.skipIf(!!skip)('README example', () => {
       () => socket.close(),
       () => other.close(),
     )
-    const otherPuncher = new HolePuncher({ socket: other, stunServers })
+    const otherPuncher = createHolePuncher({ socket: other, stunServers })
     await otherPuncher.start()
     closers.push(() => otherPuncher.stop())
     const otherNat = await otherPuncher.detectNat()
@@ -49,7 +49,7 @@ describe.skipIf(!!skip)('README example', () => {
     }
 
     // --- README lines ---
-    const puncher = new HolePuncher({ socket, createSocket, stunServers })
+    const puncher = createHolePuncher({ socket, createSocket, stunServers })
     await puncher.start()
     const nat = await puncher.detectNat() // { nat: 'open' | 'easy' | 'hard' | 'unknown', publicAddress, ... }
 

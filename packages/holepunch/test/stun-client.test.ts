@@ -1,4 +1,5 @@
-import { isHolepunchError, stunBinding } from '@harddrive-party/holepunch'
+import { isHolepunchError } from '@harddrive-party/holepunch'
+import { stunBinding } from '@harddrive-party/holepunch/internal'
 import { describe, expect, inject, it } from 'vitest'
 import { bindUdx, UDX } from './helpers/sockets'
 import {

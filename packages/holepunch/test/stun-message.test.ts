@@ -1,9 +1,6 @@
 import { crc32 } from 'node:zlib'
-import {
-  decodeBindingResponse,
-  encodeBindingRequest,
-  isHolepunchError,
-} from '@harddrive-party/holepunch'
+import { isHolepunchError } from '@harddrive-party/holepunch'
+import { decodeBindingResponse, encodeBindingRequest } from '@harddrive-party/holepunch/internal'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {

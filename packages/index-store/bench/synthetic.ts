@@ -4,7 +4,7 @@ import { openDatabases } from '../src/database'
 import { foldedSegment } from '../src/fold'
 import { IndexTree, type ShareRow } from '../src/index-tree'
 import { encodeListing, Listing, type ListingInput } from '../src/listing'
-import { createLogger } from '../src/logger'
+import { defaultLogger } from '../src/logger'
 import { SearchIndex } from '../src/search-index'
 
 export const ARTISTS = 1000
@@ -48,7 +48,7 @@ function rand(n: number): number {
 export async function buildSyntheticIndex(path: string): Promise<{ names: string[] }> {
   const dbs = openDatabases(path)
   const search = new SearchIndex()
-  const tree = new IndexTree(dbs, search, createLogger('bench'))
+  const tree = new IndexTree(dbs, search, defaultLogger('bench'))
   const names: string[] = []
   const now = Date.now()
   const rootId = tree.allocateId()

@@ -1,4 +1,4 @@
-import { HdpError } from '@harddrive-party/wire-protocol'
+import { HdpError, isHdpError } from '@harddrive-party/wire-protocol'
 
 export type IndexStoreErrorCode =
   /** An option is missing or out of range (store path, ignore globs, limits, thread count). */
@@ -31,7 +31,9 @@ export type IndexStoreErrorCode =
   | 'BAD_REQUEST'
   /** The state change is not allowed from the current state (e.g. completing a cancelled file). */
   | 'INVALID_STATE'
-  /** The store is closed (or not yet open). */
+  /** A call on the store before `start()` or after `stop()`. */
+  | 'NOT_STARTED'
+  /** A wishlist handle taken from the store is used after the store stopped. */
   | 'CLOSED'
   /** The database files are from an incompatible version of this package, or damaged. */
   | 'BAD_DATABASE'
@@ -41,4 +43,8 @@ export type IndexStoreErrorCode =
 /** The one error class of `@harddrive-party/index-store`. Branch on `code`. */
 export class IndexStoreError extends HdpError<IndexStoreErrorCode> {
   override name = 'IndexStoreError'
+}
+
+export function isIndexStoreError(err: unknown): err is IndexStoreError {
+  return isHdpError(err, 'IndexStoreError')
 }

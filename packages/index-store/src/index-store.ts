@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
+import type { AbortOptions, CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { openDatabases, remapSearch, type StoreDatabases } from './database'
 import type { EntryStream } from './entry-stream'
 import { IndexStoreError } from './errors'
 import { createIgnoreMatcher } from './ignore'
 import { IndexTree } from './index-tree'
-import { createLogger, type IndexStoreLogger } from './logger'
+import { defaultLogger } from './logger'
 import { type LsOptions, Queries, type SearchOptions } from './queries'
 import { type OpenedFile, type ResolvedPath, Resolver } from './resolve'
 import type { ScanProgressEvent, ShareScanSummary } from './scan-report'
@@ -27,7 +28,7 @@ export interface IndexStoreOptions {
   scanThreads?: number
   /** How often wishlist download progress is written, in ms. Default 1000. */
   progressFlushMs?: number
-  logger?: IndexStoreLogger
+  logger?: CreateLogger
 }
 
 export interface RescanOptions {
@@ -116,7 +117,7 @@ interface Parts {
  */
 export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
   readonly #options: IndexStoreOptions
-  readonly #log: IndexStoreLogger
+  readonly #log: Logger
   #state: State = 'stopped'
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
@@ -155,7 +156,7 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
       throw new IndexStoreError('INVALID_OPTIONS', 'progressFlushMs must be a non-negative number')
     }
     this.#options = { ...options, path: resolvePath(options.path) }
-    this.#log = options.logger ?? createLogger('store')
+    this.#log = (options.logger ?? defaultLogger)('store')
     this.#scans = new ScanScheduler({
       threads,
       ignore: options.ignore,
@@ -168,7 +169,8 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
     return this.#state
   }
 
-  async start(): Promise<void> {
+  async start(options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
     if (this.#state === 'started') return
     if (this.#state === 'stopping') await this.#stopping
     if (this.#starting !== undefined) return this.#starting
@@ -250,7 +252,7 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
 
   #started(): Parts {
     if (this.#state !== 'started' || this.#parts === undefined) {
-      throw new IndexStoreError('CLOSED', 'the store is not started')
+      throw new IndexStoreError('NOT_STARTED', 'the store is not started: call start() first')
     }
     return this.#parts
   }

@@ -1,10 +1,9 @@
-import type { Entry } from '@harddrive-party/wire-protocol'
-import { MAX_MTIME } from '@harddrive-party/wire-protocol'
+import type { Entry, Logger } from '@harddrive-party/wire-protocol'
+import { limits } from '@harddrive-party/wire-protocol'
 import type { StoreDatabases } from './database'
 import { type DirRecord, decodeDirRecord, encodeDirRecord } from './dir-record'
 import { foldedSegment } from './fold'
 import { Listing } from './listing'
-import type { IndexStoreLogger } from './logger'
 import type { SearchIndex } from './search-index'
 
 /** A share as stored: the directory it exposes and the id of its root in the tree. */
@@ -25,7 +24,7 @@ export type Location =
 /** mtime as the wire carries it (whole ms, non-negative), or undefined when it cannot. */
 export function wireMtime(ms: number): number | undefined {
   const t = Math.floor(ms)
-  return Number.isFinite(t) && t >= 0 && t <= MAX_MTIME ? t : undefined
+  return Number.isFinite(t) && t >= 0 && t <= limits.MAX_MTIME ? t : undefined
 }
 
 function fileEntry(path: string, size: number, mtime: number): Entry {
@@ -44,7 +43,7 @@ function fileEntry(path: string, size: number, mtime: number): Entry {
 export class IndexTree {
   readonly dbs: StoreDatabases
   readonly search: SearchIndex
-  readonly #log: IndexStoreLogger
+  readonly #log: Logger
   #nextId: number
   #writeError: unknown
   readonly #onWriteError = (err: unknown) => {
@@ -52,7 +51,7 @@ export class IndexTree {
     this.#log.error('index write failed: %O', err)
   }
 
-  constructor(dbs: StoreDatabases, search: SearchIndex, log: IndexStoreLogger) {
+  constructor(dbs: StoreDatabases, search: SearchIndex, log: Logger) {
     this.dbs = dbs
     this.search = search
     this.#log = log

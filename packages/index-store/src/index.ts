@@ -19,7 +19,7 @@
 export type { EntryStreamOptions } from './entry-stream'
 export { EntryStream } from './entry-stream'
 export type { IndexStoreErrorCode } from './errors'
-export { IndexStoreError } from './errors'
+export { IndexStoreError, isIndexStoreError } from './errors'
 export { foldName } from './fold'
 export { DEFAULT_IGNORES } from './ignore'
 export type {
@@ -33,7 +33,6 @@ export type {
   ScanSummary,
 } from './index-store'
 export { IndexStore, openIndexStore } from './index-store'
-export type { IndexStoreLogger } from './logger'
 export type { LsOptions, SearchOptions } from './queries'
 export type { OpenedFile, ResolvedPath } from './resolve'
 export type { ScanProgressEvent, ShareScanSummary } from './scan-report'

@@ -1,17 +1,10 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import debug from 'debug'
 
-/** A component logger: call it for normal lines; `.error` and `.trace` are sub-namespaces. */
-export interface IndexStoreLogger {
-  (formatter: string, ...args: unknown[]): void
-  error(formatter: string, ...args: unknown[]): void
-  trace(formatter: string, ...args: unknown[]): void
-}
-
-/** `debug('hdp:index-store:<component>')` with `:error` and `:trace` children. */
-export function createLogger(component: string): IndexStoreLogger {
+/** The default logger: `debug('hdp:index-store:<component>')` with `:error` and `:trace` children. */
+export function defaultLogger(component: string): Logger {
   const name = `hdp:index-store:${component}`
-  const log = debug(name)
-  return Object.assign((f: string, ...args: unknown[]) => log(f, ...args), {
+  return Object.assign(debug(name), {
     error: debug(`${name}:error`),
     trace: debug(`${name}:trace`),
   })

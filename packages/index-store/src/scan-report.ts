@@ -1,4 +1,4 @@
-import type { IndexStoreLogger } from './logger'
+import type { Logger } from '@harddrive-party/wire-protocol'
 
 const PROGRESS_INTERVAL_MS = 200
 
@@ -61,13 +61,13 @@ export class ScanProgress {
   bytes = 0
   readonly #share: string
   readonly #onProgress: ((event: ScanProgressEvent) => void) | undefined
-  readonly #log: IndexStoreLogger
+  readonly #log: Logger
   #last = 0
 
   constructor(
     share: string,
     onProgress: ((event: ScanProgressEvent) => void) | undefined,
-    log: IndexStoreLogger,
+    log: Logger,
   ) {
     this.#share = share
     this.#onProgress = onProgress

@@ -1,6 +1,6 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { limits } from '@harddrive-party/wire-protocol'
 import type { IndexTree, ShareRow } from './index-tree'
-import type { IndexStoreLogger } from './logger'
 import { DirectoryReader, type ReaderConfig } from './read-directory'
 import type { ScanReaders } from './scan-job-queue'
 import type { ScanProgressEvent, ShareScanSummary } from './scan-report'
@@ -12,7 +12,7 @@ export interface ScanSchedulerConfig {
   threads: number
   ignore: readonly string[] | undefined
   defaultIgnores: boolean
-  log: IndexStoreLogger
+  log: Logger
 }
 
 export interface ShareScansOptions {

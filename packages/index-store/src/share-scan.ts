@@ -1,11 +1,11 @@
 import { realpath, stat } from 'node:fs/promises'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import type { DirRecord } from './dir-record'
 import { sameDirRecord } from './dir-record'
 import { foldedSegment } from './fold'
 import type { IndexTree, ShareRow } from './index-tree'
 import { Listing } from './listing'
 import { carryChildIds, lostSubdirs } from './listing-diff'
-import type { IndexStoreLogger } from './logger'
 import type { ListResult, StatResult } from './read-directory'
 import { childMeta, type JobMeta, listJob, rootMeta } from './scan-dir'
 import { ScanJobQueue, type ScanReaders } from './scan-job-queue'
@@ -58,7 +58,7 @@ export class ShareScan {
   readonly #tree: IndexTree
   readonly #share: ShareRow
   readonly #options: ScanShareOptions
-  readonly #log: IndexStoreLogger
+  readonly #log: Logger
   readonly #jobs = new Map<number, JobMeta>()
   readonly #open = new Map<number, OpenDir>()
   readonly #jobQueue: ScanJobQueue
@@ -74,7 +74,7 @@ export class ShareScan {
     share: ShareRow,
     readers: ScanReaders,
     options: ScanShareOptions,
-    log: IndexStoreLogger,
+    log: Logger,
   ) {
     this.#tree = tree
     this.#share = share

@@ -1,7 +1,7 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import type { StoreDatabases } from './database'
 import { IndexStoreError } from './errors'
-import type { IndexStoreLogger } from './logger'
 import {
   claimFiles,
   completeFiles,
@@ -54,14 +54,14 @@ export interface WishlistOptions {
  */
 export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   readonly #dbs: StoreDatabases
-  readonly #log: IndexStoreLogger
+  readonly #log: Logger
   readonly #queue: WishlistQueue
   readonly #progress: PendingProgress
   #flushing: Promise<void> | undefined
   #closed = false
 
   /** @internal Left out of the published .d.ts (stripInternal): `dbs` holds lmdb's types. */
-  constructor(dbs: StoreDatabases, log: IndexStoreLogger, options: WishlistOptions = {}) {
+  constructor(dbs: StoreDatabases, log: Logger, options: WishlistOptions = {}) {
     super()
     this.#dbs = dbs
     this.#log = log

@@ -18,14 +18,14 @@ describe('lifecycle', () => {
     await expect(import('node:fs').then((fs) => fs.promises.access(path))).rejects.toMatchObject({
       code: 'ENOENT',
     })
-    expect(() => store.ls('')).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+    expect(() => store.ls('')).toThrow(expect.objectContaining({ code: 'NOT_STARTED' }))
     await store.stop()
     await Promise.all([store.start(), store.start()])
     expect(store.state).toBe('started')
     await store.start()
     await Promise.all([store.stop(), store.stop()])
     expect(store.state).toBe('stopped')
-    expect(() => store.wishlist).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+    expect(() => store.wishlist).toThrow(expect.objectContaining({ code: 'NOT_STARTED' }))
     await store.start()
     await store.close()
   })

@@ -48,10 +48,13 @@ describe('index under kill -9 during a scan', () => {
     }
     expect(await exited).toBe('SIGKILL')
     const logged: string[] = []
-    const logger = Object.assign((f: string) => logged.push(f), {
-      error: () => {},
-      trace: () => {},
-    })
+    const logger = () =>
+      Object.assign(
+        (f: string) => {
+          logged.push(f)
+        },
+        { error: () => {}, trace: () => {} },
+      )
     const store = await openIndexStore({ path: db.path, scanThreads: 0, logger })
     // Killed mid-scan: the search names (a second LMDB file) were rebuilt from the listings.
     expect(logged.some((l) => l.startsWith('rebuilt the search names'))).toBe(true)

@@ -17,6 +17,7 @@
  * await node.stop()
  * ```
  */
+export type { CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 export type {
   ApiCallType,
   ApiClient,
@@ -46,7 +47,6 @@ export type {
 export { defaultDownloadDir } from './downloads/downloads'
 export type { PeerNodeErrorCode } from './errors'
 export { isPeerNodeError, PeerNodeError } from './errors'
-export type { PeerNodeLogger } from './logger'
 export { displayNames, PEER_NAME_WORDS, peerName } from './peer-names'
 export { createPeerNode } from './peer-node'
 export type {

@@ -1,14 +1,11 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import debug from 'debug'
 
-/** A `debug`-style logger with `.error` and `.trace` children (style rule H19). */
-export type PeerNodeLogger = {
-  (formatter: string, ...args: unknown[]): void
-  error: (formatter: string, ...args: unknown[]) => void
-  trace: (formatter: string, ...args: unknown[]) => void
-}
+/** Internal shorthand for wire-protocol's {@link Logger} (not exported from the package). */
+export type PeerNodeLogger = Logger
 
 /** The default logger: `debug('hdp:peer-node:<component>')` with `:error` and `:trace`. */
-export function defaultLogger(component: string): PeerNodeLogger {
+export function defaultLogger(component: string): Logger {
   const name = `hdp:peer-node:${component}`
   return Object.assign(debug(name), {
     error: debug(`${name}:error`),

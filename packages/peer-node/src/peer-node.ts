@@ -1,7 +1,13 @@
 import { type CombinedDiscovery, createDiscovery } from '@harddrive-party/discovery'
-import { DEFAULT_STUN_SERVERS, HolePuncher, type NatReport } from '@harddrive-party/holepunch'
+import {
+  createHolePuncher,
+  DEFAULT_STUN_SERVERS,
+  type HolePuncher,
+  type NatReport,
+} from '@harddrive-party/holepunch'
 import type { IndexStore } from '@harddrive-party/index-store'
 import { type Connection, createTransport, type Transport } from '@harddrive-party/transport'
+import type { CreateLogger } from '@harddrive-party/wire-protocol'
 import { deriveTopicKeys, type TopicKeys } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { Announcer } from './announcer'
@@ -51,7 +57,7 @@ interface Running {
 class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode {
   readonly #o: PeerNodeOptions
   readonly #log
-  readonly #clientLog
+  readonly #logger: CreateLogger
   readonly #topics = new Map<string, TopicKeys>()
   #running: Running | undefined
   #starting: Promise<void> | undefined
@@ -62,7 +68,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     super()
     this.#o = options
     this.#log = (options.logger ?? defaultLogger)('node')
-    this.#clientLog = (options.logger ?? defaultLogger)('client')
+    this.#logger = options.logger ?? defaultLogger
   }
 
   get storage() {
@@ -135,14 +141,14 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       // Serving first: a peer that connects the moment the transport listens is answered.
       const server = createRequestServer({
         store: storage.store,
-        logger: logger('serving'),
+        logger,
         ...(o.serving ? { limits: o.serving } : {}),
       })
       await server.start()
       parts.server = server
       const transport = await this.#bindTransport(storage)
       parts.transport = transport
-      const puncher = new HolePuncher({
+      const puncher = createHolePuncher({
         socket: transport.socket,
         createSocket: (opts) => transport.createSocket(opts),
         ...(o.stunServers ? { stunServers: o.stunServers } : {}),
@@ -358,7 +364,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     if (connection === undefined) return undefined
     let client = this.#clients.get(connection)
     if (client === undefined) {
-      client = createPeerClient(connection, { logger: this.#clientLog })
+      client = createPeerClient(connection, { logger: this.#logger })
       this.#clients.set(connection, client)
     }
     return client
@@ -370,7 +376,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       const hex = typeof key === 'string' ? key : Buffer.from(key).toString('hex')
       throw new PeerNodeError('NOT_CONNECTED', `no live connection to peer ${hex.slice(0, 16)}`)
     }
-    return createPeerClient(connection, { logger: this.#clientLog })
+    return createPeerClient(connection, { logger: this.#logger })
   }
 
   /** Reverse order; every step runs even when an earlier one failed. */

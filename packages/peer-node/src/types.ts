@@ -6,17 +6,16 @@ import type {
 import type { NatReport } from '@harddrive-party/holepunch'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Carrier, Connection } from '@harddrive-party/transport'
+import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo } from './connections/peer-state'
 import type { DownloadOptions, Downloads } from './downloads/download-types'
-import type { PeerNodeLogger } from './logger'
 import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
 import type { StorageLayout } from './storage/storage-dir'
 
-export interface AbortOptions {
-  signal?: AbortSignal
-}
+// One home for shared types (wire-protocol); re-exported for our modules and the package door.
+export type { AbortOptions }
 
 /** A peer as people see it: its key and the name derived from it. */
 export interface PeerRef {
@@ -130,7 +129,7 @@ export interface PeerNodeOptions {
   /** Reads per peer, progress interval, initial rate limits, listing page size. */
   downloads?: DownloadOptions
   /** Logger factory; default `debug('hdp:peer-node:<component>')`. */
-  logger?: (component: string) => PeerNodeLogger
+  logger?: CreateLogger
 }
 
 export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {

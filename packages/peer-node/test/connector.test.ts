@@ -1,5 +1,5 @@
 import type { PeerFound } from '@harddrive-party/discovery'
-import { HolePuncher } from '@harddrive-party/holepunch'
+import { createHolePuncher } from '@harddrive-party/holepunch'
 import { createIdentity, createTransport, type Transport } from '@harddrive-party/transport'
 import { testTopic } from '@harddrive-party/transport/testing'
 import { isDialer } from '@harddrive-party/wire-protocol'
@@ -29,7 +29,7 @@ describe('connector', () => {
     const topic = await testTopic('unreachable')
     const remote = createIdentity()
     const transport = await dialerTowards(remote.publicKey)
-    const puncher = new HolePuncher({ socket: transport.socket })
+    const puncher = createHolePuncher({ socket: transport.socket })
     await puncher.start()
     stops.push(() => puncher.stop())
     const registry = new ConnectionRegistry(transport.publicKey, defaultLogger('test'))

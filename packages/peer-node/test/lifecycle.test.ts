@@ -17,7 +17,7 @@ describe('request server lifecycle', () => {
     await server.stop()
     const { connection } = await connectClient(cleanups, peer)
     const refused = await rejection(server.serve(connection))
-    expect(refused.code).toBe('INVALID_OPTIONS')
+    expect(refused.code).toBe('NOT_STARTED')
   })
 
   it('stop() ends waiting and running reads; their clients get INTERRUPTED', async () => {

@@ -1,16 +1,11 @@
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
 import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { Identity } from '@harddrive-party/wire-protocol'
 import { TransportError } from './errors'
 
-/**
- * An ed25519 key pair in libsodium's layout. The public key is the peer's id.
- * `secretKey` is seed(32) ‖ publicKey(32); sign with `secretKey.subarray(0, 32)`.
- */
-export interface Identity {
-  readonly publicKey: Uint8Array
-  readonly secretKey: Uint8Array
-}
+// The key pair type is wire-protocol's (one home for shared types); re-exported for our modules.
+export type { Identity }
 
 /** File name of the identity inside the storage directory. */
 export const IDENTITY_FILE = 'identity.json'

@@ -21,25 +21,23 @@
 // What the README example needs from wire-protocol, so installing this package is enough.
 export type { TopicKeys } from '@harddrive-party/wire-protocol'
 export { deriveTopicKeys } from '@harddrive-party/wire-protocol'
-export { CONTROL_MAGIC } from './control-datagram'
 export type { TransportErrorCode } from './errors'
 export { hasTransportCode, isTransportError, TransportError } from './errors'
 export type { Identity } from './identity'
 export { createIdentity, IDENTITY_FILE, loadOrCreateIdentity } from './identity'
 export { MAX_STREAMS_PER_SIDE } from './mux'
-export { INITIAL_WINDOW_BYTES, MAX_WINDOW_BYTES } from './mux-frame'
-export { STREAM_HIGH_WATER_BYTES } from './mux-stream'
 export { createTransport } from './transport'
 export type {
   AbortOptions,
-  Address,
   Carrier,
-  ComponentLogger,
   Connection,
   ConnectionEvents,
   ConnectionStats,
+  CreateLogger,
   DatagramSocket,
   DialOptions,
+  Logger,
+  SocketAddress,
   Transport,
   TransportEvents,
   TransportLimits,

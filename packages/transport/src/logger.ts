@@ -1,8 +1,8 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import debug from 'debug'
-import type { ComponentLogger } from './types'
 
 /** The default logger: `debug('hdp:transport:<component>')` with `:error` and `:trace` children. */
-export function defaultLogger(component: string): ComponentLogger {
+export function defaultLogger(component: string): Logger {
   const name = `hdp:transport:${component}`
   return Object.assign(debug(name), {
     error: debug(`${name}:error`),

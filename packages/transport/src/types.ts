@@ -1,26 +1,20 @@
-import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import type {
+  AbortOptions,
+  CreateLogger,
+  DatagramSocket,
+  Identity,
+  Logger,
+  SocketAddress,
+  TopicKeys,
+} from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'
-import type { Identity } from './identity'
 
-export interface AbortOptions {
-  signal?: AbortSignal
-}
-
-export interface Address {
-  host: string
-  port: number
-}
-
-/** A bound UDP socket that can send/receive raw datagrams (transport provides these, over UDX). */
-export interface DatagramSocket {
-  /** Local port it is bound to. */
-  readonly port: number
-  /** Send one datagram. `ttl` sets the IP TTL for this packet only (the low-TTL punching trick). */
-  send(data: Uint8Array, port: number, host: string, options?: { ttl?: number }): Promise<void>
-  /** Listen for raw datagrams that are not transport traffic; returns an unsubscribe function. */
-  onMessage(listener: (data: Uint8Array, from: { host: string; port: number }) => void): () => void
-  close(): Promise<void>
-}
+// The shared structural types have one home, wire-protocol; these modules import them from here.
+export type { AbortOptions, CreateLogger, DatagramSocket, Logger, SocketAddress }
+/** Internal shorthand for {@link SocketAddress} (not exported from the package). */
+export type Address = SocketAddress
+/** Internal shorthand for {@link Logger} (not exported from the package). */
+export type ComponentLogger = Logger
 
 /** How a connection's bytes travel. */
 export type Carrier = 'udx' | 'tcp'
@@ -127,13 +121,6 @@ export interface TransportEvents {
   connection: CustomEvent<Connection>
 }
 
-/** Returns the logger of one component (e.g. `'udx'`); see {@link TransportOptions.logger}. */
-export type ComponentLogger = {
-  (formatter: string, ...args: unknown[]): void
-  error: (formatter: string, ...args: unknown[]) => void
-  trace: (formatter: string, ...args: unknown[]) => void
-}
-
 export interface TransportOptions {
   identity: Identity
   /** Topics whose members may connect to us; read at every incoming hello. */
@@ -162,8 +149,8 @@ export interface TransportOptions {
   limits?: Partial<TransportLimits>
   /** Software name sent in our hello. */
   agent?: string
-  /** Logger factory; default `debug('hdp:transport:<component>')`. */
-  logger?: (component: string) => ComponentLogger
+  /** Logger of each component; default `debug('hdp:transport:<component>')`. */
+  logger?: CreateLogger
 }
 
 export interface TransportLimits {

@@ -7,6 +7,7 @@ import { decodeCbor, encodeCbor } from './cbor'
 import { array, asFields, bytes, field, has, oneOf, optBool, uint } from './check'
 import { WireError } from './errors'
 import { MAX_ANNOUNCED_ADDRESSES, MAX_ANNOUNCEMENT_BYTES } from './limits'
+import type { SocketAddress } from './shared-types'
 import { concat, type TopicKeys } from './topic'
 
 /** How a peer's NAT maps ports, as far as STUN could tell. */
@@ -20,8 +21,8 @@ export type PortAllocation = (typeof PORT_ALLOCATIONS)[number]
 export const ADDRESS_KINDS = ['lan', 'public'] as const
 export type AddressKind = (typeof ADDRESS_KINDS)[number]
 
-export interface AnnouncedAddress {
-  host: string
+/** A {@link SocketAddress} as announced to topic members: with its kind (and TCP carrier). */
+export interface AnnouncedAddress extends SocketAddress {
   /**
    * UDP port; 0 when unknown (the public address of a hard NAT with random allocation). A hard
    * NAT that allocates sequentially announces the last port STUN saw, for port prediction.

@@ -91,7 +91,6 @@ export type { FrameOptions } from './framing'
 export { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, readFrames } from './framing'
 export { publicKeyFromSeed } from './keys'
 export * as limits from './limits'
-export { MAX_CONTROL_FRAME_BYTES, MAX_MTIME } from './limits'
 export type { MdnsEndpoint, MdnsRecord } from './mdns-record'
 export {
   createMdnsCapability,
@@ -139,6 +138,14 @@ export type {
   WatchResponse,
 } from './share-watch'
 export { decodeIncomingRequest, decodeWatchResponse, encodeWatchMessage } from './share-watch'
+export type {
+  AbortOptions,
+  CreateLogger,
+  DatagramSocket,
+  Identity,
+  Logger,
+  SocketAddress,
+} from './shared-types'
 export type { DeriveTopicOptions, HelloProofInput, HelloRole, TopicKeys } from './topic'
 export {
   createHelloProof,

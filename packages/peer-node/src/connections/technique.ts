@@ -1,5 +1,5 @@
 import type { LocalNat } from '@harddrive-party/holepunch'
-import { planPunch } from '@harddrive-party/holepunch'
+import { planPunch } from '@harddrive-party/holepunch/internal'
 import type { Announcement, NatType } from '@harddrive-party/wire-protocol'
 
 /** How a connection was (or is being) made; shown by the connection doctor. */

@@ -1,4 +1,5 @@
 import type { Connection, TransportStream } from '@harddrive-party/transport'
+import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import {
   decodeLsResponse,
   decodeReadResponse,
@@ -14,11 +15,10 @@ import {
 } from '@harddrive-party/wire-protocol'
 import { PeerNodeError, remoteError } from '../errors'
 import { defaultLogger, type PeerNodeLogger } from '../logger'
-import { ResponseReader } from './response-reader'
 
-export interface AbortOptions {
-  signal?: AbortSignal
-}
+export type { AbortOptions }
+
+import { ResponseReader } from './response-reader'
 
 export interface ListOptions extends AbortOptions {
   /** List everything below the path, not only its children. Default `false`. */
@@ -78,7 +78,7 @@ export interface RemoteRead {
 }
 
 export interface PeerClientOptions {
-  logger?: PeerNodeLogger
+  logger?: CreateLogger
 }
 
 /**
@@ -92,7 +92,7 @@ export class PeerClient {
 
   constructor(connection: Pick<Connection, 'openStream'>, options: PeerClientOptions = {}) {
     this.#connection = connection
-    this.#log = options.logger ?? defaultLogger('client')
+    this.#log = (options.logger ?? defaultLogger)('client')
   }
 
   /** The entries at (or below) `path`, page after page; `''` lists the peer's shares. */

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
+import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
 import { defaultLogger, type PeerNodeLogger } from '../logger'
@@ -50,7 +51,7 @@ export const DEFAULT_SERVING_LIMITS: Readonly<ServingLimits> = {
 export interface RequestServerOptions {
   store: IndexStore
   limits?: Partial<ServingLimits>
-  logger?: PeerNodeLogger
+  logger?: CreateLogger
 }
 
 export interface RequestServerStats {
@@ -99,7 +100,7 @@ export class RequestServer {
     if (options.limits?.maxActiveReadsPerPeer === undefined) {
       this.#limits.maxActiveReadsPerPeer = Math.max(1, this.#limits.uploadSlots - 1)
     }
-    this.#log = options.logger ?? defaultLogger('serving')
+    this.#log = (options.logger ?? defaultLogger)('serving')
     this.#slots = new UploadSlots({
       slots: this.#limits.uploadSlots,
       maxActivePerPeer: this.#limits.maxActiveReadsPerPeer,
@@ -115,7 +116,8 @@ export class RequestServer {
   }
 
   /** Starts following the store's changes (for `watch`). Idempotent. */
-  async start(): Promise<void> {
+  async start(options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
     if (this.#state !== 'stopped') return
     this.#shutdown = new AbortController()
     // Every request in progress follows it (one listener each): no leak warning at 10.
@@ -162,9 +164,7 @@ export class RequestServer {
    */
   serve(connection: Connection): Promise<void> {
     if (this.#state !== 'started') {
-      return Promise.reject(
-        new PeerNodeError('INVALID_OPTIONS', 'the request server is not started'),
-      )
+      return Promise.reject(new PeerNodeError('NOT_STARTED', 'the request server is not started'))
     }
     const peer = Buffer.from(connection.remotePublicKey).toString('hex')
     const state = this.#peerState(peer)

@@ -1,0 +1,11 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
+import debug from 'debug'
+
+/** The default logger: `debug('hdp:holepunch:<component>')` with `:error` and `:trace` children. */
+export function defaultLogger(component: string): Logger {
+  const name = `hdp:holepunch:${component}`
+  return Object.assign(debug(name), {
+    error: debug(`${name}:error`),
+    trace: debug(`${name}:trace`),
+  })
+}
