@@ -32,6 +32,7 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
   readonly #o: AnnouncerOptions
   #report: NatReport
   #lan: string[] = []
+  #mapping: { host: string; port: number } | undefined
 
   constructor(options: AnnouncerOptions) {
     super()
@@ -39,12 +40,41 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
     this.#report = unknownReport(0, 'not detected yet')
   }
 
+  /** The last NAT report, with a usable port mapping applied. */
   get report(): NatReport {
-    return this.#report
+    return this.#effective()
+  }
+
+  /**
+   * A port mapping on our router (UPnP / NAT-PMP): while set, and when its external address is
+   * the one STUN sees us at (a mapping on an inner router of a double NAT does not help),
+   * we are reachable as is: we announce the mapped address and NAT `open`.
+   */
+  setMapping(mapping: { host: string; port: number } | undefined): void {
+    const before = JSON.stringify(this.announcement())
+    this.#mapping = mapping
+    if (JSON.stringify(this.announcement()) !== before) {
+      this.safeDispatchEvent('change', { detail: this.#report })
+    }
+  }
+
+  /** The report with a usable port mapping applied: what we announce and plan with. */
+  #effective(): NatReport {
+    const r = this.#report
+    const m = this.#mapping
+    if (m === undefined) return r
+    if (r.publicAddress !== undefined && r.publicAddress.host !== m.host) return r
+    return {
+      ...r,
+      nat: 'open',
+      portAllocation: 'unknown',
+      publicAddress: { host: m.host, port: m.port },
+      reason: `${r.reason}; port mapped by our router at ${m.host}:${m.port}`,
+    }
   }
 
   localNat(): LocalNat {
-    const r = this.#report
+    const r = this.#effective()
     return {
       nat: r.nat,
       portAllocation: r.portAllocation,
@@ -60,7 +90,7 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
       kind: 'lan',
       tcp,
     }))
-    const r = this.#report
+    const r = this.#effective()
     if (r.publicAddress && !this.#lan.includes(r.publicAddress.host)) {
       // A hard NAT's port is only meaningful to the STUN server that saw it.
       const portKnown = r.nat !== 'hard' || r.portAllocation === 'sequential'

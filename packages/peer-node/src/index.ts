@@ -25,6 +25,11 @@ export type { PeerNodeLogger } from './logger'
 export { displayNames, PEER_NAME_WORDS, peerName } from './peer-names'
 export { createPeerNode } from './peer-node'
 export type {
+  PortMappingInfo,
+  PortMappingOptions,
+  PortMappingProtocol,
+} from './port-mapping'
+export type {
   EntryPage,
   ListOptions,
   PeerClientOptions,

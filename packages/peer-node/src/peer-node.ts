@@ -12,6 +12,7 @@ import { listPeers, peerRef } from './connections/peers'
 import { describeError, PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
 import { peerName } from './peer-names'
+import { PortMapper, type PortMappingInfo } from './port-mapping'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
 import { createRequestServer, type RequestServer } from './serving/request-server'
 import { defaultStorageDir, openStorage, type Storage, storageLayout } from './storage/storage-dir'
@@ -29,6 +30,7 @@ interface Running {
   transport: Transport
   puncher: HolePuncher
   announcer: Announcer
+  mapper: PortMapper | undefined
   registry: ConnectionRegistry
   connector: Connector
   book: PeerBook
@@ -76,6 +78,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   get nat(): NatReport {
     return this.#require().announcer.report
+  }
+
+  get portMapping(): PortMappingInfo | undefined {
+    return this.#require().mapper?.info
   }
 
   address() {
@@ -143,6 +149,13 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         log: logger('nat'),
       })
       parts.announcer = announcer
+      if (o.portMapping) {
+        const mapper = new PortMapper(o.portMapping, logger('port-mapping'))
+        parts.mapper = mapper
+        const mapping = await mapper.map(transport.address().port, this.#signal(signal))
+        if (mapping)
+          announcer.setMapping({ host: mapping.externalHost, port: mapping.externalPort })
+      }
       await announcer.refresh(this.#signal(signal))
       const registry = new ConnectionRegistry(transport.publicKey, logger('connections'))
       const book = new PeerBook({ write: (v) => storage.writePeers(v), log: logger('peers') })
@@ -345,6 +358,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     await step('serving', r.server && (() => r.server!.stop()))
     await step('peer book', r.book && (() => r.book!.flush()))
     await step('connections', r.registry && (() => r.registry!.closeAll()))
+    await step('port mapping', r.mapper && (() => r.mapper!.stop()))
     await step('puncher', r.puncher && (() => r.puncher!.stop()))
     await step('transport', r.transport && (() => r.transport!.stop()))
     await step('storage', r.storage && (() => r.storage!.close()))

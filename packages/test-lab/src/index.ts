@@ -16,6 +16,8 @@
  * ```
  */
 
+export type { Miniupnpd, MiniupnpdOptions } from './miniupnpd'
+export { hasMiniupnpd, startMiniupnpd } from './miniupnpd'
 export type { LabOptions, Support } from './namespaces'
 export { Lab, Namespace, netnsSupport, skipReason, spawnNode, tsNodeArgs } from './namespaces'
 export type { LabHost, NatKind, NatLabOptions, NatRouter } from './nat-lab'

@@ -34,9 +34,9 @@ export interface NatLabOptions extends LabOptions {
 }
 
 /**
- * The NAT lab: a "public internet" namespace (bridge with 10.99.0.1 and 10.99.0.254, coturn
- * STUN on both, port 3478), NAT routers on 10.99.0.(10+i) each with its LAN 10.99.i.0/24, and
- * hosts behind routers (10.99.i.2, .3, ...) or directly on the public network (10.99.0.100+).
+ * The NAT lab: a "public internet" namespace (bridge with 198.51.100.1 and 198.51.100.254, coturn
+ * STUN on both, port 3478), NAT routers on 198.51.100.(10+i) each with its LAN 10.99.i.0/24, and
+ * hosts behind routers (10.99.i.2, .3, ...) or directly on the public network (198.51.100.100+).
  * Each router drops unsolicited inbound (ctstate NEW on its wan, INPUT and FORWARD), like a
  * home router; without the INPUT rule an early inbound punch leaves a conntrack entry that
  * makes MASQUERADE pick another port (see shared/netns-nat.sh). Nothing touches the host's
@@ -66,7 +66,7 @@ export class NatLab {
     }
   }
 
-  /** STUN endpoints: 10.99.0.1:3478 and 10.99.0.254:3478. */
+  /** STUN endpoints: 198.51.100.1:3478 and 198.51.100.254:3478. */
   get stunServers(): StunEndpoint[] {
     return this.stun?.endpoints ?? []
   }
@@ -75,8 +75,8 @@ export class NatLab {
     this.pub = await this.lab.addNamespace('pub')
     await this.pub.exec('ip', ['link', 'add', 'br0', 'type', 'bridge'])
     await this.pub.exec('ip', ['link', 'set', 'br0', 'up'])
-    await this.pub.exec('ip', ['addr', 'add', '10.99.0.1/24', 'dev', 'br0'])
-    await this.pub.exec('ip', ['addr', 'add', '10.99.0.254/24', 'dev', 'br0'])
+    await this.pub.exec('ip', ['addr', 'add', '198.51.100.1/24', 'dev', 'br0'])
+    await this.pub.exec('ip', ['addr', 'add', '198.51.100.254/24', 'dev', 'br0'])
     let i = 1
     const nats: Record<string, NatKind> = options.nats ?? { A: 'easy', B: 'hard', C: 'easy' }
     for (const [name, kind] of Object.entries(nats)) {
@@ -85,7 +85,7 @@ export class NatLab {
     if (options.stun !== false) {
       this.stun = await startStunServer({
         ns: this.pub,
-        addresses: ['10.99.0.1', '10.99.0.254'],
+        addresses: ['198.51.100.1', '198.51.100.254'],
         port: 3478,
         dir: this.lab.dir,
       })
@@ -96,14 +96,26 @@ export class NatLab {
     if (i > 90) throw new Error('at most 90 routers')
     const ns = await this.lab.addNamespace(`nat${name}`)
     const subnet = `10.99.${i}`
-    const publicAddress = `10.99.0.${10 + i}`
+    const publicAddress = `198.51.100.${10 + i}`
     await this.lab.link(ns, 'wan', `${publicAddress}/24`, this.pub, `p${i}`, undefined)
     await this.pub.exec('ip', ['link', 'set', `p${i}`, 'master', 'br0'])
     await ns.exec('ip', ['link', 'add', 'lan', 'type', 'bridge'])
     await ns.exec('ip', ['addr', 'add', `${subnet}.1/24`, 'dev', 'lan'])
     await ns.exec('ip', ['link', 'set', 'lan', 'up'])
     await ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
-    const masquerade = ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE']
+    // Only the LAN is masqueraded: the router's own packets (miniupnpd's STUN) keep their port.
+    const masquerade = [
+      '-t',
+      'nat',
+      '-A',
+      'POSTROUTING',
+      '-s',
+      `${subnet}.0/24`,
+      '-o',
+      'wan',
+      '-j',
+      'MASQUERADE',
+    ]
     await ns.exec('iptables', kind === 'hard' ? [...masquerade, '--random-fully'] : masquerade)
     for (const chain of ['INPUT', 'FORWARD']) {
       await ns.exec('iptables', [
@@ -134,7 +146,7 @@ export class NatLab {
     let host: LabHost
     if (behind === undefined) {
       const k = ++this.#publicHosts
-      const address = `10.99.0.${100 + k}`
+      const address = `198.51.100.${100 + k}`
       await this.lab.link(ns, 'eth0', `${address}/24`, this.pub, `o${k}`, undefined)
       await this.pub.exec('ip', ['link', 'set', `o${k}`, 'master', 'br0'])
       host = { name, ns, address }
