@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os'
 import type { AnnouncementInput } from '@harddrive-party/discovery'
 import type { HolePuncher, LocalNat, NatReport } from '@harddrive-party/holepunch'
-import type { AnnouncedAddress } from '@harddrive-party/wire-protocol'
+import { type AnnouncedAddress, classifyAddress } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { describeError } from './errors'
 import type { PeerNodeLogger } from './logger'
@@ -9,13 +9,15 @@ import type { PeerNodeLogger } from './logger'
 export interface AnnouncerOptions {
   puncher: HolePuncher
   /** The transport's bound address. */
-  address: () => { port: number; tcp: boolean }
+  address: () => { host: string; port: number; tcp: boolean }
   /** STUN servers; empty: no detection, the NAT stays `unknown`. */
   stunServers: readonly string[]
   /** Bound on one NAT detection. */
   natTimeoutMs: number
   /** Our LAN addresses to announce; default every non-internal IPv4 interface address. */
   lanAddresses: readonly string[] | undefined
+  /** Our global IPv6 addresses to announce; default every global one of our interfaces (when bound dual-stack). */
+  ipv6Addresses?: readonly string[] | undefined
   log: PeerNodeLogger
 }
 
@@ -32,6 +34,7 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
   readonly #o: AnnouncerOptions
   #report: NatReport
   #lan: string[] = []
+  #ipv6: string[] = []
   #mapping: { host: string; port: number } | undefined
 
   constructor(options: AnnouncerOptions) {
@@ -73,6 +76,11 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
     }
   }
 
+  /** Whether we announce a global IPv6 address (and can dial one). */
+  get hasIpv6(): boolean {
+    return this.#ipv6.length > 0
+  }
+
   localNat(): LocalNat {
     const r = this.#effective()
     return {
@@ -90,6 +98,8 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
       kind: 'lan',
       tcp,
     }))
+    // Global IPv6 needs no punching: announced first, so a peer with IPv6 dials it first.
+    for (const host of this.#ipv6) addresses.push({ host, port, kind: 'public', tcp })
     const r = this.#effective()
     if (r.publicAddress && !this.#lan.includes(r.publicAddress.host)) {
       // A hard NAT's port is only meaningful to the STUN server that saw it.
@@ -112,6 +122,8 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
   async refresh(signal: AbortSignal): Promise<void> {
     const before = JSON.stringify(this.announcement())
     this.#lan = [...(this.#o.lanAddresses ?? interfaceAddresses())]
+    const dualStack = this.#o.address().host.includes(':')
+    this.#ipv6 = dualStack ? [...(this.#o.ipv6Addresses ?? globalIpv6Addresses())].slice(0, 4) : []
     const port = this.#o.address().port
     if (this.#o.stunServers.length === 0) {
       this.#report = unknownReport(port, 'no STUN server configured')
@@ -150,6 +162,19 @@ function interfaceAddresses(): string[] {
   const out: string[] = []
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address)
+  }
+  return out
+}
+
+/** Global-scope IPv6 interface addresses: never link-local, ULA (`private`) or loopback. */
+function globalIpv6Addresses(): string[] {
+  const out: string[] = []
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family !== 'IPv6' || a.internal || a.address.includes('%')) continue
+      const cls = classifyAddress(a.address)
+      if (cls === 'global' || cls === 'documentation') out.push(a.address)
+    }
   }
   return out
 }

@@ -166,6 +166,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         registry,
         publicKey: transport.publicKey,
         localNat: () => announcer.localNat(),
+        hasIpv6: () => announcer.hasIpv6,
         log: logger('connector'),
         ...connectOptions(o),
         // Discovery starts after the connector; attempts begin only once it is there.
@@ -189,19 +190,30 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   async #bindTransport(storage: Storage): Promise<Transport> {
     const o = this.#o
+    // Dual-stack by default (IPv4 peers arrive as plain IPv4 on UDX); a machine without IPv6
+    // cannot bind `::`, and then binds IPv4 only.
+    let host = o.host ?? '::'
     const make = (port: number) =>
       createTransport({
         identity: storage.identity,
         topics: () => this.#topics.values(),
         port,
-        ...(o.host ? { host: o.host } : {}),
+        host,
         ...(o.agent ? { agent: o.agent } : {}),
         ...o.transport,
       })
     const wanted = o.port ?? storage.settings.port
     let transport = make(wanted)
     try {
-      await transport.start()
+      try {
+        await transport.start()
+      } catch (err) {
+        if (o.host !== undefined) throw err
+        this.#log('cannot bind [::]:%d (%s); binding IPv4 only', wanted, describeError(err))
+        host = '0.0.0.0'
+        transport = make(wanted)
+        await transport.start()
+      }
     } catch (err) {
       // The saved port is taken (by another program): a new one beats not starting at all.
       if (o.port !== undefined || wanted === 0) throw err

@@ -83,7 +83,7 @@ export interface PeerNodeOptions {
   storageDir?: string
   /** UDP (and TCP) port. Default: the one saved in the storage directory, else any free one (then saved). */
   port?: number
-  /** Address to bind. Default `'0.0.0.0'`. */
+  /** Address to bind. Default `'::'` (dual-stack; `'0.0.0.0'` when IPv6 is unavailable). */
   host?: string
   /** STUN servers (`host:port`) asked for our NAT type. Default holepunch's public list; `[]`: none (NAT `unknown`). */
   stunServers?: readonly string[]

@@ -142,4 +142,24 @@ describe.skipIf(reason !== '')('hard NAT with a port mapping (real miniupnpd)', 
       await hard.stop(3000)
     }, 120_000)
   }
+
+  it('nat-pmp: the mapped side dials the hard side: both punch, no relay', async () => {
+    const topic = 'mapped-dials'
+    const [dMapped, dHard] = await dirsWhereFirstDials(topic)
+    const mapped = start(hosts.mapped!, topic, dMapped, ['--port-mapping', 'nat-pmp'])
+    const hard = start(hosts.hard!, topic, dHard)
+    const [, kMapped, , natMapped] = (
+      await mapped.waitForLine(/^ready /, { timeoutMs: 30_000 })
+    ).split(' ')
+    const [, kHard] = (await hard.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')
+    expect(natMapped).toBe('open')
+    const readyAt = Date.now()
+    await mapped.waitForLine(`connect ${kHard}`, { timeoutMs: 60_000 })
+    await hard.waitForLine(`connect ${kMapped}`, { timeoutMs: 60_000 })
+    const [seen] = await ask<PeerInfo[]>(mapped, 'peers')
+    expect(seen?.connection?.initiator).toBe(true)
+    expect(seen?.attempt?.used).toBe('simultaneous')
+    console.log(`hard+nat-pmp -> hard: ${seen?.attempt?.used} in ${Date.now() - readyAt} ms`)
+    for (const p of [mapped, hard]) await p.stop(3000)
+  }, 120_000)
 })

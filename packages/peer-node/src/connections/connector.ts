@@ -28,6 +28,8 @@ export interface ConnectorOptions {
   publicKey: Uint8Array
   /** Our NAT now (the last report). */
   localNat: () => LocalNat
+  /** Whether we announce a global IPv6 address (then we dial a peer's IPv6 first). */
+  hasIpv6?: () => boolean
   log: PeerNodeLogger
   /** Each direct dial (LAN, open peer, remembered address) gives up after this. Default 3000. */
   directTimeoutMs?: number
@@ -239,7 +241,13 @@ export class Connector {
     const local = this.#o.localNat()
     const remote = found.announcement
     const weDial = this.#weDial(state)
-    const plan = planConnection({ local, remote, via: found.via, weDial })
+    const plan = planConnection({
+      local,
+      remote,
+      via: found.via,
+      weDial,
+      localIpv6: this.#o.hasIpv6?.() ?? false,
+    })
     // A connection the peer asked us to replace (connect request) does not count as its dial.
     const before = this.#o.registry.get(state.hex)
     const info = this.#begin(state, local, remote.nat, found.via)
@@ -250,7 +258,13 @@ export class Connector {
       const technique: Technique =
         found.via === 'mdns' || plan.punch === undefined ? 'lan' : 'direct'
       for (const address of plan.direct) {
-        info.tried.push(remote.nat === 'open' && found.via === 'mqtt' ? 'direct' : technique)
+        info.tried.push(
+          address.host.includes(':') && found.via === 'mqtt'
+            ? 'ipv6'
+            : remote.nat === 'open' && found.via === 'mqtt'
+              ? 'direct'
+              : technique,
+        )
         const connection = await this.#dialDirect(state, address, topic, signal, failures)
         if (connection) return this.#connected(state, info, info.tried.at(-1)!, connection)
       }
