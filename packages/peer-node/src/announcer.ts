@@ -161,7 +161,12 @@ function unknownReport(localPort: number, reason: string): NatReport {
 function interfaceAddresses(): string[] {
   const out: string[] = []
   for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address)
+    // A public address on our own interface (an open host) is announced from STUN as `public`;
+    // `lan` holds only the classes a LAN address may have.
+    for (const a of list ?? []) {
+      if (a.family === 'IPv4' && !a.internal && classifyAddress(a.address) === 'private')
+        out.push(a.address)
+    }
   }
   return out
 }

@@ -8,7 +8,11 @@ import type { PeerNodeLogger } from './logger'
 export type PortMappingProtocol = 'upnp' | 'nat-pmp'
 
 export interface PortMappingOptions {
-  /** Protocols to try, in order. Default `['nat-pmp', 'upnp']` (NAT-PMP deletes cleanly, see below). */
+  /**
+   * Protocols to try, in order. Default `['upnp', 'nat-pmp']`: with Debian's miniupnpd 2.3.1
+   * (nftables) a NAT-PMP renewal drops the forwarding rule while reporting success, which is
+   * worse than UPnP's flaw (its delete is refused, so the mapping outlives us by its lease).
+   */
   protocols?: readonly PortMappingProtocol[]
   /** Bound on finding a gateway and making the mapping, per protocol. Default 5000. */
   timeoutMs?: number
@@ -52,7 +56,7 @@ export class PortMapper {
 
   constructor(options: PortMappingOptions, log: PeerNodeLogger) {
     this.#o = {
-      protocols: options.protocols ?? ['nat-pmp', 'upnp'],
+      protocols: options.protocols ?? ['upnp', 'nat-pmp'],
       timeoutMs: options.timeoutMs ?? 5000,
       ttlMs: options.ttlMs ?? 3_600_000,
     }
