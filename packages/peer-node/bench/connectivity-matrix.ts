@@ -18,6 +18,8 @@ import {
 
 const N = Number(process.argv[2] ?? 3)
 const TIMEOUT_MS = 30_000
+/** Optional `a:b,c:d`: only these pairs. */
+const ONLY = process.argv[3]?.split(',')
 const support = netnsSupport()
 if (!support.ok) throw new Error(support.reason)
 const fixture = join(import.meta.dirname, '../test/fixtures/peer.ts')
@@ -78,6 +80,7 @@ try {
   for (let i = 0; i < KINDS.length; i++) {
     for (let j = i; j < KINDS.length; j++) {
       const [a, b] = [KINDS[i]!, KINDS[j]!]
+      if (ONLY && !ONLY.includes(`${a}:${b}`)) continue
       const times: number[] = []
       const techniques = new Map<string, number>()
       for (let n = 0; n < N; n++) {

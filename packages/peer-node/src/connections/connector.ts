@@ -46,6 +46,10 @@ export interface ConnectorOptions {
   punchOptions?: { timeoutMs?: number }
 }
 
+function isIpv4Address(a: { host: string }): boolean {
+  return !a.host.includes(':')
+}
+
 export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 16_000, 30_000] as const
 
 /**
@@ -280,7 +284,8 @@ export class Connector {
     let result: PunchResult
     try {
       result = await this.#o.puncher.punch(
-        { secret, local, remote },
+        // Punching is IPv4's: an IPv6 address announced first must not become the spray target.
+        { secret, local, remote: { ...remote, addresses: remote.addresses.filter(isIpv4Address) } },
         { signal, ...this.#o.punchOptions },
       )
     } catch (err) {
