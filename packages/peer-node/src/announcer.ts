@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os'
 import type { AnnouncementInput } from '@harddrive-party/discovery'
 import type { HolePuncher, LocalNat, NatReport } from '@harddrive-party/holepunch'
-import type { AnnouncedAddress } from '@harddrive-party/wire-protocol'
+import { type AnnouncedAddress, classifyAddress } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { describeError } from './errors'
 import type { PeerNodeLogger } from './logger'
@@ -9,13 +9,15 @@ import type { PeerNodeLogger } from './logger'
 export interface AnnouncerOptions {
   puncher: HolePuncher
   /** The transport's bound address. */
-  address: () => { port: number; tcp: boolean }
+  address: () => { host: string; port: number; tcp: boolean }
   /** STUN servers; empty: no detection, the NAT stays `unknown`. */
   stunServers: readonly string[]
   /** Bound on one NAT detection. */
   natTimeoutMs: number
   /** Our LAN addresses to announce; default every non-internal IPv4 interface address. */
   lanAddresses: readonly string[] | undefined
+  /** Our global IPv6 addresses to announce; default every global one of our interfaces (when bound dual-stack). */
+  ipv6Addresses?: readonly string[] | undefined
   log: PeerNodeLogger
 }
 
@@ -32,6 +34,8 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
   readonly #o: AnnouncerOptions
   #report: NatReport
   #lan: string[] = []
+  #ipv6: string[] = []
+  #mapping: { host: string; port: number } | undefined
 
   constructor(options: AnnouncerOptions) {
     super()
@@ -39,12 +43,46 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
     this.#report = unknownReport(0, 'not detected yet')
   }
 
+  /** The last NAT report, with a usable port mapping applied. */
   get report(): NatReport {
-    return this.#report
+    return this.#effective()
+  }
+
+  /**
+   * A port mapping on our router (UPnP / NAT-PMP): while set, and when its external address is
+   * the one STUN sees us at (a mapping on an inner router of a double NAT does not help),
+   * we are reachable as is: we announce the mapped address and NAT `open`.
+   */
+  setMapping(mapping: { host: string; port: number } | undefined): void {
+    const before = JSON.stringify(this.announcement())
+    this.#mapping = mapping
+    if (JSON.stringify(this.announcement()) !== before) {
+      this.safeDispatchEvent('change', { detail: this.#report })
+    }
+  }
+
+  /** The report with a usable port mapping applied: what we announce and plan with. */
+  #effective(): NatReport {
+    const r = this.#report
+    const m = this.#mapping
+    if (m === undefined) return r
+    if (r.publicAddress !== undefined && r.publicAddress.host !== m.host) return r
+    return {
+      ...r,
+      nat: 'open',
+      portAllocation: 'unknown',
+      publicAddress: { host: m.host, port: m.port },
+      reason: `${r.reason}; port mapped by our router at ${m.host}:${m.port}`,
+    }
+  }
+
+  /** Whether we announce a global IPv6 address (and can dial one). */
+  get hasIpv6(): boolean {
+    return this.#ipv6.length > 0
   }
 
   localNat(): LocalNat {
-    const r = this.#report
+    const r = this.#effective()
     return {
       nat: r.nat,
       portAllocation: r.portAllocation,
@@ -60,7 +98,9 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
       kind: 'lan',
       tcp,
     }))
-    const r = this.#report
+    // Global IPv6 needs no punching: announced first, so a peer with IPv6 dials it first.
+    for (const host of this.#ipv6) addresses.push({ host, port, kind: 'public', tcp })
+    const r = this.#effective()
     if (r.publicAddress && !this.#lan.includes(r.publicAddress.host)) {
       // A hard NAT's port is only meaningful to the STUN server that saw it.
       const portKnown = r.nat !== 'hard' || r.portAllocation === 'sequential'
@@ -82,6 +122,8 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
   async refresh(signal: AbortSignal): Promise<void> {
     const before = JSON.stringify(this.announcement())
     this.#lan = [...(this.#o.lanAddresses ?? interfaceAddresses())]
+    const dualStack = this.#o.address().host.includes(':')
+    this.#ipv6 = dualStack ? [...(this.#o.ipv6Addresses ?? globalIpv6Addresses())].slice(0, 4) : []
     const port = this.#o.address().port
     if (this.#o.stunServers.length === 0) {
       this.#report = unknownReport(port, 'no STUN server configured')
@@ -119,7 +161,25 @@ function unknownReport(localPort: number, reason: string): NatReport {
 function interfaceAddresses(): string[] {
   const out: string[] = []
   for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address)
+    // A public address on our own interface (an open host) is announced from STUN as `public`;
+    // `lan` holds only the classes a LAN address may have.
+    for (const a of list ?? []) {
+      if (a.family === 'IPv4' && !a.internal && classifyAddress(a.address) === 'private')
+        out.push(a.address)
+    }
+  }
+  return out
+}
+
+/** Global-scope IPv6 interface addresses: never link-local, ULA (`private`) or loopback. */
+function globalIpv6Addresses(): string[] {
+  const out: string[] = []
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family !== 'IPv6' || a.internal || a.address.includes('%')) continue
+      const cls = classifyAddress(a.address)
+      if (cls === 'global' || cls === 'documentation') out.push(a.address)
+    }
   }
   return out
 }

@@ -50,6 +50,11 @@ export { isPeerNodeError, PeerNodeError } from './errors'
 export { displayNames, PEER_NAME_WORDS, peerName } from './peer-names'
 export { createPeerNode } from './peer-node'
 export type {
+  PortMappingInfo,
+  PortMappingOptions,
+  PortMappingProtocol,
+} from './port-mapping'
+export type {
   EntryPage,
   ListOptions,
   PeerClientOptions,

@@ -20,6 +20,7 @@ import { DownloadsImpl, defaultDownloadDir } from './downloads/downloads'
 import { describeError, PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
 import { peerName } from './peer-names'
+import { PortMapper, type PortMappingInfo } from './port-mapping'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
 import {
   createRequestServer,
@@ -41,6 +42,7 @@ interface Running {
   transport: Transport
   puncher: HolePuncher
   announcer: Announcer
+  mapper: PortMapper | undefined
   registry: ConnectionRegistry
   connector: Connector
   book: PeerBook
@@ -97,6 +99,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   get nat(): NatReport {
     return this.#require().announcer.report
+  }
+
+  get portMapping(): PortMappingInfo | undefined {
+    return this.#require().mapper?.info
   }
 
   address() {
@@ -164,6 +170,13 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         log: logger('nat'),
       })
       parts.announcer = announcer
+      if (o.portMapping) {
+        const mapper = new PortMapper(o.portMapping, logger('port-mapping'))
+        parts.mapper = mapper
+        const mapping = await mapper.map(transport.address().port, this.#signal(signal))
+        if (mapping)
+          announcer.setMapping({ host: mapping.externalHost, port: mapping.externalPort })
+      }
       await announcer.refresh(this.#signal(signal))
       const registry = new ConnectionRegistry(transport.publicKey, logger('connections'))
       const book = new PeerBook({ write: (v) => storage.writePeers(v), log: logger('peers') })
@@ -174,6 +187,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         registry,
         publicKey: transport.publicKey,
         localNat: () => announcer.localNat(),
+        hasIpv6: () => announcer.hasIpv6,
         log: logger('connector'),
         ...connectOptions(o),
         // Discovery starts after the connector; attempts begin only once it is there.
@@ -206,19 +220,30 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   async #bindTransport(storage: Storage): Promise<Transport> {
     const o = this.#o
+    // Dual-stack by default (IPv4 peers arrive as plain IPv4 on UDX); a machine without IPv6
+    // cannot bind `::`, and then binds IPv4 only.
+    let host = o.host ?? '::'
     const make = (port: number) =>
       createTransport({
         identity: storage.identity,
         topics: () => this.#topics.values(),
         port,
-        ...(o.host ? { host: o.host } : {}),
+        host,
         ...(o.agent ? { agent: o.agent } : {}),
         ...o.transport,
       })
     const wanted = o.port ?? storage.settings.port
     let transport = make(wanted)
     try {
-      await transport.start()
+      try {
+        await transport.start()
+      } catch (err) {
+        if (o.host !== undefined) throw err
+        this.#log('cannot bind [::]:%d (%s); binding IPv4 only', wanted, describeError(err))
+        host = '0.0.0.0'
+        transport = make(wanted)
+        await transport.start()
+      }
     } catch (err) {
       // The saved port is taken (by another program): a new one beats not starting at all.
       if (o.port !== undefined || wanted === 0) throw err
@@ -396,6 +421,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     await step('serving', r.server && (() => r.server!.stop()))
     await step('peer book', r.book && (() => r.book!.flush()))
     await step('connections', r.registry && (() => r.registry!.closeAll()))
+    await step('port mapping', r.mapper && (() => r.mapper!.stop()))
     await step('puncher', r.puncher && (() => r.puncher!.stop()))
     await step('transport', r.transport && (() => r.transport!.stop()))
     await step('storage', r.storage && (() => r.storage!.close()))

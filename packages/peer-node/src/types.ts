@@ -10,6 +10,7 @@ import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo } from './connections/peer-state'
 import type { DownloadOptions, Downloads } from './downloads/download-types'
+import type { PortMappingInfo, PortMappingOptions } from './port-mapping'
 import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
 import type { StorageLayout } from './storage/storage-dir'
@@ -82,7 +83,7 @@ export interface PeerNodeOptions {
   storageDir?: string
   /** UDP (and TCP) port. Default: the one saved in the storage directory, else any free one (then saved). */
   port?: number
-  /** Address to bind. Default `'0.0.0.0'`. */
+  /** Address to bind. Default `'::'` (dual-stack; `'0.0.0.0'` when IPv6 is unavailable). */
   host?: string
   /** STUN servers (`host:port`) asked for our NAT type. Default holepunch's public list; `[]`: none (NAT `unknown`). */
   stunServers?: readonly string[]
@@ -92,6 +93,12 @@ export interface PeerNodeOptions {
   natRecheckMs?: number
   /** LAN addresses to announce. Default every non-internal IPv4 address. */
   lanAddresses?: readonly string[]
+  /**
+   * Ask the home router for a mapping of our UDP port (NAT-PMP, then UPnP IGD), announce the
+   * mapped address, renew it and delete it on stop. Default `false`: finding a router sends
+   * SSDP multicast on the LAN, which the app turns on, not the library.
+   */
+  portMapping?: PortMappingOptions | false
   /** MQTT discovery (discovery's options), or `false`. Default `{}` (the public broker). */
   mqtt?: Omit<MqttDiscoveryOptions, 'identity' | 'getAnnouncement'> | false
   /** mDNS discovery (`interface` required; the port is the transport's), or `false` (default). */
@@ -147,8 +154,10 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
   readonly store: IndexStore
   /** The bound transport address. */
   address(): { host: string; port: number; tcp: boolean }
-  /** The last NAT report. */
+  /** The last NAT report (with our port mapping applied: then `open` at the mapped address). */
   readonly nat: NatReport
+  /** Our router's port mapping while we hold one (`portMapping` option), for the doctor. */
+  readonly portMapping: PortMappingInfo | undefined
   /** Joins a topic (persisted; rejoined at every start). */
   join(name: string, options?: AbortOptions): Promise<void>
   /** Leaves a topic: its announcement is cleared, connections only it justified close. */

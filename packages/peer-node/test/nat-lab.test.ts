@@ -36,7 +36,7 @@ describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
     hosts.b = await lab.addHost('b', 'B')
     hosts.c = await lab.addHost('c', 'C')
     const conf = join(lab.lab.dir, 'mosquitto.conf')
-    await writeFile(conf, 'listener 1883 10.99.0.1\nallow_anonymous true\npersistence false\n')
+    await writeFile(conf, 'listener 1883 198.51.100.1\nallow_anonymous true\npersistence false\n')
     broker = lab.pub.spawn('mosquitto', ['-c', conf])
     dirs = await mkdtemp(join(tmpdir(), 'hdp-peer-node-lab-'))
   }, 60_000)
@@ -50,7 +50,7 @@ describe.skipIf(!support.ok)('peer nodes across real NATs', () => {
 
   function start(host: LabHost, topic: string, dir: string): LabProcess {
     const stun = lab.stunServers.map((s) => `${s.host}:${s.port}`).join(',')
-    const args = ['--dir', dir, '--broker', 'mqtt://10.99.0.1:1883']
+    const args = ['--dir', dir, '--broker', 'mqtt://198.51.100.1:1883']
     const proc = host.ns.spawnNode(fixture, [
       ...args,
       '--topic',

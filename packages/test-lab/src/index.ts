@@ -18,6 +18,8 @@
 
 export type { LinkCounters, LinkDirection, LinkShape } from './link-lab'
 export { buildLinkEmulator, LinkLab, linkLabSupport, udpCounters } from './link-lab'
+export type { Miniupnpd, MiniupnpdOptions } from './miniupnpd'
+export { hasMiniupnpd, startMiniupnpd } from './miniupnpd'
 export type { LabOptions, Support } from './namespaces'
 export { Lab, Namespace, netnsSupport, skipReason, spawnNode, tsNodeArgs } from './namespaces'
 export type { LabHost, NatKind, NatLabOptions, NatRouter } from './nat-lab'

@@ -34,7 +34,7 @@ describe.skipIf(!support.ok)('NatLab', () => {
          s.on('message',(m)=>{let o=20;while(o+4<=m.length){const t=m.readUInt16BE(o),l=m.readUInt16BE(o+2);
            if(t===0x20)ports.push(m.readUInt16BE(o+6)^0x2112);o+=4+Math.ceil(l/4)*4}
            if(ports.length===2){console.log(JSON.stringify(ports));process.exit(0)}});
-         s.bind(40000,'0.0.0.0',()=>{for(const h of ['10.99.0.1','10.99.0.254']){
+         s.bind(40000,'0.0.0.0',()=>{for(const h of ['198.51.100.1','198.51.100.254']){
            const t=Buffer.concat([Buffer.from([0,1,0,0,0x21,0x12,0xa4,0x42]),require('crypto').randomBytes(12)]);s.send(t,3478,h)}});
          setTimeout(()=>{console.log(JSON.stringify(ports));process.exit(1)},3000)`,
       ])

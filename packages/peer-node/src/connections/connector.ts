@@ -28,6 +28,8 @@ export interface ConnectorOptions {
   publicKey: Uint8Array
   /** Our NAT now (the last report). */
   localNat: () => LocalNat
+  /** Whether we announce a global IPv6 address (then we dial a peer's IPv6 first). */
+  hasIpv6?: () => boolean
   log: PeerNodeLogger
   /** Each direct dial (LAN, open peer, remembered address) gives up after this. Default 3000. */
   directTimeoutMs?: number
@@ -42,6 +44,10 @@ export interface ConnectorOptions {
   requestConnect?: (topic: TopicKeys, key: Uint8Array) => Promise<boolean>
   /** Passed to holepunch's `punch` (tests shorten the timeouts). */
   punchOptions?: { timeoutMs?: number }
+}
+
+function isIpv4Address(a: { host: string }): boolean {
+  return !a.host.includes(':')
 }
 
 export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 16_000, 30_000] as const
@@ -239,7 +245,13 @@ export class Connector {
     const local = this.#o.localNat()
     const remote = found.announcement
     const weDial = this.#weDial(state)
-    const plan = planConnection({ local, remote, via: found.via, weDial })
+    const plan = planConnection({
+      local,
+      remote,
+      via: found.via,
+      weDial,
+      localIpv6: this.#o.hasIpv6?.() ?? false,
+    })
     // A connection the peer asked us to replace (connect request) does not count as its dial.
     const before = this.#o.registry.get(state.hex)
     const info = this.#begin(state, local, remote.nat, found.via)
@@ -250,7 +262,13 @@ export class Connector {
       const technique: Technique =
         found.via === 'mdns' || plan.punch === undefined ? 'lan' : 'direct'
       for (const address of plan.direct) {
-        info.tried.push(remote.nat === 'open' && found.via === 'mqtt' ? 'direct' : technique)
+        info.tried.push(
+          address.host.includes(':') && found.via === 'mqtt'
+            ? 'ipv6'
+            : remote.nat === 'open' && found.via === 'mqtt'
+              ? 'direct'
+              : technique,
+        )
         const connection = await this.#dialDirect(state, address, topic, signal, failures)
         if (connection) return this.#connected(state, info, info.tried.at(-1)!, connection)
       }
@@ -266,7 +284,8 @@ export class Connector {
     let result: PunchResult
     try {
       result = await this.#o.puncher.punch(
-        { secret, local, remote },
+        // Punching is IPv4's: an IPv6 address announced first must not become the spray target.
+        { secret, local, remote: { ...remote, addresses: remote.addresses.filter(isIpv4Address) } },
         { signal, ...this.#o.punchOptions },
       )
     } catch (err) {

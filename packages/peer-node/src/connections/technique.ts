@@ -8,6 +8,8 @@ export type Technique =
   | 'lan'
   /** Dial an address as announced (the acceptor is open, or nobody knows its NAT). */
   | 'direct'
+  /** Dial the acceptor's global IPv6 address: no NAT on the way (both sides have IPv6). */
+  | 'ipv6'
   /** Both sides punch at once (easy↔easy, open↔NAT, unknown NATs), then the dialer dials. */
   | 'simultaneous'
   /** easy↔hard: the hard side opens 256 mappings, the easy side sprays ports. */
@@ -44,11 +46,29 @@ export function planConnection(input: {
   remote: Pick<Announcement, 'nat' | 'portAllocation' | 'addresses'>
   via: 'mqtt' | 'mdns'
   weDial: boolean
+  /** We announce a global IPv6 address (bound dual-stack): then we can dial theirs. */
+  localIpv6?: boolean
 }): ConnectPlan {
+  const plan = planIpv4(input)
+  if (!input.localIpv6 || input.via === 'mdns') return plan
+  // Both sides on IPv6: the dialer dials the acceptor's global IPv6 addresses before anything
+  // else; the IPv4 plan (punch included) stays as the fallback for a firewalled IPv6.
+  const v6 = input.remote.addresses.filter(
+    (a) => a.kind === 'public' && a.port > 0 && a.host.includes(':'),
+  )
+  if (v6.length === 0) return plan
+  if (!input.weDial) return plan.unreachable !== undefined ? { ...plan, direct: [] } : plan
+  const rest = plan.direct.filter((d) => !d.host.includes(':'))
+  const { unreachable: _, ...reachable } = plan
+  return { ...reachable, direct: [...v6.map(plain), ...rest] }
+}
+
+function planIpv4(input: Parameters<typeof planConnection>[0]): ConnectPlan {
   const { local, remote, via, weDial } = input
   const addresses = remote.addresses.filter((a) => a.port > 0)
   const lan = addresses.filter((a) => a.kind === 'lan').map(plain)
-  const announced = addresses.filter((a) => a.kind !== 'lan').map(plain)
+  // IPv6 addresses are dialled only by a peer that has IPv6 itself (planConnection).
+  const announced = addresses.filter((a) => a.kind !== 'lan' && !a.host.includes(':')).map(plain)
   if (via === 'mdns') return { direct: weDial ? lan : [], punch: undefined }
 
   const ourHost = local.publicAddress?.host
@@ -62,7 +82,7 @@ export function planConnection(input: {
   const plan = planPunch(local, {
     nat: remote.nat,
     ...pa(remote.portAllocation),
-    addresses: remote.addresses,
+    addresses: remote.addresses.filter((a) => !a.host.includes(':')), // punching is IPv4's
   })
   if (!plan.ok) {
     if (plan.code === 'RELAY_REQUIRED')
