@@ -1,0 +1,184 @@
+import { useEffect, useMemo, useState } from 'preact/hooks'
+import type { AppState, Store, TransferEvent } from '../api/store'
+import { type EntryView, type PeerView, toEntries } from '../api/views'
+import { baseName, bytes } from '../ui/format'
+import { VirtualList } from '../ui/virtual-list'
+
+interface Folder {
+  children: EntryView[]
+  loading: boolean
+  error?: string
+}
+type SortKey = 'name' | 'size'
+interface Row {
+  entry: EntryView
+  depth: number
+  open: boolean
+  loading: boolean
+}
+
+const ROW_HEIGHT = 40
+
+/** What we already do with a path of this peer: queued, downloading, done. */
+export function transferStatus(
+  transfers: Map<string, TransferEvent>,
+  peer: PeerView,
+  path: string,
+) {
+  let found: TransferEvent['state'] | undefined
+  for (const t of transfers.values()) {
+    if (t.direction !== 'download' || (t.peer !== peer.key && t.peer !== peer.name)) continue
+    if (t.path === path || t.path.startsWith(`${path}/`) || path.startsWith(`${t.path}/`)) {
+      if (t.state !== 'done' || found === undefined) found = t.state
+    }
+  }
+  return found
+}
+
+function sortEntries(list: EntryView[], key: SortKey) {
+  return [...list].sort((a, b) =>
+    key === 'size' ? b.size - a.size : a.path.localeCompare(b.path, undefined, { numeric: true }),
+  )
+}
+
+/** A peer's shares as a lazily expanded tree: a folder is listed when first opened. */
+export function Browser({ store, state, peer }: { store: Store; state: AppState; peer: PeerView }) {
+  const [folders, setFolders] = useState(() => new Map<string, Folder>())
+  const [open, setOpen] = useState(() => new Set<string>())
+  const [sort, setSort] = useState<SortKey>('name')
+
+  const load = (path: string) => {
+    if (folders.has(path)) return
+    const folder: Folder = { children: [], loading: true }
+    const next = new Map(folders)
+    next.set(path, folder)
+    setFolders(next)
+    // Results stream in pages; each page shows as it arrives.
+    const bump = () => setFolders((m) => new Map(m))
+    store.api
+      .request({ type: 'ls', peer: peer.key, path }, (data) => {
+        folder.children.push(...toEntries(data, peer.key).filter((e) => e.path !== path))
+        bump()
+      })
+      .catch((err: Error) => {
+        folder.error = err.message
+      })
+      .finally(() => {
+        folder.loading = false
+        bump()
+      })
+  }
+  useEffect(() => load(''), [peer.key])
+
+  const toggle = (path: string) => {
+    const next = new Set(open)
+    if (next.has(path)) next.delete(path)
+    else {
+      next.add(path)
+      load(path)
+    }
+    setOpen(next)
+  }
+
+  const rows = useMemo(() => {
+    const out: Row[] = []
+    const walk = (path: string, depth: number) => {
+      const f = folders.get(path)
+      if (!f) return
+      for (const entry of sortEntries(f.children, sort)) {
+        const isOpen = entry.dir && open.has(entry.path)
+        out.push({
+          entry,
+          depth,
+          open: isOpen,
+          loading: isOpen && !!folders.get(entry.path)?.loading,
+        })
+        if (isOpen) walk(entry.path, depth + 1)
+      }
+    }
+    walk('', 0)
+    return out
+  }, [folders, open, sort])
+
+  const download = (path: string) =>
+    store.api.request({ type: 'download', peer: peer.key, path }).catch((err) => store.report(err))
+
+  const root = folders.get('')
+  return (
+    <section class="browser" aria-label={`Shares of ${peer.name}`}>
+      <div class="toolbar">
+        <strong>{peer.name}</strong>
+        <span class="muted">{root?.loading ? 'listing…' : `${rows.length} shown`}</span>
+        <label class="push">
+          Sort{' '}
+          <select
+            value={sort}
+            onChange={(e) => setSort((e.target as HTMLSelectElement).value as SortKey)}
+          >
+            <option value="name">by name</option>
+            <option value="size">by size</option>
+          </select>
+        </label>
+      </div>
+      {root?.error ? <p class="error">Could not list: {root.error}</p> : null}
+      {root && !root.loading && root.children.length === 0 && !root.error ? (
+        <p class="muted">{peer.name} shares nothing yet.</p>
+      ) : null}
+      <VirtualList
+        items={rows}
+        rowHeight={ROW_HEIGHT}
+        label={`Files of ${peer.name}`}
+        class="tree"
+        render={(row) => {
+          const status = transferStatus(state.transfers, peer, row.entry.path)
+          return (
+            <div
+              class="entry"
+              style={{ paddingLeft: `${row.depth * 16 + 4}px` }}
+              data-path={row.entry.path}
+            >
+              {row.entry.dir ? (
+                <button
+                  type="button"
+                  class="twisty"
+                  aria-expanded={row.open}
+                  aria-label={`${row.open ? 'Collapse' : 'Expand'} ${baseName(row.entry.path)}`}
+                  onClick={() => toggle(row.entry.path)}
+                >
+                  {row.open ? '▾' : '▸'}
+                </button>
+              ) : (
+                <span class="twisty" aria-hidden="true">
+                  ·
+                </span>
+              )}
+              <span class="name" title={row.entry.path}>
+                {baseName(row.entry.path)}
+                {row.entry.dir ? '/' : ''}
+                {row.loading ? <span class="muted"> listing…</span> : null}
+              </span>
+              <span class="size">
+                {bytes(row.entry.size)}
+                {row.entry.dir && row.entry.files !== undefined ? (
+                  <small> · {row.entry.files} files</small>
+                ) : null}
+              </span>
+              {status ? (
+                <span class={`status ${status}`}>{status === 'done' ? 'downloaded' : status}</span>
+              ) : (
+                <button
+                  type="button"
+                  class="small"
+                  onClick={() => download(row.entry.path)}
+                  aria-label={`Download ${baseName(row.entry.path)}`}
+                >
+                  Download
+                </button>
+              )}
+            </div>
+          )
+        }}
+      />
+    </section>
+  )
+}
