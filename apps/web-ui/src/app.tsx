@@ -100,12 +100,12 @@ export function App({ store, token }: { store: Store; token: string }) {
       ) : null}
       <main class="panel">
         <div role="tabpanel" aria-labelledby={`tab-${tab}`}>
-          {tab === 'peers' ? <PeersTab store={store} state={state} token={token} /> : null}
-          {tab === 'transfers' ? <TransfersTab store={store} state={state} token={token} /> : null}
+          {tab === 'peers' ? <PeersTab store={store} state={state} /> : null}
+          {tab === 'transfers' ? <TransfersTab store={store} state={state} /> : null}
           {tab === 'shares' ? <SharesTab store={store} state={state} /> : null}
           {tab === 'topics' ? <TopicsTab store={store} state={state} /> : null}
           {tab === 'doctor' ? <DoctorTab store={store} state={state} /> : null}
-          {tab === 'pairing' ? <PairingTab state={state} /> : null}
+          {tab === 'pairing' ? <PairingTab state={state} token={token} /> : null}
         </div>
       </main>
     </div>

@@ -1,13 +1,19 @@
 import {
   type ApiCommand,
+  type ApiCommandBody,
+  type ApiEntryPage,
+  type ApiErrorBody,
   type ApiEvent,
-  decodeApiServerMessage,
-  encodeApiMessage,
+  type ApiPeerError,
+  type ApiResults,
+  type ApiServedCommandType,
+  decodeApiEventJson,
 } from '@harddrive-party/wire-protocol'
 
 /**
- * The one WebSocket to our peer: requests with ids, results streamed back, events pushed.
- * It reconnects by itself; pages only look at `state` to show a banner.
+ * The page's link to its peer's control API (docs/api.md): `POST /api/<command>` for commands,
+ * NDJSON for `ls`, and one WebSocket (`/api/events`) for live events. The socket reconnects by
+ * itself; pages look at `state` to show a banner.
  */
 export type ConnectionState = 'connecting' | 'open' | 'unreachable' | 'unauthorized'
 
@@ -21,12 +27,26 @@ export class ApiRequestError extends Error {
   }
 }
 
+/** Commands with one JSON answer; `ls` streams (see `ls`). */
+export type CallType = Exclude<ApiServedCommandType, 'ls'>
+/** Queue commands: served once downloads are in; their answers are not typed yet. */
+export type QueueCommand = Extract<
+  ApiCommand,
+  { type: 'download' | 'queue' | 'pause' | 'resume' | 'cancel' | 'reorder' }
+>
+
 export interface ApiConnection {
   readonly state: ConnectionState
-  /** Sends a command; `onResult` sees each streamed result; resolves at the end. */
-  request(command: ApiCommand, onResult?: (data: unknown) => void): Promise<void>
-  /** Sends a command and collects its results. */
-  collect(command: ApiCommand): Promise<unknown[]>
+  call<T extends CallType>(type: T, body?: ApiCommandBody<T>): Promise<ApiResults[T]>
+  queue(command: QueueCommand): Promise<unknown>
+  /** Streams a listing or search; `onPage` sees each page or peer error as it arrives. */
+  ls(
+    body: ApiCommandBody<'ls'>,
+    onPage: (page: ApiEntryPage | ApiPeerError) => void,
+    signal?: AbortSignal,
+  ): Promise<void>
+  /** `/files/<path>` with the token, for `<video src>` and links. */
+  fileUrl(path: string): string
   onEvent(fn: (event: ApiEvent) => void): () => void
   onState(fn: (state: ConnectionState) => void): () => void
   close(): void
@@ -36,31 +56,19 @@ export interface ConnectOptions {
   /** `http://host:port` of the peer's API server. */
   origin: string
   token: string
-  /** Retry delays after a lost connection; the last one repeats. */
+  /** Retry delays after a lost event socket; the last one repeats. */
   retryMs?: readonly number[]
 }
 
-interface Pending {
-  onResult: ((data: unknown) => void) | undefined
-  resolve: () => void
-  reject: (err: Error) => void
-}
-
 const DEFAULT_RETRY_MS = [300, 1000, 2000, 4000]
-
-export function apiUrl(origin: string, path: string, token: string): string {
-  const url = new URL(path, origin)
-  url.searchParams.set('token', token)
-  return url.href
-}
+/** Bound on one NDJSON line: a page of entries is far below this. */
+const MAX_LINE_CHARS = 8 * 1024 * 1024
 
 export function connectApi(options: ConnectOptions): ApiConnection {
   const retryMs = options.retryMs ?? DEFAULT_RETRY_MS
   const eventFns = new Set<(event: ApiEvent) => void>()
   const stateFns = new Set<(state: ConnectionState) => void>()
-  const pending = new Map<number, Pending>()
-  const queued: Uint8Array[] = []
-  let nextId = 1
+  const auth = { authorization: `Bearer ${options.token}` }
   let state: ConnectionState = 'connecting'
   let socket: WebSocket | undefined
   let failures = 0
@@ -73,96 +81,129 @@ export function connectApi(options: ConnectOptions): ApiConnection {
     for (const fn of stateFns) fn(next)
   }
 
-  const failPending = (message: string) => {
-    for (const p of pending.values()) p.reject(new ApiRequestError('PEER_UNAVAILABLE', message))
-    pending.clear()
-    queued.length = 0
+  const post = async (type: string, body: unknown, signal?: AbortSignal): Promise<Response> => {
+    let res: Response
+    try {
+      res = await fetch(new URL(`/api/${type}`, options.origin), {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+        cache: 'no-store',
+        ...(signal ? { signal } : {}),
+      })
+    } catch (err) {
+      if (signal?.aborted) throw err
+      throw new ApiRequestError('PEER_UNAVAILABLE', 'your peer is not reachable')
+    }
+    if (res.ok) return res
+    if (res.status === 401) setState('unauthorized')
+    let code = 'INTERNAL'
+    let message = `HTTP ${res.status}`
+    try {
+      const e = ((await res.json()) as ApiErrorBody).error
+      code = String(e.code)
+      message = String(e.message)
+    } catch {
+      // not a JSON error body: keep the status line
+    }
+    throw new ApiRequestError(code, message)
+  }
+
+  const url = (path: string) => {
+    const u = new URL(path, options.origin)
+    u.searchParams.set('token', options.token)
+    return u
   }
 
   // A WebSocket refused at the handshake tells the page nothing about why; one plain HTTP call
-  // does: 401/403 means the token is wrong, anything else that the peer is away.
-  const explainFailure = async () => {
+  // does: 401 means the token is wrong, anything else that the peer is away.
+  const explainFailure = async (): Promise<ConnectionState> => {
     try {
-      const res = await fetch(apiUrl(options.origin, '/api/info', options.token), {
-        cache: 'no-store',
-      })
-      return res.status === 401 || res.status === 403 ? 'unauthorized' : 'unreachable'
-    } catch {
+      await post('info', {})
       return 'unreachable'
+    } catch (err) {
+      return err instanceof ApiRequestError && err.code === 'UNAUTHORIZED'
+        ? 'unauthorized'
+        : 'unreachable'
     }
   }
 
   const open = () => {
     if (closed) return
-    const wsUrl = apiUrl(options.origin, '/api/ws', options.token).replace(/^http/, 'ws')
-    const ws = new WebSocket(wsUrl)
-    ws.binaryType = 'arraybuffer'
+    const u = url('/api/events')
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:'
+    const ws = new WebSocket(u)
     socket = ws
     let opened = false
     ws.onopen = () => {
       opened = true
       failures = 0
       setState('open')
-      for (const frame of queued.splice(0)) ws.send(frame)
     }
     ws.onmessage = (ev) => {
-      if (!(ev.data instanceof ArrayBuffer)) return
-      let msg: ReturnType<typeof decodeApiServerMessage>
+      if (typeof ev.data !== 'string') return
+      let event: ApiEvent
       try {
-        msg = decodeApiServerMessage(new Uint8Array(ev.data))
+        const msg = JSON.parse(ev.data) as { type?: unknown; event?: unknown }
+        if (msg.type !== 'event') return
+        event = decodeApiEventJson(msg.event)
       } catch {
-        return // a frame we cannot read is dropped, never fatal
+        return // an event we cannot read is dropped, never fatal
       }
-      if (msg.type === 'event') {
-        for (const fn of eventFns) fn(msg.event)
-        return
-      }
-      const p = pending.get(msg.id)
-      if (!p) return
-      if (msg.type === 'result') p.onResult?.(msg.data)
-      else {
-        pending.delete(msg.id)
-        if (msg.type === 'end') p.resolve()
-        else p.reject(new ApiRequestError(msg.code, msg.message))
-      }
+      for (const fn of eventFns) fn(event)
     }
     ws.onclose = async () => {
       if (socket !== ws) return
       socket = undefined
-      failPending('the connection to the peer was lost')
       if (closed) return
       const why = opened ? 'unreachable' : await explainFailure()
       if (closed) return
       setState(why)
       const delay = retryMs[Math.min(failures, retryMs.length - 1)] ?? 1000
       failures++
-      retryTimer = setTimeout(open, why === 'unauthorized' ? delay * 5 : delay)
+      retryTimer = setTimeout(open, delay)
     }
   }
 
   open()
 
-  const connection: ApiConnection = {
+  return {
     get state() {
       return state
     },
-    request(command, onResult) {
-      const id = nextId++
-      return new Promise<void>((resolve, reject) => {
-        if (state !== 'open' && state !== 'connecting') {
-          reject(new ApiRequestError('PEER_UNAVAILABLE', 'the peer is not reachable right now'))
-          return
-        }
-        pending.set(id, { onResult, resolve, reject })
-        const frame = encodeApiMessage({ id, command })
-        if (socket && socket.readyState === WebSocket.OPEN) socket.send(frame)
-        else queued.push(frame)
-      })
+    async call(type, body) {
+      return (await (await post(type, body)).json()) as never
     },
-    async collect(command) {
-      const out: unknown[] = []
-      await connection.request(command, (d) => out.push(d))
-      return out
+    async queue(command) {
+      const { type, ...body } = command
+      return await (await post(type, body)).json()
+    },
+    async ls(body, onPage, signal) {
+      const res = await post('ls', body, signal)
+      if (!res.body) throw new ApiRequestError('INTERNAL', 'empty listing')
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+      let pending = ''
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (value) pending += value
+        if (pending.length > MAX_LINE_CHARS)
+          throw new ApiRequestError('TOO_LARGE', 'a listing line is too long')
+        let nl = pending.indexOf('\n')
+        while (nl !== -1 || (done && pending.trim())) {
+          const line = nl === -1 ? pending : pending.slice(0, nl)
+          pending = nl === -1 ? '' : pending.slice(nl + 1)
+          if (line.trim()) {
+            const item = JSON.parse(line) as ApiEntryPage | ApiPeerError | { type: 'end' }
+            if (item.type === 'end') return
+            onPage(item)
+          }
+          nl = pending.indexOf('\n')
+        }
+        if (done) throw new ApiRequestError('PEER_UNAVAILABLE', 'the listing ended early')
+      }
+    },
+    fileUrl(path) {
+      return url(`/files/${path.split('/').map(encodeURIComponent).join('/')}`).href
     },
     onEvent(fn) {
       eventFns.add(fn)
@@ -176,8 +217,6 @@ export function connectApi(options: ConnectOptions): ApiConnection {
       closed = true
       clearTimeout(retryTimer)
       socket?.close()
-      failPending('closed')
     },
   }
-  return connection
 }

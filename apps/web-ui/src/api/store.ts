@@ -1,33 +1,20 @@
-import type { ApiEvent } from '@harddrive-party/wire-protocol'
+import type { ApiEvent, ApiInfo, ApiPeer } from '@harddrive-party/wire-protocol'
 import type { ApiConnection, ConnectionState } from './connection'
-import {
-  type InfoView,
-  isObj,
-  num,
-  type PeerView,
-  type TopicView,
-  toInfo,
-  toPeers,
-  toTopics,
-} from './views'
 
 export type TransferEvent = Extract<ApiEvent, { type: 'transfer' }>
-
-export interface ScanProgress {
-  files?: number
-  bytes?: number
-  skipped: { path: string; reason: string }[]
-  scanning: boolean
-}
+export type ScanEvent = Extract<ApiEvent, { type: 'scan' }>
+export type DiscoveryEvent = Extract<ApiEvent, { type: 'discovery' }>
 
 /** Everything live on screen: filled by the first calls after each (re)connect, then by events. */
 export interface AppState {
   connection: ConnectionState
-  info?: InfoView
-  peers: Map<string, PeerView>
-  topics: TopicView[]
+  info?: ApiInfo
+  peers: Map<string, ApiPeer>
+  topics: string[]
   transfers: Map<string, TransferEvent>
-  shares: ScanProgress
+  shareTotals?: { files: number; bytes: number }
+  scans: Map<string, ScanEvent>
+  discovery: { mqtt?: DiscoveryEvent; mdns?: DiscoveryEvent }
   log: { level: string; message: string; at: number }[]
   lastError?: string
 }
@@ -40,7 +27,8 @@ export class Store {
     peers: new Map(),
     topics: [],
     transfers: new Map(),
-    shares: { skipped: [], scanning: false },
+    scans: new Map(),
+    discovery: {},
     log: [],
   }
   private fns = new Set<() => void>()
@@ -85,35 +73,23 @@ export class Store {
     this.update({})
   }
 
+  /** Reloads what events do not carry in full; run after each (re)connect. */
   async refresh() {
     const api = this.api
-    const tasks: Promise<void>[] = [
-      api.collect({ type: 'info' }).then((r) => {
-        const info = toInfo(r[0])
-        if (info) this.update({ info })
-      }),
+    const results = await Promise.allSettled([
+      api.call('info').then((info) => this.update({ info })),
       this.refreshPeers(),
-      api.collect({ type: 'topics' }).then((r) => this.update({ topics: r.flatMap(toTopics) })),
-      api.collect({ type: 'queue' }).then((r) => {
-        const transfers = new Map<string, TransferEvent>()
-        for (const t of r.flatMap((d) =>
-          Array.isArray(d) ? d : isObj(d) && Array.isArray(d.transfers) ? d.transfers : [d],
-        )) {
-          const ev = toTransfer(t)
-          if (ev) transfers.set(ev.requestId, ev)
-        }
-        this.update({ transfers })
-      }),
-    ]
-    const results = await Promise.allSettled(tasks)
+      api.call('topics').then((r) => this.update({ topics: r.topics })),
+      api
+        .call('shares')
+        .then((r) => this.update({ shareTotals: { files: r.files, bytes: r.bytes } })),
+    ])
     for (const r of results) if (r.status === 'rejected') this.report(r.reason)
   }
 
   async refreshPeers() {
-    const r = await this.api.collect({ type: 'peers' })
-    const peers = new Map<string, PeerView>()
-    for (const p of r.flatMap(toPeers)) peers.set(p.key, p)
-    this.update({ peers })
+    const r = await this.api.call('peers')
+    this.update({ peers: new Map(r.peers.map((p) => [p.key, p])) })
   }
 
   apply(e: ApiEvent) {
@@ -135,7 +111,7 @@ export class Store {
         return
       }
       case 'topics':
-        this.update({ topics: e.topics })
+        this.update({ topics: e.topics.filter((t) => t.joined).map((t) => t.name) })
         return
       case 'transfer': {
         const transfers = new Map(s.transfers)
@@ -144,45 +120,28 @@ export class Store {
         return
       }
       case 'shares':
-        this.update({ shares: { ...s.shares, files: e.files, bytes: e.bytes, scanning: false } })
+        this.update({ shareTotals: { files: e.files, bytes: e.bytes } })
         return
-      case 'log': {
-        const log = [...s.log, { level: e.level, message: e.message, at: Date.now() }].slice(
-          -MAX_LOG,
-        )
-        this.update({ log })
+      case 'scan': {
+        const scans = new Map(s.scans)
+        scans.set(e.share, e)
+        this.update({ scans })
         return
       }
-      default: {
-        // Event kinds added to the API after this UI was built are shown as log lines.
-        const other = e as { type: string }
-        this.apply({ type: 'log', level: 'info', message: `event ${other.type}` })
+      case 'nat': {
+        if (!s.info) return
+        const { type: _, ...nat } = e
+        this.update({ info: { ...s.info, nat } })
+        return
       }
+      case 'discovery':
+        this.update({ discovery: { ...s.discovery, [e.via]: e } })
+        return
+      case 'log':
+        this.update({
+          log: [...s.log, { level: e.level, message: e.message, at: Date.now() }].slice(-MAX_LOG),
+        })
+        return
     }
   }
-}
-
-const STATES = new Set(['queued', 'active', 'paused', 'done', 'failed'])
-
-export function toTransfer(v: unknown): TransferEvent | undefined {
-  if (!isObj(v) || typeof v.requestId !== 'string' || typeof v.path !== 'string') return undefined
-  const state =
-    typeof v.state === 'string' && STATES.has(v.state)
-      ? (v.state as TransferEvent['state'])
-      : 'queued'
-  const t: TransferEvent = {
-    type: 'transfer',
-    direction: v.direction === 'upload' ? 'upload' : 'download',
-    requestId: v.requestId,
-    peer: typeof v.peer === 'string' ? v.peer : '',
-    path: v.path,
-    bytes: num(v.bytes) ?? 0,
-    total: num(v.total) ?? num(v.size) ?? 0,
-    bytesPerSecond: num(v.bytesPerSecond) ?? 0,
-    state,
-  }
-  const q = num(v.queuePosition)
-  if (q !== undefined) t.queuePosition = q
-  if (typeof v.error === 'string') t.error = v.error
-  return t
 }

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import type { AppState, Store, TransferEvent } from '../api/store'
-import { type EntryView, type PeerView, toEntries } from '../api/views'
+import { type EntryView, type PeerView, pageEntries } from '../api/views'
 import { baseName, bytes } from '../ui/format'
 import { VirtualList } from '../ui/virtual-list'
 
@@ -56,8 +56,9 @@ export function Browser({ store, state, peer }: { store: Store; state: AppState;
     // Results stream in pages; each page shows as it arrives.
     const bump = () => setFolders((m) => new Map(m))
     store.api
-      .request({ type: 'ls', peer: peer.key, path }, (data) => {
-        folder.children.push(...toEntries(data, peer.key).filter((e) => e.path !== path))
+      .ls({ peer: peer.key, path }, (page) => {
+        if (page.type === 'peer-error') folder.error = page.message
+        else folder.children.push(...pageEntries(page).filter((e) => e.path !== path))
         bump()
       })
       .catch((err: Error) => {
@@ -101,7 +102,7 @@ export function Browser({ store, state, peer }: { store: Store; state: AppState;
   }, [folders, open, sort])
 
   const download = (path: string) =>
-    store.api.request({ type: 'download', peer: peer.key, path }).catch((err) => store.report(err))
+    store.api.queue({ type: 'download', peer: peer.key, path }).catch((err) => store.report(err))
 
   const root = folders.get('')
   return (

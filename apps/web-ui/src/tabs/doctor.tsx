@@ -1,6 +1,6 @@
 import { useEffect } from 'preact/hooks'
-import type { AppState, Store } from '../api/store'
-import { isObj, type PeerView, str } from '../api/views'
+import type { AppState, DiscoveryEvent, Store } from '../api/store'
+import type { PeerView } from '../api/views'
 import { bytes, duration } from '../ui/format'
 
 const NAT_WORDS: Record<string, string> = {
@@ -39,48 +39,44 @@ export function adviceFor(failure: string, ourNat: string, theirNat: string): st
 }
 
 function PeerDoctor({ p }: { p: PeerView }) {
-  const a = p.attempt ?? {}
+  const a = p.attempt
   const c = p.connection
-  const failure = str(a.failure)
   return (
     <li class={`card doctor-peer ${p.connected ? '' : 'off'}`} data-peer={p.name}>
       <div>
         <strong>{p.name}</strong> <span class={`dot ${p.connected ? 'on' : ''}`} />{' '}
         <span class="muted">{p.connected ? 'connected' : 'not connected'}</span>
         {p.announcedVia.length ? (
-          <div class="small-text muted">found through {p.announcedVia.join(' and ')}</div>
+          <div class="small-text muted">
+            found through{' '}
+            {p.announcedVia
+              .map((v) => (v === 'mqtt' ? 'the broker' : 'the local network'))
+              .join(' and ')}
+          </div>
         ) : null}
         {c ? (
           <div class="small-text">
-            Connected {c.initiator ? 'by us' : 'by them'} over {str(c.carrier, 'QUIC')}
-            {c.remoteAddress ? ` to ${String(c.remoteAddress)}` : ''}
-            {typeof c.rttMs === 'number' ? `, round trip ${Math.round(c.rttMs)} ms` : ''}
-            {typeof c.bytesReceived === 'number'
-              ? `, ${bytes(c.bytesReceived)} in / ${bytes(Number(c.bytesSent ?? 0))} out`
-              : ''}
-            {typeof c.connectedAt === 'number'
-              ? `, for ${duration(Date.now() - c.connectedAt)}`
-              : ''}
-            .
+            Connected {c.initiator ? 'by us' : 'by them'} over {c.carrier.toUpperCase()} to{' '}
+            {c.remoteAddress.host}:{c.remoteAddress.port}, round trip {Math.round(c.rttMs)} ms,{' '}
+            {bytes(c.bytesReceived)} in / {bytes(c.bytesSent)} out, for{' '}
+            {duration(Date.now() - c.connectedAt)}.
           </div>
         ) : null}
-        {a.tried ? (
+        {a ? (
           <div class="small-text">
-            Tried: {words(a.tried)}
-            {a.used ? `. Worked: ${words([a.used])}` : ''}
-            {typeof a.elapsedMs === 'number' ? ` (${duration(a.elapsedMs)})` : ''}.
-            {typeof a.attempts === 'number'
-              ? ` ${a.attempts} attempts, ${String(a.failures ?? 0)} failed.`
-              : ''}
+            {a.tried.length ? `Tried: ${words(a.tried)}.` : 'Nothing tried yet.'}
+            {a.used ? ` Worked: ${words([a.used])}` : ''}
+            {a.elapsedMs !== undefined ? ` (${duration(a.elapsedMs)}).` : ''} {a.attempts} attempt
+            {a.attempts === 1 ? '' : 's'}, {a.failures} failed. Their router: {a.theirNat}.
           </div>
         ) : null}
-        {failure ? (
+        {a?.failure ? (
           <div class="small-text">
-            <span class="error">Last failure: {failure}.</span>{' '}
-            {adviceFor(failure, str(a.ourNat), str(a.theirNat))}
+            <span class="error">Last failure: {a.failure}.</span>{' '}
+            {adviceFor(a.failure, a.ourNat, a.theirNat)}
           </div>
         ) : null}
-        {typeof a.nextAttemptAt === 'number' && !p.connected ? (
+        {a?.nextAttemptAt !== undefined && !p.connected ? (
           <div class="small-text muted">
             Next try in {duration(Math.max(0, a.nextAttemptAt - Date.now()))}.
           </div>
@@ -90,13 +86,19 @@ function PeerDoctor({ p }: { p: PeerView }) {
   )
 }
 
-function Status({ label, value }: { label: string; value: Record<string, unknown> | undefined }) {
-  if (!value) return <li>{label}: not reported</li>
-  const state = str(value.state, str(value.status, 'unknown'))
+function Discovery({
+  label,
+  value,
+  off,
+}: {
+  label: string
+  value: DiscoveryEvent | undefined
+  off: string
+}) {
   return (
     <li>
-      {label}: <strong>{state}</strong>
-      {value.message ? <span class="muted"> — {String(value.message)}</span> : null}
+      {label}: <strong>{value ? value.state : off}</strong>
+      {value?.message ? <span class="muted"> — {value.message}</span> : null}
     </li>
   )
 }
@@ -108,11 +110,7 @@ export function DoctorTab({ store, state }: { store: Store; state: AppState }) {
   }, [])
   const info = state.info
   const nat = info?.nat
-  const natType = str(nat?.nat, 'unknown')
-  const pub = isObj(nat?.publicAddress)
-    ? `${str(nat.publicAddress.host)}:${String(nat.publicAddress.port)}`
-    : undefined
-  const bindings = Array.isArray(nat?.bindings) ? nat.bindings.length : 0
+  const natType = nat?.nat ?? 'unknown'
   const peers = [...state.peers.values()]
   return (
     <div class="doctor">
@@ -122,14 +120,35 @@ export function DoctorTab({ store, state }: { store: Store; state: AppState }) {
           Router type: <strong>{natType}</strong>. {NAT_WORDS[natType] ?? ''}
         </p>
         <ul class="facts">
-          <li>Public address: {pub ?? 'not known'}</li>
           <li>
-            STUN: {bindings} server{bindings === 1 ? '' : 's'} answered
-            {nat?.reason ? ` — ${String(nat.reason)}` : ''}
+            Public address:{' '}
+            {nat?.publicAddress
+              ? `${nat.publicAddress.host}:${nat.publicAddress.port}`
+              : 'not known'}
+            {nat?.portAllocation && nat.portAllocation !== 'unknown'
+              ? ` (ports ${nat.portAllocation})`
+              : ''}
           </li>
-          {info?.addresses.length ? <li>Our addresses: {info.addresses.join(', ')}</li> : null}
-          <Status label="Broker (internet discovery)" value={info?.broker} />
-          <Status label="mDNS (local network discovery)" value={info?.mdns} />
+          <li>STUN: {nat?.reason ?? 'no result yet'}</li>
+          {info ? (
+            <li>
+              Listening on UDP{info.addresses.transport.tcp ? ' and TCP' : ''} port{' '}
+              {info.addresses.transport.port}
+              {info.addresses.lan.length
+                ? `; local network addresses ${info.addresses.lan.join(', ')}`
+                : ''}
+            </li>
+          ) : null}
+          <Discovery
+            label="Broker (internet discovery)"
+            value={state.discovery.mqtt}
+            off="no news since this page opened"
+          />
+          <Discovery
+            label="mDNS (local network discovery)"
+            value={state.discovery.mdns}
+            off="no news since this page opened"
+          />
         </ul>
       </section>
       <section aria-label="Peers">

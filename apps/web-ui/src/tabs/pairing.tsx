@@ -8,9 +8,24 @@ export function isBeyondLoopback(host: string | undefined): boolean {
   return !!host && !LOOPBACK.test(host)
 }
 
+/** The UI's addresses on the LAN when the API is bound beyond loopback (`--ui-addr`). */
+function pairingUrls(state: AppState, token: string): string[] {
+  const info = state.info
+  if (!info) return []
+  const api = info.addresses.api
+  const colon = api.lastIndexOf(':')
+  const host = api.slice(0, colon).replace(/^\[|\]$/g, '')
+  const port = api.slice(colon + 1)
+  if (!isBeyondLoopback(host)) return []
+  const hosts = host === '0.0.0.0' || host === '::' ? info.addresses.lan : [host]
+  return hosts.map(
+    (h) => `http://${h.includes(':') ? `[${h}]` : h}:${port}/?token=${encodeURIComponent(token)}`,
+  )
+}
+
 /** A QR code of the UI's URL with its token, when a phone can reach it. */
-export function PairingTab({ state }: { state: AppState }) {
-  const urls = state.info?.uiUrls.filter((u) => isBeyondLoopback(new URL(u).hostname)) ?? []
+export function PairingTab({ state, token }: { state: AppState; token: string }) {
+  const urls = pairingUrls(state, token)
   const here = isBeyondLoopback(location.hostname) ? [location.href.replace(/#.*$/, '')] : []
   const targets = [...new Set([...here, ...urls])]
   if (targets.length === 0) {

@@ -1,6 +1,6 @@
-import { useRef, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AppState, Store } from '../api/store'
-import { type EntryView, type PeerView, toEntries } from '../api/views'
+import { type EntryView, type PeerView, pageEntries } from '../api/views'
 import { baseName, bytes } from '../ui/format'
 import { VirtualList } from '../ui/virtual-list'
 import { Browser } from './browse'
@@ -8,38 +8,45 @@ import { Browser } from './browse'
 function connectionLine(p: PeerView): string {
   const c = p.connection
   if (!c) return p.connected ? 'connected' : 'not connected'
-  const parts = [String(c.carrier ?? ''), c.remoteAddress ? String(c.remoteAddress) : '']
-  if (typeof c.rttMs === 'number') parts.push(`${Math.round(c.rttMs)} ms`)
-  return parts.filter(Boolean).join(' · ')
+  return `${c.carrier.toUpperCase()} · ${c.remoteAddress.host}:${c.remoteAddress.port} · ${Math.round(c.rttMs)} ms`
 }
 
-function Search({ store, state }: { store: Store; state: AppState }) {
+function Search({ store }: { store: Store }) {
   const [results, setResults] = useState<EntryView[]>([])
   const [busy, setBusy] = useState(false)
   const [done, setDone] = useState<string | undefined>()
-  const run = useRef(0)
+  const run = useRef<AbortController | undefined>(undefined)
   const submit = (e: Event) => {
     e.preventDefault()
     const q = String(new FormData(e.target as HTMLFormElement).get('q') ?? '').trim()
     if (!q) return
-    const mine = ++run.current
+    run.current?.abort()
+    const mine = new AbortController()
+    run.current = mine
     const acc: EntryView[] = []
+    const failed: string[] = []
     setResults([])
     setBusy(true)
     setDone(undefined)
-    // No peer: the peer asks everyone connected and streams results as each answers.
+    // No peer: our peer asks everyone connected and streams pages as each answers.
     store.api
-      .request({ type: 'ls', path: '', search: q }, (data) => {
-        if (mine !== run.current) return
-        acc.push(...toEntries(data))
-        setResults([...acc])
+      .ls(
+        { path: '', search: q },
+        (page) => {
+          if (page.type === 'peer-error') failed.push(`${page.name}: ${page.message}`)
+          else acc.push(...pageEntries(page))
+          setResults([...acc])
+        },
+        mine.signal,
+      )
+      .then(() => {
+        const more = failed.length ? ` (no answer from ${failed.join('; ')})` : ''
+        setDone(`${acc.length} result${acc.length === 1 ? '' : 's'} for “${q}”${more}`)
       })
-      .then(() => mine === run.current && setDone(`${acc.length} results for “${q}”`))
-      .catch((err: Error) => mine === run.current && setDone(`Search stopped: ${err.message}`))
-      .finally(() => mine === run.current && setBusy(false))
+      .catch((err: Error) => !mine.signal.aborted && setDone(`Search stopped: ${err.message}`))
+      .finally(() => !mine.signal.aborted && setBusy(false))
   }
-  const nameOf = (key: string | undefined) =>
-    key ? (state.peers.get(key)?.name ?? key.slice(0, 8)) : ''
+  useEffect(() => () => run.current?.abort(), [])
   return (
     <section class="search" aria-label="Search">
       <form class="row" onSubmit={submit}>
@@ -52,9 +59,13 @@ function Search({ store, state }: { store: Store; state: AppState }) {
         <button type="submit">Search</button>
       </form>
       {busy ? (
-        <p class="muted">Searching… {results.length} so far</p>
+        <p class="muted" role="status">
+          Searching… {results.length} so far
+        </p>
       ) : done ? (
-        <p class="muted">{done}</p>
+        <p class="muted" role="status" data-testid="search-done">
+          {done}
+        </p>
       ) : null}
       {results.length > 0 ? (
         <VirtualList
@@ -63,21 +74,19 @@ function Search({ store, state }: { store: Store; state: AppState }) {
           label="Search results"
           class="results"
           render={(r) => (
-            <div class="entry">
+            <div class="entry" data-path={r.path}>
               <span class="name" title={r.path}>
                 {baseName(r.path)}
                 {r.dir ? '/' : ''} <small class="muted">{r.path}</small>
               </span>
               <span class="size">{bytes(r.size)}</span>
-              <span class="muted peer-name">{nameOf(r.peer)}</span>
+              <span class="muted peer-name">{r.peerName}</span>
               <button
                 type="button"
                 class="small"
-                disabled={!r.peer}
                 onClick={() =>
-                  r.peer &&
                   store.api
-                    .request({ type: 'download', peer: r.peer, path: r.path })
+                    .queue({ type: 'download', peer: r.peer, path: r.path })
                     .catch((err) => store.report(err))
                 }
               >
@@ -91,15 +100,36 @@ function Search({ store, state }: { store: Store; state: AppState }) {
   )
 }
 
-export function PeersTab({ store, state }: { store: Store; state: AppState; token: string }) {
+/** Total shared by each connected peer: the sum of its top-level shares, listed once. */
+function useShareSizes(store: Store, peers: PeerView[]) {
+  const [sizes, setSizes] = useState(() => new Map<string, number>())
+  const asked = useRef(new Set<string>())
+  useEffect(() => {
+    for (const p of peers) {
+      if (!p.connected || asked.current.has(p.key)) continue
+      asked.current.add(p.key)
+      let total = 0
+      store.api
+        .ls({ peer: p.key, path: '' }, (page) => {
+          if (page.type === 'page') for (const e of page.entries) total += e.size
+        })
+        .then(() => setSizes((m) => new Map(m).set(p.key, total)))
+        .catch(() => asked.current.delete(p.key))
+    }
+  }, [store, peers])
+  return sizes
+}
+
+export function PeersTab({ store, state }: { store: Store; state: AppState }) {
   const [selected, setSelected] = useState<string | undefined>()
   const peers = [...state.peers.values()].sort(
     (a, b) => Number(b.connected) - Number(a.connected) || a.name.localeCompare(b.name),
   )
+  const sizes = useShareSizes(store, peers)
   const current = selected ? state.peers.get(selected) : undefined
   return (
     <div class="peers">
-      <Search store={store} state={state} />
+      <Search store={store} />
       <ul class="cards" aria-label="Peers">
         {peers.length === 0 ? (
           <li class="muted">
@@ -115,7 +145,7 @@ export function PeersTab({ store, state }: { store: Store; state: AppState; toke
                 title={p.connected ? 'connected' : 'not connected'}
               />
               <div class="muted small-text">
-                {p.shareBytes !== undefined ? `${bytes(p.shareBytes)} shared · ` : ''}
+                {sizes.has(p.key) ? `${bytes(sizes.get(p.key))} shared · ` : ''}
                 {connectionLine(p)}
               </div>
             </div>

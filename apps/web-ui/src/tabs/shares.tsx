@@ -1,45 +1,30 @@
+import type { ApiShare } from '@harddrive-party/wire-protocol'
 import { useEffect, useState } from 'preact/hooks'
 import type { AppState, Store } from '../api/store'
-import { type EntryView, isObj, toEntries } from '../api/views'
-import { bytes } from '../ui/format'
+import { bytes, duration } from '../ui/format'
 
-/** Our own shared folders: add, remove, rescan; totals and what the scan skipped. */
+/** Our own shared folders: add, remove, rescan; totals, scan progress and what was skipped. */
 export function SharesTab({ store, state }: { store: Store; state: AppState }) {
-  const [shares, setShares] = useState<EntryView[] | undefined>()
+  const [shares, setShares] = useState<ApiShare[] | undefined>()
   const [busy, setBusy] = useState<string | undefined>()
-  const [scan, setScan] = useState<string[]>([])
+  const [note, setNote] = useState<string | undefined>()
 
   const load = () =>
     store.api
-      .collect({ type: 'shares', path: '' })
-      .then((r) => setShares(r.flatMap((d) => toEntries(d))))
-      .catch((err) => store.report(err))
-  // Totals change after a scan: list again then.
-  useEffect(() => void load(), [state.shares.files, state.shares.bytes, state.connection])
-
-  const run = async (label: string, command: Parameters<Store['api']['request']>[0]) => {
-    setBusy(label)
-    setScan([])
-    try {
-      // A rescan or an add streams progress results: show the latest lines.
-      await store.api.request(command, (d) => {
-        const line = isObj(d)
-          ? [
-              d.files !== undefined ? `${String(d.files)} files` : '',
-              typeof d.bytes === 'number' ? bytes(d.bytes) : '',
-              typeof d.path === 'string' ? d.path : '',
-            ]
-              .filter(Boolean)
-              .join(' · ')
-          : String(d)
-        setScan((s) => [...s.slice(-4), line])
-        if (isObj(d) && Array.isArray(d.skipped)) {
-          const skipped = d.skipped.flatMap((x) =>
-            isObj(x) ? [{ path: String(x.path ?? ''), reason: String(x.reason ?? '') }] : [],
-          )
-          store.update({ shares: { ...store.state.shares, skipped } })
-        }
+      .call('shares')
+      .then((r) => {
+        setShares(r.shares)
+        store.update({ shareTotals: { files: r.files, bytes: r.bytes } })
       })
+      .catch((err) => store.report(err))
+  const totals = state.shareTotals
+  useEffect(() => void load(), [totals?.files, totals?.bytes, state.connection])
+
+  const run = async (label: string, action: () => Promise<string>) => {
+    setBusy(label)
+    setNote(undefined)
+    try {
+      setNote(await action())
       await load()
     } catch (err) {
       store.report(err)
@@ -52,16 +37,31 @@ export function SharesTab({ store, state }: { store: Store; state: AppState }) {
     e.preventDefault()
     const form = e.target as HTMLFormElement
     const dir = String(new FormData(form).get('dir') ?? '').trim()
-    if (dir) void run(`Adding ${dir}`, { type: 'add-share', dir }).then(() => form.reset())
+    if (!dir) return
+    void run(`Adding ${dir}`, async () => {
+      const r = await store.api.call('add-share', { dir })
+      form.reset()
+      return `Added “${r.share.name}”: ${r.share.files} files, ${bytes(r.share.bytes)}.`
+    })
   }
-  const total = shares?.reduce((n, s) => n + s.size, 0) ?? 0
-  const files = shares?.reduce((n, s) => n + (s.files ?? 0), 0) ?? 0
+  const rescan = () =>
+    run('Rescanning', async () => {
+      const r = await store.api.call('rescan')
+      const changed = r.shares.reduce((n, s) => n + s.changed, 0)
+      return `Rescanned in ${duration(r.durationMs)}: ${r.files} files, ${bytes(r.bytes)}, ${changed} changed.`
+    })
+  const remove = (name: string) =>
+    run(`Removing ${name}`, async () => {
+      const r = await store.api.call('remove-share', { name })
+      return r.removed ? `Stopped sharing “${name}”.` : `“${name}” was not shared.`
+    })
+  const scanning = [...state.scans.values()].filter((s) => !s.done)
 
   return (
     <div class="shares">
       <p class="totals" data-testid="share-totals">
-        You share <strong>{bytes(state.shares.bytes ?? total)}</strong> in{' '}
-        <strong>{state.shares.files ?? files}</strong> files.
+        You share <strong>{bytes(totals?.bytes ?? 0)}</strong> in{' '}
+        <strong>{totals?.files ?? 0}</strong> files.
       </p>
       <form class="row" onSubmit={add}>
         <input
@@ -72,54 +72,43 @@ export function SharesTab({ store, state }: { store: Store; state: AppState }) {
         <button type="submit" disabled={!!busy}>
           Add share
         </button>
-        <button
-          type="button"
-          disabled={!!busy}
-          onClick={() => void run('Rescanning', { type: 'rescan' })}
-        >
+        <button type="button" disabled={!!busy} onClick={() => void rescan()}>
           Rescan
         </button>
       </form>
-      {busy ? (
+      {busy || scanning.length ? (
         <div class="progress-note" role="status">
-          <span class="spinner" aria-hidden="true" /> {busy}… {scan.at(-1) ?? ''}
+          <span class="spinner" aria-hidden="true" /> {busy ?? 'Scanning'}…{' '}
+          {scanning.map((s) => `${s.share}: ${s.files} files, ${bytes(s.bytes)}`).join('; ')}
         </div>
+      ) : note ? (
+        <p role="status">{note}</p>
       ) : null}
       <ul class="list">
         {shares?.length === 0 ? (
           <li class="muted">Nothing shared yet: add a folder above.</li>
         ) : null}
-        {shares?.map((s) => (
-          <li key={s.path} class="card">
-            <div>
-              <strong>{s.path}</strong>
-              <div class="muted small-text">
-                {bytes(s.size)}
-                {s.files !== undefined ? ` · ${s.files} files` : ''}
+        {shares?.map((s) => {
+          const scan = state.scans.get(s.name)
+          return (
+            <li key={s.name} class="card" data-share={s.name}>
+              <div>
+                <strong>{s.name}</strong> <span class="muted small-text">{s.root}</span>
+                <div class="muted small-text">
+                  {bytes(s.bytes)} · {s.files} files
+                  {s.scannedAt ? ` · scanned ${new Date(s.scannedAt).toLocaleString()}` : ''}
+                  {scan && scan.skipped > 0
+                    ? ` · ${scan.skipped} skipped (unreadable, special files or links leaving the folder)`
+                    : ''}
+                </div>
               </div>
-            </div>
-            <button
-              type="button"
-              disabled={!!busy}
-              onClick={() => void run(`Removing ${s.path}`, { type: 'remove-share', name: s.path })}
-            >
-              Remove
-            </button>
-          </li>
-        ))}
+              <button type="button" disabled={!!busy} onClick={() => void remove(s.name)}>
+                Remove
+              </button>
+            </li>
+          )
+        })}
       </ul>
-      {state.shares.skipped.length > 0 ? (
-        <details>
-          <summary>{state.shares.skipped.length} skipped during the last scan</summary>
-          <ul>
-            {state.shares.skipped.map((s) => (
-              <li key={s.path}>
-                <code>{s.path}</code>: {s.reason}
-              </li>
-            ))}
-          </ul>
-        </details>
-      ) : null}
     </div>
   )
 }

@@ -8,20 +8,19 @@ export function TopicsTab({ store, state }: { store: Store; state: AppState }) {
     const topic = String(new FormData(form).get('topic') ?? '').trim()
     if (!topic) return
     store.api
-      .request({ type: 'join', topic })
-      .then(() => {
+      .call('join', { topic })
+      .then((r) => {
         form.reset()
-        return store.refresh()
+        store.update({ topics: r.topics })
       })
       .catch((err) => store.report(err))
   }
   const leave = (topic: string) =>
     store.api
-      .request({ type: 'leave', topic })
-      .then(() => store.refresh())
+      .call('leave', { topic })
+      .then((r) => store.update({ topics: r.topics }))
       .catch((err) => store.report(err))
   const peers = [...state.peers.values()]
-  const joined = state.topics.filter((t) => t.joined)
   return (
     <div class="topics">
       <form class="row" onSubmit={join}>
@@ -36,20 +35,20 @@ export function TopicsTab({ store, state }: { store: Store; state: AppState }) {
         Everyone who joins the same topic name finds each other. Pick a name that is hard to guess.
       </p>
       <ul class="list">
-        {joined.length === 0 ? <li class="muted">No topics joined.</li> : null}
-        {joined.map((t) => {
-          const here = peers.filter((p) => p.topics.includes(t.name))
+        {state.topics.length === 0 ? <li class="muted">No topics joined.</li> : null}
+        {state.topics.map((t) => {
+          const here = peers.filter((p) => p.topics.includes(t) || p.connection?.topic === t)
           return (
-            <li key={t.name} class="card" data-topic={t.name}>
+            <li key={t} class="card" data-topic={t}>
               <div>
-                <strong>{t.name}</strong>
+                <strong>{t}</strong>
                 <div class="muted small-text">
                   {here.length === 0
                     ? 'no peers from this topic yet'
                     : here.map((p) => `${p.name}${p.connected ? '' : ' (offline)'}`).join(', ')}
                 </div>
               </div>
-              <button type="button" onClick={() => void leave(t.name)}>
+              <button type="button" onClick={() => void leave(t)}>
                 Leave
               </button>
             </li>

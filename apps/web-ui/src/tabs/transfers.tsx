@@ -1,12 +1,14 @@
 import { useState } from 'preact/hooks'
-import { apiUrl } from '../api/connection'
+import type { QueueCommand } from '../api/connection'
 import type { AppState, Store, TransferEvent } from '../api/store'
 import { baseName, bytes, eta, percent, speed } from '../ui/format'
 
-/** `/files` serves a finished file, the part of one still arriving, or a peer's file, with ranges. */
-export function fileUrl(token: string, peer: string, path: string): string {
-  const encoded = path.split('/').map(encodeURIComponent).join('/')
-  return apiUrl(location.origin, `/files/${encodeURIComponent(peer)}/${encoded}`, token)
+/**
+ * `/files/peer/<key>/<path>` serves the file with ranges: from our download when it is here (or
+ * the part already here), else straight from the peer, so a video plays before it has arrived.
+ */
+export function transferFileUrl(store: Store, t: TransferEvent): string {
+  return store.api.fileUrl(`peer/${t.peer}/${t.path}`)
 }
 
 const VIDEO = /\.(mp4|m4v|webm|mkv|mov|ogv)$/i
@@ -50,21 +52,12 @@ const ORDER: Record<TransferEvent['state'], number> = {
   done: 4,
 }
 
-export function TransfersTab({
-  store,
-  state,
-  token,
-}: {
-  store: Store
-  state: AppState
-  token: string
-}) {
+export function TransfersTab({ store, state }: { store: Store; state: AppState }) {
   const [playing, setPlaying] = useState<TransferEvent | undefined>()
   const all = [...state.transfers.values()].sort(
     (a, b) => ORDER[a.state] - ORDER[b.state] || (a.queuePosition ?? 0) - (b.queuePosition ?? 0),
   )
-  const act = (command: Parameters<Store['api']['request']>[0]) =>
-    store.api.request(command).catch((err) => store.report(err))
+  const act = (command: QueueCommand) => store.api.queue(command).catch((err) => store.report(err))
   const downloads = all.filter((t) => t.direction === 'download')
   const uploads = all.filter((t) => t.direction === 'upload')
   const waiting = downloads.filter((t) => t.state === 'queued' || t.state === 'paused')
@@ -149,7 +142,7 @@ export function TransfersTab({
     <div class="transfers">
       {playing ? (
         <Player
-          src={fileUrl(token, playing.peer, playing.path)}
+          src={transferFileUrl(store, playing)}
           path={playing.path}
           onClose={() => setPlaying(undefined)}
         />
