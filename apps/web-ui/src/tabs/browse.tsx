@@ -55,12 +55,24 @@ export function Browser({ store, state, peer }: { store: Store; state: AppState;
     setFolders(next)
     // Results stream in pages; each page shows as it arrives.
     const bump = () => setFolders((m) => new Map(m))
-    store.api
-      .ls({ peer: peer.key, path }, (page) => {
-        if (page.type === 'peer-error') folder.error = page.message
-        else folder.children.push(...pageEntries(page).filter((e) => e.path !== path))
-        bump()
-      })
+    // Pages stream in and show as they arrive; a page with a cursor means more: ask again.
+    const more = async () => {
+      let cursor: string | undefined
+      do {
+        const body: { peer: string; path: string; cursor?: string } = { peer: peer.key, path }
+        if (cursor !== undefined) body.cursor = cursor
+        cursor = undefined
+        await store.api.ls(body, (page) => {
+          if (page.type === 'peer-error') folder.error = page.message
+          else {
+            folder.children.push(...pageEntries(page).filter((e) => e.path !== path))
+            cursor = page.cursor
+          }
+          bump()
+        })
+      } while (cursor !== undefined && !folder.error)
+    }
+    more()
       .catch((err: Error) => {
         folder.error = err.message
       })
