@@ -28,9 +28,11 @@ export const TEST_ONLY = ['test-lab']
 
 /**
  * Edges allowed for tests only (devDependencies): web-ui's browser tests start real peers with
- * their API server; its `src` still imports wire-protocol alone (checked below).
+ * their API server and a broker (discovery's testing helpers); its `src` still imports wire-protocol alone (checked below).
  */
-export const DEV_ONLY_EDGES: Record<string, readonly string[]> = { 'web-ui': ['peer-node'] }
+export const DEV_ONLY_EDGES: Record<string, readonly string[]> = {
+  'web-ui': ['peer-node', 'discovery'],
+}
 
 /** The only third-party packages the pure protocol layer may import. */
 export const WIRE_PROTOCOL_ALLOWED = ['cbor-x', '@noble/hashes', '@noble/ciphers', '@noble/curves']

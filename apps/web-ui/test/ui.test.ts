@@ -1,0 +1,211 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Mosquitto } from '@harddrive-party/discovery/testing'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DESKTOP, launchChromium, PHONE, screenshot } from './browser'
+import { makeMedia, startUiPeer, stopUiPeer, type UiPeer, useBroker } from './peers'
+
+// Two real peers on loopback with their real API servers serving the built UI (dist/, built by
+// the test's global setup); Chromium drives peer A's UI.
+const TOPIC = 'web-ui-test-topic'
+const MANY = 50_000
+const TABS = ['peers', 'transfers', 'shares', 'topics', 'doctor', 'pairing'] as const
+
+let broker: Mosquitto | undefined
+let a: UiPeer | undefined
+let b: UiPeer | undefined
+let browser: Browser | undefined
+let page: Page
+
+const peerA = () => a as UiPeer
+const peerB = () => b as UiPeer
+
+async function tab(p: Page, id: (typeof TABS)[number]) {
+  await p.click(`#tab-${id}`)
+  await p.waitForSelector(`#tab-${id}[aria-selected="true"]`)
+}
+
+beforeAll(async () => {
+  broker = await useBroker()
+  ;[a, b] = await Promise.all([startUiPeer(broker.url), startUiPeer(broker.url)])
+  const media = await makeMedia(peerB().dir, MANY)
+  const t0 = Date.now()
+  await peerB().api.call('add-share', { dir: media })
+  console.log(`peer B shared ${MANY + 4} files in ${Date.now() - t0} ms`)
+  await peerB().api.call('join', { topic: TOPIC })
+  browser = await launchChromium()
+  page = await browser.newPage({ viewport: DESKTOP })
+}, 180_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await Promise.all([stopUiPeer(a), stopUiPeer(b)])
+  broker?.stop()
+})
+
+describe('web UI against two real peers', () => {
+  it('a missing or a wrong token shows a page that says what to do', async () => {
+    const ctx = await (browser as Browser).newContext({ viewport: PHONE })
+    const p = await ctx.newPage()
+    await p.goto(peerA().server.url)
+    await expect(p.textContent('body')).resolves.toContain('no access token')
+    await screenshot(p, 'token-missing-phone')
+    await p.goto(`${peerA().server.url}?token=${'0'.repeat(64)}`)
+    await p.waitForFunction(() => document.body.textContent?.includes('not accepted'), undefined, {
+      timeout: 10_000,
+    })
+    await expect(p.locator('[data-testid="token-page"]').count()).resolves.toBe(1)
+    await screenshot(p, 'token-wrong-phone')
+    await ctx.close()
+  })
+
+  it('joins a topic and sees the other peer', async () => {
+    await page.goto(peerA().server.urlWithToken)
+    await tab(page, 'topics')
+    await page.fill('input[name="topic"]', TOPIC)
+    await page.click('form button[type="submit"]')
+    await page.waitForSelector(`[data-topic="${TOPIC}"]`)
+    await tab(page, 'peers')
+    const nameB = peerB().node.name
+    await page.waitForSelector(`[data-peer="${nameB}"] .dot.on`, { timeout: 30_000 })
+    await tab(page, 'topics')
+    await page.waitForFunction(
+      ([t, n]) => document.querySelector(`[data-topic="${t}"]`)?.textContent?.includes(n as string),
+      [TOPIC, nameB],
+    )
+    await screenshot(page, 'topics-desktop')
+  })
+
+  it('browses the other peer lazily; a folder of 50,000 entries renders only what is in view', async () => {
+    await tab(page, 'peers')
+    await page.click(`[data-peer="${peerB().node.name}"] button`)
+    await page.click('button[aria-label="Expand media"]')
+    await page.waitForSelector('[data-path="media/album"]')
+    const t0 = Date.now()
+    await page.click('button[aria-label="Expand many"]')
+    await page.waitForFunction(
+      (n) => document.querySelector('.browser .toolbar')?.textContent?.includes(`${n} shown`),
+      MANY + 5, // media/{album,many,large.bin} + 50,000 + nothing else expanded
+      { timeout: 60_000 },
+    )
+    const listedMs = Date.now() - t0
+    const rendered = await page.locator('.tree li').count()
+    expect(rendered).toBeLessThan(100)
+    // Scroll to the end: the last file is drawn, the first is gone.
+    const t1 = Date.now()
+    await page.locator('.tree').evaluate((el) => {
+      el.scrollTop = el.scrollHeight
+    })
+    await page.waitForSelector(
+      `[data-path="media/many/file-${String(MANY - 1).padStart(5, '0')}.txt"]`,
+    )
+    console.log(
+      `50,000 entries listed in ${listedMs} ms; ${rendered} rows in the DOM; scroll to end ${Date.now() - t1} ms`,
+    )
+    await expect(page.locator('[data-path="media/many/file-00000.txt"]').count()).resolves.toBe(0)
+    await page.locator('.tree').evaluate((el) => {
+      el.scrollTop = 0
+    })
+    await page.click('button[aria-label="Collapse many"]')
+    await screenshot(page, 'peers-desktop')
+  })
+
+  it('search streams results from the other peer', async () => {
+    await page.fill('input[name="q"]', 'track')
+    await page.press('input[name="q"]', 'Enter')
+    await page.waitForSelector('[data-testid="search-done"]')
+    await expect(page.textContent('[data-testid="search-done"]')).resolves.toContain('3 results')
+    await expect(page.locator('.results li').count()).resolves.toBe(3)
+    await screenshot(page, 'search-desktop')
+  })
+
+  it('downloads a folder to 100 %, pauses and resumes a file, plays a finished one', async () => {
+    await page.click('button[aria-label="Download album"]')
+    await page.click('button[aria-label="Download large.bin"]')
+    await tab(page, 'transfers')
+    const large = page.locator('.transfer[data-path="media/large.bin"]')
+    await large.locator('button', { hasText: 'Pause' }).click({ timeout: 20_000 })
+    await expect(large.locator('.status').textContent({ timeout: 10_000 })).resolves.toBe('paused')
+    await screenshot(page, 'transfers-paused-desktop')
+    const before = await large.locator('[data-testid="percent"]').textContent()
+    await large.locator('button', { hasText: 'Resume' }).click()
+    for (const n of [1, 2, 3]) {
+      await page.waitForSelector(`.transfer.done[data-path="media/album/track-0${n}.wav"]`, {
+        timeout: 60_000,
+      })
+    }
+    await page.waitForSelector('.transfer.done[data-path="media/large.bin"]', { timeout: 60_000 })
+    await expect(large.locator('[data-testid="percent"]').textContent()).resolves.toBe('100 %')
+    console.log(`large.bin paused at ${before}, then finished`)
+    await screenshot(page, 'transfers-desktop')
+
+    await page
+      .locator('.transfer[data-path="media/album/track-01.wav"] button', { hasText: 'Play' })
+      .click()
+    await page.waitForFunction(
+      () => {
+        const el = document.querySelector<HTMLMediaElement>('[data-testid="player"]')
+        return el !== null && el.readyState >= 1 && el.duration > 7
+      },
+      undefined,
+      { timeout: 15_000 },
+    )
+    await screenshot(page, 'player-desktop')
+    await page.click('.player button')
+  })
+
+  it('adds a share and shows its totals', async () => {
+    const dir = join(peerA().dir, 'mine')
+    await mkdir(dir)
+    await writeFile(join(dir, 'notes.txt'), 'hello')
+    await tab(page, 'shares')
+    await page.fill('input[name="dir"]', dir)
+    await page.click('form button[type="submit"]')
+    await page.waitForSelector('[data-share="mine"]')
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="share-totals"]')?.textContent?.includes('1 files'),
+    )
+    await screenshot(page, 'shares-desktop')
+  })
+
+  it('the doctor explains our router and each peer in words', async () => {
+    await tab(page, 'doctor')
+    await expect(page.textContent('[data-testid="nat"]')).resolves.toContain('Router type')
+    const card = page.locator(`.doctor-peer[data-peer="${peerB().node.name}"]`)
+    await expect(card.textContent()).resolves.toMatch(/connected.*Connected by (us|them) over/s)
+    await screenshot(page, 'doctor-desktop')
+    await tab(page, 'pairing')
+    await page.waitForSelector('[data-testid="pairing-off"]')
+    await screenshot(page, 'pairing-desktop')
+  })
+
+  it('works on a phone-sized screen: every tab fits the width', async () => {
+    const ctx = await (browser as Browser).newContext({
+      viewport: PHONE,
+      colorScheme: 'dark',
+      hasTouch: true,
+      isMobile: true,
+    })
+    const p = await ctx.newPage()
+    await p.goto(peerA().server.urlWithToken)
+    for (const id of TABS) {
+      await tab(p, id)
+      await p.waitForTimeout(300)
+      const overflow = await p.evaluate(
+        () => document.documentElement.scrollWidth - window.innerWidth,
+      )
+      expect(overflow, `${id} overflows the phone's width`).toBeLessThanOrEqual(0)
+      await screenshot(p, `${id}-phone`)
+    }
+    await ctx.close()
+  })
+
+  it('shows a banner when the peer goes away and recovers by itself', async () => {
+    const server = peerA().server
+    await server.stop()
+    await page.waitForSelector('[data-testid="banner"]', { timeout: 10_000 })
+    await expect(page.textContent('[data-testid="banner"]')).resolves.toContain('not reachable')
+    await screenshot(page, 'unreachable-desktop')
+  })
+})
