@@ -25,6 +25,8 @@ export type {
 } from './api/api-client'
 export { createApiClient } from './api/api-client'
 export { ApiError, isApiError, toApiError } from './api/api-error'
+export type { ApiServer, ApiServerOptions } from './api/api-server'
+export { createApiServer } from './api/api-server'
 export type { AttemptInfo } from './connections/peer-state'
 export type { Technique } from './connections/technique'
 export type { PeerNodeErrorCode } from './errors'

@@ -23,8 +23,8 @@ export interface ApiInfo {
   /** Our public key, hex. */
   key: string
   nat: ApiNatReport
-  addresses: { transport: ApiAddress & { tcp: boolean }; lan: string[]; api: string }
-  versions: { protocol: string; alpn: string; node: string; peerNode: string }
+  addresses: { transport: ApiAddress & { tcp: boolean }; api: string }
+  versions: { protocol: string; alpn: string; node: string }
   storageDir: string
 }
 

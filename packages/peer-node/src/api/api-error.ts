@@ -74,6 +74,11 @@ export function toApiError(err: unknown, log?: PeerNodeLogger): ApiError {
   return new ApiError('INTERNAL', 'internal error (see the peer log)', { cause: err })
 }
 
+/** The message sent to a controller: without the leading code (the `code` field says it). */
+export function publicMessage(err: HdpError): string {
+  return stripCode(err)
+}
+
 /** `HdpError` messages start with their code; the API's `code` field already says it. */
 function stripCode(err: HdpError): string {
   const prefix = `${err.code}: `
