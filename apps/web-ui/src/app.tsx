@@ -105,7 +105,7 @@ export function App({ store, token }: { store: Store; token: string }) {
           {tab === 'shares' ? <SharesTab store={store} state={state} /> : null}
           {tab === 'topics' ? <TopicsTab store={store} state={state} /> : null}
           {tab === 'doctor' ? <DoctorTab store={store} state={state} /> : null}
-          {tab === 'pairing' ? <PairingTab state={state} token={token} /> : null}
+          {tab === 'pairing' ? <PairingTab token={token} /> : null}
         </div>
       </main>
     </div>

@@ -8,6 +8,7 @@ interface Folder {
   children: EntryView[]
   loading: boolean
   error?: string
+  sorted?: { key: SortKey; length: number; list: EntryView[] }
 }
 type SortKey = 'name' | 'size'
 interface Row {
@@ -35,10 +36,17 @@ export function transferStatus(
   return found
 }
 
-function sortEntries(list: EntryView[], key: SortKey) {
-  return [...list].sort((a, b) =>
-    key === 'size' ? b.size - a.size : a.path.localeCompare(b.path, undefined, { numeric: true }),
+const collator = new Intl.Collator(undefined, { numeric: true })
+
+/** A folder's children in the chosen order, sorted again only when the folder grew. */
+function sortedChildren(f: Folder, key: SortKey): EntryView[] {
+  const cached = f.sorted
+  if (cached && cached.key === key && cached.length === f.children.length) return cached.list
+  const list = [...f.children].sort((a, b) =>
+    key === 'size' ? b.size - a.size : collator.compare(a.path, b.path),
   )
+  f.sorted = { key, length: f.children.length, list }
+  return list
 }
 
 /** A peer's shares as a lazily expanded tree: a folder is listed when first opened. */
@@ -53,8 +61,16 @@ export function Browser({ store, state, peer }: { store: Store; state: AppState;
     const next = new Map(folders)
     next.set(path, folder)
     setFolders(next)
-    // Results stream in pages; each page shows as it arrives.
-    const bump = () => setFolders((m) => new Map(m))
+    // Pages show as they arrive, redrawn at most every 200 ms: a big folder comes in many pages.
+    let redrawing = false
+    const bump = () => {
+      if (redrawing) return
+      redrawing = true
+      setTimeout(() => {
+        redrawing = false
+        setFolders((m) => new Map(m))
+      }, 200)
+    }
     // Pages stream in and show as they arrive; a page with a cursor means more: ask again.
     const more = async () => {
       let cursor: string | undefined
@@ -98,7 +114,7 @@ export function Browser({ store, state, peer }: { store: Store; state: AppState;
     const walk = (path: string, depth: number) => {
       const f = folders.get(path)
       if (!f) return
-      for (const entry of sortEntries(f.children, sort)) {
+      for (const entry of sortedChildren(f, sort)) {
         const isOpen = entry.dir && open.has(entry.path)
         out.push({
           entry,

@@ -133,10 +133,8 @@ export function DoctorTab({ store, state }: { store: Store; state: AppState }) {
           {info ? (
             <li>
               Listening on UDP{info.addresses.transport.tcp ? ' and TCP' : ''} port{' '}
-              {info.addresses.transport.port}
-              {info.addresses.lan.length
-                ? `; local network addresses ${info.addresses.lan.join(', ')}`
-                : ''}
+              {info.addresses.transport.port} at {info.addresses.transport.host}; this UI at{' '}
+              {info.addresses.api}
             </li>
           ) : null}
           <Discovery

@@ -43,7 +43,12 @@ export function VirtualList<T>(props: {
 
   const rows = virtualizer.getVirtualItems()
   return (
-    <div ref={scrollRef} class={`vlist ${props.class ?? ''}`}>
+    <div
+      ref={scrollRef}
+      class={`vlist ${props.class ?? ''}`}
+      // A short list takes only the room it needs; a long one scrolls inside its box.
+      style={{ maxHeight: `${props.items.length * props.rowHeight + 2}px` }}
+    >
       <ul
         aria-label={props.label}
         style={{
