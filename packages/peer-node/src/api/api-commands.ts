@@ -16,6 +16,7 @@ import {
   PROTOCOL_MINOR,
 } from '@harddrive-party/wire-protocol'
 import type { PeerInfo, PeerNode } from '../types'
+import { runDownloadCommand } from './api-downloads'
 import { ApiError, publicMessage, toApiError } from './api-error'
 
 /** What commands need besides the node. */
@@ -51,10 +52,16 @@ const SERVED = new Set<string>([
   'rescan',
   'read',
   'limits',
+  'download',
+  'queue',
+  'pause',
+  'resume',
+  'cancel',
+  'reorder',
   'stop',
 ])
 
-/** Runs a command other than `ls`; `NOT_FOUND` for the download-queue commands (not served yet). */
+/** Runs a command other than `ls`. */
 export async function runCommand(
   command: SingleCommand,
   ctx: CommandContext,
@@ -98,13 +105,19 @@ export async function runCommand(
         queuePositionIntervalMs: _q,
         ...serving
       } = node.servingLimits()
-      return { serving, api: ctx.limits }
+      const { bytesPerSecond, bytesPerSecondPerPeer } = node.downloads.status().limits
+      return { serving, downloads: { bytesPerSecond, bytesPerSecondPerPeer }, api: ctx.limits }
     }
+    case 'download':
+    case 'queue':
+    case 'pause':
+    case 'resume':
+    case 'cancel':
+    case 'reorder':
+      return runDownloadCommand(node, command)
     case 'stop':
       ctx.stop()
       return { stopping: true }
-    default:
-      throw new ApiError('NOT_FOUND', `command ${command.type} is not served by this peer yet`)
   }
 }
 
