@@ -10,6 +10,7 @@ import {
   createApiServer,
   createPeerNode,
   type PeerNode,
+  type PeerNodeOptions,
 } from '@harddrive-party/peer-node'
 
 export const WEB_ROOT = join(import.meta.dirname, '..', 'dist')
@@ -23,7 +24,10 @@ export interface UiPeer {
 }
 
 /** A real peer on loopback (no STUN, the test's broker) with its API server serving our dist. */
-export async function startUiPeer(brokerUrl: string): Promise<UiPeer> {
+export async function startUiPeer(
+  brokerUrl: string,
+  extra: Partial<PeerNodeOptions> = {},
+): Promise<UiPeer> {
   const dir = await mkdtemp(join(tmpdir(), 'hdp-web-ui-'))
   const node = createPeerNode({
     storageDir: join(dir, 'storage'),
@@ -34,6 +38,7 @@ export async function startUiPeer(brokerUrl: string): Promise<UiPeer> {
     mdns: false,
     topicKdf: TEST_KDF,
     connect: { directTimeoutMs: 2000, backoffMs: [200, 500, 1000, 2000] },
+    ...extra,
   })
   await node.start()
   const server = createApiServer({ node, host: '127.0.0.1', port: 0, webRoot: WEB_ROOT })
@@ -76,7 +81,7 @@ export function wav(seconds: number): Buffer {
 }
 
 /**
- * The shared folder of the peer being browsed: an album of three tracks, a larger file to pause,
+ * The shared folder of the peer being browsed: an album of three tracks, a song, a larger file to pause,
  * and a folder of `manyFiles` small files for the virtualised list.
  */
 export async function makeMedia(root: string, manyFiles: number): Promise<string> {
@@ -84,6 +89,7 @@ export async function makeMedia(root: string, manyFiles: number): Promise<string
   await mkdir(join(media, 'album'), { recursive: true })
   await mkdir(join(media, 'many'), { recursive: true })
   for (const n of [1, 2, 3]) await writeFile(join(media, 'album', `track-0${n}.wav`), wav(8))
+  await writeFile(join(media, 'song.wav'), wav(8))
   await writeFile(join(media, 'large.bin'), randomBytes(8 * 1024 * 1024))
   const names = Array.from(
     { length: manyFiles },

@@ -1,5 +1,4 @@
 import {
-  type ApiCommand,
   type ApiCommandBody,
   type ApiEntryPage,
   type ApiErrorBody,
@@ -29,16 +28,10 @@ export class ApiRequestError extends Error {
 
 /** Commands with one JSON answer; `ls` streams (see `ls`). */
 export type CallType = Exclude<ApiServedCommandType, 'ls'>
-/** Queue commands: served once downloads are in; their answers are not typed yet. */
-export type QueueCommand = Extract<
-  ApiCommand,
-  { type: 'download' | 'queue' | 'pause' | 'resume' | 'cancel' | 'reorder' }
->
 
 export interface ApiConnection {
   readonly state: ConnectionState
   call<T extends CallType>(type: T, body?: ApiCommandBody<T>): Promise<ApiResults[T]>
-  queue(command: QueueCommand): Promise<unknown>
   /** Streams a listing or search; `onPage` sees each page or peer error as it arrives. */
   ls(
     body: ApiCommandBody<'ls'>,
@@ -173,10 +166,6 @@ export function connectApi(options: ConnectOptions): ApiConnection {
     },
     async call(type, body) {
       return (await (await post(type, body)).json()) as never
-    },
-    async queue(command) {
-      const { type, ...body } = command
-      return await (await post(type, body)).json()
     },
     async ls(body, onPage, signal) {
       const res = await post('ls', body, signal)

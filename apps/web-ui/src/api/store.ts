@@ -1,7 +1,48 @@
-import type { ApiEvent, ApiInfo, ApiPeer } from '@harddrive-party/wire-protocol'
+import type { ApiDownload, ApiEvent, ApiInfo, ApiPeer } from '@harddrive-party/wire-protocol'
 import type { ApiConnection, ConnectionState } from './connection'
 
 export type TransferEvent = Extract<ApiEvent, { type: 'transfer' }>
+
+/** One transfer on screen: a download request (file or folder) or an upload, kept live by events. */
+export interface TransferView {
+  requestId: string
+  direction: 'download' | 'upload'
+  peer: string
+  peerName?: string
+  path: string
+  dir: boolean
+  state: TransferEvent['state']
+  bytes: number
+  total: number
+  bytesPerSecond: number
+  files?: number
+  filesDone?: number
+  /** Our queue's order (1 = next), for reorder. */
+  position?: number
+  /** Where the other peer's upload queue has us. */
+  queuePosition?: number
+  error?: string
+}
+
+export function fromDownload(d: ApiDownload): TransferView {
+  const t: TransferView = {
+    requestId: d.id,
+    direction: 'download',
+    peer: d.peer,
+    peerName: d.peerName,
+    path: d.path,
+    dir: d.dir,
+    state: d.state === 'waiting' ? 'queued' : d.state,
+    bytes: d.bytesDone,
+    total: d.size,
+    bytesPerSecond: 0,
+    files: d.files,
+    filesDone: d.filesDone,
+  }
+  if (d.position !== undefined) t.position = d.position
+  if (d.reason !== undefined) t.error = d.reason
+  return t
+}
 export type ScanEvent = Extract<ApiEvent, { type: 'scan' }>
 export type DiscoveryEvent = Extract<ApiEvent, { type: 'discovery' }>
 
@@ -11,7 +52,7 @@ export interface AppState {
   info?: ApiInfo
   peers: Map<string, ApiPeer>
   topics: string[]
-  transfers: Map<string, TransferEvent>
+  transfers: Map<string, TransferView>
   shareTotals?: { files: number; bytes: number }
   scans: Map<string, ScanEvent>
   discovery: { mqtt?: DiscoveryEvent; mdns?: DiscoveryEvent }
@@ -41,6 +82,16 @@ export class Store {
     })
     api.onEvent((e) => this.apply(e))
     this.state.connection = api.state
+  }
+
+  private queueTimer: ReturnType<typeof setTimeout> | undefined
+
+  private scheduleQueue() {
+    if (this.queueTimer) return
+    this.queueTimer = setTimeout(() => {
+      this.queueTimer = undefined
+      void this.refreshQueue().catch((err) => this.report(err))
+    }, 300)
   }
 
   subscribe(fn: () => void): () => void {
@@ -87,6 +138,31 @@ export class Store {
     for (const r of results) if (r.status === 'rejected') this.report(r.reason)
   }
 
+  async refreshQueue() {
+    const r = await this.api.call('queue')
+    const transfers = new Map<string, TransferView>()
+    for (const t of this.state.transfers.values())
+      if (t.direction === 'upload') transfers.set(t.requestId, t)
+    for (const d of r.requests) transfers.set(d.id, fromDownload(d))
+    this.update({ transfers })
+  }
+
+  /** Keeps a download's fields the events do not carry (files, position) after a command. */
+  applyDownload(d: ApiDownload) {
+    const transfers = new Map(this.state.transfers)
+    const old = transfers.get(d.id)
+    transfers.set(d.id, { ...fromDownload(d), bytesPerSecond: old?.bytesPerSecond ?? 0 })
+    this.update({ transfers })
+  }
+
+  /** Queues a file or folder of a peer. */
+  download(peer: string, path: string) {
+    this.api
+      .call('download', { peer, path })
+      .then((r) => this.applyDownload(r.request))
+      .catch((err) => this.report(err))
+  }
+
   async refreshPeers() {
     const r = await this.api.call('peers')
     this.update({ peers: new Map(r.peers.map((p) => [p.key, p])) })
@@ -115,8 +191,13 @@ export class Store {
         return
       case 'transfer': {
         const transfers = new Map(s.transfers)
-        transfers.set(e.requestId, e)
+        const old = transfers.get(e.requestId)
+        const { type: _, ...live } = e
+        transfers.set(e.requestId, { dir: false, ...old, ...live })
         this.update({ transfers })
+        // A new request or a state change moves others in our queue: their positions come from
+        // one call (events carry no position).
+        if (!old || old.state !== e.state) this.scheduleQueue()
         return
       }
       case 'shares':

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
-import type { AppState, Store, TransferEvent } from '../api/store'
+import type { AppState, Store, TransferView } from '../api/store'
 import { type EntryView, type PeerView, pageEntries } from '../api/views'
 import { baseName, bytes } from '../ui/format'
 import { VirtualList } from '../ui/virtual-list'
@@ -19,14 +19,12 @@ interface Row {
 }
 
 const ROW_HEIGHT = 40
+/** Entries per `ls` call: big folders come in few round trips (the API allows 10,000). */
+const PAGE_ENTRIES = 5000
 
 /** What we already do with a path of this peer: queued, downloading, done. */
-export function transferStatus(
-  transfers: Map<string, TransferEvent>,
-  peer: PeerView,
-  path: string,
-) {
-  let found: TransferEvent['state'] | undefined
+export function transferStatus(transfers: Map<string, TransferView>, peer: PeerView, path: string) {
+  let found: TransferView['state'] | undefined
   for (const t of transfers.values()) {
     if (t.direction !== 'download' || (t.peer !== peer.key && t.peer !== peer.name)) continue
     if (t.path === path || t.path.startsWith(`${path}/`) || path.startsWith(`${t.path}/`)) {
@@ -75,7 +73,11 @@ export function Browser({ store, state, peer }: { store: Store; state: AppState;
     const more = async () => {
       let cursor: string | undefined
       do {
-        const body: { peer: string; path: string; cursor?: string } = { peer: peer.key, path }
+        const body: { peer: string; path: string; limit: number; cursor?: string } = {
+          peer: peer.key,
+          path,
+          limit: PAGE_ENTRIES,
+        }
         if (cursor !== undefined) body.cursor = cursor
         cursor = undefined
         await store.api.ls(body, (page) => {
@@ -129,8 +131,7 @@ export function Browser({ store, state, peer }: { store: Store; state: AppState;
     return out
   }, [folders, open, sort])
 
-  const download = (path: string) =>
-    store.api.queue({ type: 'download', peer: peer.key, path }).catch((err) => store.report(err))
+  const download = (path: string) => store.download(peer.key, path)
 
   const root = folders.get('')
   return (

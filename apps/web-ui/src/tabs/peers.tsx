@@ -81,15 +81,7 @@ function Search({ store }: { store: Store }) {
               </span>
               <span class="size">{bytes(r.size)}</span>
               <span class="muted peer-name">{r.peerName}</span>
-              <button
-                type="button"
-                class="small"
-                onClick={() =>
-                  store.api
-                    .queue({ type: 'download', peer: r.peer, path: r.path })
-                    .catch((err) => store.report(err))
-                }
-              >
+              <button type="button" class="small" onClick={() => store.download(r.peer, r.path)}>
                 Download
               </button>
             </div>

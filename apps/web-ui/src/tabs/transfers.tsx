@@ -1,14 +1,13 @@
 import { useState } from 'preact/hooks'
-import type { QueueCommand } from '../api/connection'
-import type { AppState, Store, TransferEvent } from '../api/store'
+import type { AppState, Store, TransferView } from '../api/store'
 import { baseName, bytes, eta, percent, speed } from '../ui/format'
 
 /**
- * `/files/peer/<key>/<path>` serves the file with ranges: from our download when it is here (or
- * the part already here), else straight from the peer, so a video plays before it has arrived.
+ * A single-file download's bytes with ranges: `/files/downloads/<id>/0` serves the finished file
+ * or, while it arrives, the part already here, so a video plays before it has all arrived.
  */
-export function transferFileUrl(store: Store, t: TransferEvent): string {
-  return store.api.fileUrl(`peer/${t.peer}/${t.path}`)
+export function transferFileUrl(store: Store, t: TransferView): string {
+  return store.api.fileUrl(`downloads/${t.requestId}/0`)
 }
 
 const VIDEO = /\.(mp4|m4v|webm|mkv|mov|ogv)$/i
@@ -44,7 +43,7 @@ function Player({ src, path, onClose }: { src: string; path: string; onClose: ()
   )
 }
 
-const ORDER: Record<TransferEvent['state'], number> = {
+const ORDER: Record<TransferView['state'], number> = {
   active: 0,
   queued: 1,
   paused: 2,
@@ -53,18 +52,25 @@ const ORDER: Record<TransferEvent['state'], number> = {
 }
 
 export function TransfersTab({ store, state }: { store: Store; state: AppState }) {
-  const [playing, setPlaying] = useState<TransferEvent | undefined>()
+  const [playing, setPlaying] = useState<TransferView | undefined>()
   const all = [...state.transfers.values()].sort(
-    (a, b) => ORDER[a.state] - ORDER[b.state] || (a.queuePosition ?? 0) - (b.queuePosition ?? 0),
+    (a, b) => ORDER[a.state] - ORDER[b.state] || (a.position ?? 0) - (b.position ?? 0),
   )
-  const act = (command: QueueCommand) => store.api.queue(command).catch((err) => store.report(err))
+  const act = (run: () => Promise<unknown>) =>
+    run()
+      .then(() => store.refreshQueue())
+      .catch((err) => store.report(err))
+  const call = store.api.call.bind(store.api)
   const downloads = all.filter((t) => t.direction === 'download')
   const uploads = all.filter((t) => t.direction === 'upload')
-  const waiting = downloads.filter((t) => t.state === 'queued' || t.state === 'paused')
+  // Our queue, in its order: what reorder moves.
+  const waiting = downloads
+    .filter((t) => t.state !== 'done' && t.state !== 'failed')
+    .sort((a, b) => (a.position ?? 0) - (b.position ?? 0))
 
-  const row = (t: TransferEvent) => {
+  const row = (t: TransferView) => {
     const pct = percent(t.bytes, t.total)
-    const playable = VIDEO.test(t.path) || AUDIO.test(t.path)
+    const playable = !t.dir && (VIDEO.test(t.path) || AUDIO.test(t.path))
     const pos = waiting.indexOf(t)
     return (
       <li key={t.requestId} class={`transfer ${t.state}`} data-path={t.path}>
@@ -72,7 +78,9 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
           <strong class="name" title={t.path}>
             {baseName(t.path)}
           </strong>
-          <span class="muted">{state.peers.get(t.peer)?.name ?? t.peer.slice(0, 8)}</span>
+          <span class="muted">
+            {t.peerName ?? state.peers.get(t.peer)?.name ?? t.peer.slice(0, 8)}
+          </span>
           <span class={`status ${t.state}`}>{t.state === 'done' ? 'done' : t.state}</span>
         </div>
         <progress max={100} value={pct} aria-label={`${baseName(t.path)} ${pct}%`} />
@@ -81,6 +89,11 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
           <span>
             {bytes(t.bytes)} of {bytes(t.total)}
           </span>
+          {t.dir && t.files !== undefined ? (
+            <span>
+              {t.filesDone ?? 0} of {t.files} files
+            </span>
+          ) : null}
           {t.state === 'active' ? (
             <>
               <span>{speed(t.bytesPerSecond)}</span>
@@ -88,24 +101,33 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
             </>
           ) : null}
           {t.queuePosition !== undefined && t.state === 'queued' ? (
-            <span>#{t.queuePosition + 1} in their queue</span>
+            <span>#{t.queuePosition} in their upload queue</span>
           ) : null}
           {t.error ? <span class="error">{t.error}</span> : null}
         </div>
         {t.direction === 'download' ? (
           <div class="actions">
             {t.state === 'active' || t.state === 'queued' ? (
-              <button type="button" onClick={() => act({ type: 'pause', requestId: t.requestId })}>
+              <button
+                type="button"
+                onClick={() => act(() => call('pause', { requestId: t.requestId }))}
+              >
                 Pause
               </button>
             ) : null}
             {t.state === 'paused' || t.state === 'failed' ? (
-              <button type="button" onClick={() => act({ type: 'resume', requestId: t.requestId })}>
+              <button
+                type="button"
+                onClick={() => act(() => call('resume', { requestId: t.requestId }))}
+              >
                 Resume
               </button>
             ) : null}
             {t.state !== 'done' ? (
-              <button type="button" onClick={() => act({ type: 'cancel', requestId: t.requestId })}>
+              <button
+                type="button"
+                onClick={() => act(() => call('cancel', { requestId: t.requestId }))}
+              >
                 Cancel
               </button>
             ) : null}
@@ -113,7 +135,9 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
               <button
                 type="button"
                 aria-label={`Move ${baseName(t.path)} up`}
-                onClick={() => act({ type: 'reorder', requestId: t.requestId, position: pos - 1 })}
+                onClick={() =>
+                  act(() => call('reorder', { requestId: t.requestId, position: pos }))
+                }
               >
                 ↑
               </button>
@@ -122,12 +146,14 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
               <button
                 type="button"
                 aria-label={`Move ${baseName(t.path)} down`}
-                onClick={() => act({ type: 'reorder', requestId: t.requestId, position: pos + 1 })}
+                onClick={() =>
+                  act(() => call('reorder', { requestId: t.requestId, position: pos + 2 }))
+                }
               >
                 ↓
               </button>
             ) : null}
-            {t.state === 'done' || (playable && t.bytes > 0) ? (
+            {!t.dir && (t.state === 'done' || (playable && t.bytes > 0)) ? (
               <button type="button" class="primary" onClick={() => setPlaying(t)}>
                 {t.state === 'done' ? (playable ? 'Play' : 'Open') : 'Play while downloading'}
               </button>
