@@ -243,6 +243,12 @@ describe('web UI against two real peers', () => {
       await p.goto(peerA().server.urlWithToken)
       for (const id of TABS) {
         await tab(p, id)
+        if (id === 'transfers') await p.waitForSelector('.transfer.done[data-path="media/album"]')
+        if (id === 'peers') {
+          // Browse on the phone too: the tree must fit the narrow screen.
+          await p.click(`[data-peer="${peerB().node.name}"] button`)
+          await p.waitForSelector('[data-path="media"]')
+        }
         await p.waitForTimeout(300)
         const overflow = await p.evaluate(
           () => document.documentElement.scrollWidth - window.innerWidth,

@@ -53,6 +53,8 @@ export interface AppState {
   peers: Map<string, ApiPeer>
   topics: string[]
   transfers: Map<string, TransferView>
+  /** False until the first `queue` answer: the Transfers tab says loading, not empty. */
+  queueLoaded: boolean
   shareTotals?: { files: number; bytes: number }
   scans: Map<string, ScanEvent>
   discovery: { mqtt?: DiscoveryEvent; mdns?: DiscoveryEvent }
@@ -68,6 +70,7 @@ export class Store {
     peers: new Map(),
     topics: [],
     transfers: new Map(),
+    queueLoaded: false,
     scans: new Map(),
     discovery: {},
     log: [],
@@ -144,7 +147,7 @@ export class Store {
     for (const t of this.state.transfers.values())
       if (t.direction === 'upload') transfers.set(t.requestId, t)
     for (const d of r.requests) transfers.set(d.id, fromDownload(d))
-    this.update({ transfers })
+    this.update({ transfers, queueLoaded: true })
   }
 
   /** Keeps a download's fields the events do not carry (files, position) after a command. */

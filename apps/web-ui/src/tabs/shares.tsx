@@ -41,7 +41,7 @@ export function SharesTab({ store, state }: { store: Store; state: AppState }) {
     void run(`Adding ${dir}`, async () => {
       const r = await store.api.call('add-share', { dir })
       form.reset()
-      return `Added “${r.share.name}”: ${r.share.files} files, ${bytes(r.share.bytes)}.`
+      return `Added “${r.share.name}” (${r.share.root}); its totals show below once scanned.`
     })
   }
   const rescan = () =>

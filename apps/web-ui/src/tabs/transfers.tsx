@@ -174,7 +174,9 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
         />
       ) : null}
       <h2>Downloads</h2>
-      {downloads.length === 0 ? (
+      {!state.queueLoaded ? (
+        <p class="muted">Loading the queue…</p>
+      ) : downloads.length === 0 ? (
         <p class="muted">Nothing downloading. Browse a peer and press Download.</p>
       ) : null}
       <ul class="list">{downloads.map(row)}</ul>
