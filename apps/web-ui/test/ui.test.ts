@@ -243,7 +243,10 @@ describe('web UI against two real peers', () => {
       await p.goto(peerA().server.urlWithToken)
       for (const id of TABS) {
         await tab(p, id)
-        if (id === 'transfers') await p.waitForSelector('.transfer.done[data-path="media/album"]')
+        if (id === 'transfers') {
+          // A fresh page lists finished downloads from the queue, not only from live events.
+          await p.waitForSelector('.transfer.done[data-path="media/album"]', { timeout: 10_000 })
+        }
         if (id === 'peers') {
           // Browse on the phone too: the tree must fit the narrow screen.
           await p.click(`[data-peer="${peerB().node.name}"] button`)

@@ -137,6 +137,7 @@ export class Store {
       api
         .call('shares')
         .then((r) => this.update({ shareTotals: { files: r.files, bytes: r.bytes } })),
+      this.refreshQueue(),
     ])
     for (const r of results) if (r.status === 'rejected') this.report(r.reason)
   }
