@@ -27,7 +27,9 @@ export function transferStatus(transfers: Map<string, TransferView>, peer: PeerV
   let found: TransferView['state'] | undefined
   for (const t of transfers.values()) {
     if (t.direction !== 'download' || (t.peer !== peer.key && t.peer !== peer.name)) continue
-    if (t.path === path || t.path.startsWith(`${path}/`) || path.startsWith(`${t.path}/`)) {
+    // The path itself or a folder above it was asked for; a download inside a folder does not
+    // mark the whole folder.
+    if (t.path === path || path.startsWith(`${t.path}/`)) {
       if (t.state !== 'done' || found === undefined) found = t.state
     }
   }
