@@ -26,6 +26,14 @@ export const ALLOWED_EDGES: Record<string, readonly string[]> = {
 /** Test-only packages: allowed as devDependencies anywhere, never as runtime dependencies. */
 export const TEST_ONLY = ['test-lab']
 
+/**
+ * Edges allowed for tests only (devDependencies): web-ui's browser tests start real peers with
+ * their API server and a broker (discovery's testing helpers); its `src` still imports wire-protocol alone (checked below).
+ */
+export const DEV_ONLY_EDGES: Record<string, readonly string[]> = {
+  'web-ui': ['peer-node', 'discovery'],
+}
+
 /** The only third-party packages the pure protocol layer may import. */
 export const WIRE_PROTOCOL_ALLOWED = ['cbor-x', '@noble/hashes', '@noble/ciphers', '@noble/curves']
 
@@ -94,7 +102,9 @@ export function findLayerViolations(ws: Workspace): string[] {
     }
     for (const dep of [...pkg.dependencies, ...pkg.devDependencies]) {
       const isTestOnlyDevDep =
-        TEST_ONLY.includes(dep.replace(scope, '')) && !pkg.dependencies.includes(dep)
+        (TEST_ONLY.includes(dep.replace(scope, '')) ||
+          (DEV_ONLY_EDGES[short] ?? []).includes(dep.replace(scope, ''))) &&
+        !pkg.dependencies.includes(dep)
       if (dep.startsWith(scope) && !allowed.includes(dep.replace(scope, '')) && !isTestOnlyDevDep) {
         problems.push(`${short} depends on ${dep}`)
       }

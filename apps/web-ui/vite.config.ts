@@ -2,5 +2,7 @@ import { defineConfig } from 'vite'
 
 export default defineConfig({
   resolve: { conditions: ['@harddrive-party/source'] },
-  build: { outDir: 'dist', emptyOutDir: true },
+  // Preact's automatic JSX runtime, without a plugin: Vite's own transformer handles TSX.
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022' },
 })

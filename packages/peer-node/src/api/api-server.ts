@@ -150,11 +150,18 @@ class ControlApiServer implements ApiServer {
     app.addHook('onRequest', async (req, reply) => {
       if (guard === undefined) throw new ApiError('BUSY', 'starting')
       const queryToken = (req.query as Record<string, unknown> | undefined)?.token
-      const via = guard.check({
+      const guarded = {
         method: req.method,
         headers: req.headers,
         queryToken: typeof queryToken === 'string' ? queryToken : undefined,
-      })
+      }
+      // The web UI's files load without a token (they hold none), so that a missing or wrong
+      // token gets the UI's page saying what to do instead of a JSON error.
+      if (this.#isWebUiFile(req.method, req.url)) {
+        guard.checkSite(guarded)
+        return
+      }
+      const via = guard.check(guarded)
       if (via === 'query') {
         reply.header(
           'set-cookie',
@@ -200,6 +207,13 @@ class ControlApiServer implements ApiServer {
       )
     }
     this.#unsubscribe = forwardNodeEvents(node, (event) => this.#hub.emit(event))
+  }
+
+  #isWebUiFile(method: string, url: string): boolean {
+    if (this.#o.webRoot === undefined || (method !== 'GET' && method !== 'HEAD')) return false
+    return (
+      !url.startsWith('/api/') && !url.startsWith('/files/') && url !== '/api' && url !== '/files'
+    )
   }
 
   #context(): CommandContext {

@@ -35,6 +35,15 @@ export class RequestGuard {
 
   /** Throws `FORBIDDEN` or `UNAUTHORIZED`; returns how the token came. */
   check(req: GuardedRequest): 'header' | 'cookie' | 'query' {
+    this.checkSite(req)
+    return this.#checkToken(req)
+  }
+
+  /**
+   * The Host and Origin checks alone: for the web UI's own files, which hold no secret and must
+   * load without a token so the page can say that the token is missing or wrong.
+   */
+  checkSite(req: GuardedRequest): void {
     const host = single(req.headers.host)
     if (host === undefined || !this.#hosts.has(host.toLowerCase())) {
       throw new ApiError('FORBIDDEN', 'this Host is not the API (DNS rebinding?)')
@@ -47,6 +56,9 @@ export class RequestGuard {
     if (fetchSite === 'cross-site') {
       throw new ApiError('FORBIDDEN', 'requests from other sites are refused')
     }
+  }
+
+  #checkToken(req: GuardedRequest): 'header' | 'cookie' | 'query' {
     const auth = single(req.headers.authorization)
     if (auth !== undefined) {
       const match = /^Bearer ([^\s]+)$/.exec(auth)
