@@ -1,6 +1,6 @@
 import { isHdpError } from '@harddrive-party/wire-protocol'
 import { type CommandDef, runCommand, showUsage } from 'citty'
-import { CliError, type CliErrorCode, EXIT_CODES } from './errors'
+import { CliError, type CliErrorCode, EXIT_CODES, plainMessage } from './errors'
 import { EXAMPLES, main } from './main'
 import { complain } from './output'
 
@@ -45,10 +45,10 @@ type Resolvable<T> = T | (() => T | Promise<T>)
 
 function fail(err: unknown): void {
   if (err instanceof Error && isHdpError(err) && err.name === 'CliError') {
-    const { code } = err as CliError
-    complain(err.message.slice(code.length + 2))
-    process.exit(EXIT_CODES[code as CliErrorCode] ?? 1)
+    complain(plainMessage(err))
+    process.exit(EXIT_CODES[(err as CliError).code as CliErrorCode] ?? 1)
   }
+  // Another package's error keeps its code: it is what a bug report needs.
   complain(err instanceof Error ? err.message : String(err))
   process.exit(1)
 }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import type { PeerNodeOptions } from '@harddrive-party/peer-node'
 import { validateTopicName } from '@harddrive-party/wire-protocol'
 import { hostPortOption, integerOption, last, type ParsedArgs, rateOption } from './args'
-import { CliError } from './errors'
+import { CliError, plainMessage } from './errors'
 
 /** Where the public broker is when neither `--mqtt-server` nor `--embedded-broker` is given. */
 export const PUBLIC_BROKER_URL = 'mqtt://broker.hivemq.com:1883'
@@ -31,7 +31,7 @@ export function startConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.e
     try {
       return validateTopicName(t)
     } catch (err) {
-      throw new CliError('USAGE', `bad topic: ${(err as Error).message}`)
+      throw new CliError('USAGE', `bad topic: ${plainMessage(err)}`)
     }
   })
   const shareDirs = (args.strings['share-dir'] ?? []).map((d) => resolve(d))

@@ -70,10 +70,10 @@ export async function scanShares(node: PeerNode, signal: AbortSignal): Promise<v
     const share = node.store.shares.get(s.share)
     const where = share ? ` ${colours.dim(share.root)}` : ''
     const error = s.error ? ` ${colours.red(`(could not read: ${s.error})`)}` : ''
-    say(`sharing ${s.share}:${where} ${s.files} files, ${formatBytes(s.bytes)}${error}`)
+    say(`sharing ${s.share}:${where} ${plural(s.files, 'file')}, ${formatBytes(s.bytes)}${error}`)
   }
   say(
-    `shared in total: ${summary.files} files, ${formatBytes(summary.bytes)}, scanned in ${formatDuration(summary.durationMs)}`,
+    `shared in total: ${plural(summary.files, 'file')}, ${formatBytes(summary.bytes)}, scanned in ${formatDuration(summary.durationMs)}`,
   )
 }
 
@@ -82,4 +82,9 @@ export function natLine(node: PeerNode): string {
   const r = node.nat
   const at = r.publicAddress ? ` at ${r.publicAddress.host}:${r.publicAddress.port}` : ''
   return `NAT: ${r.nat}${at} (${r.reason})`
+}
+
+/** `1 file`, `2 files`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
 }

@@ -3,10 +3,10 @@ import type { PeerNode } from '@harddrive-party/peer-node'
 import { isHdpError } from '@harddrive-party/wire-protocol'
 import { type ArgsDef, defineCommand } from 'citty'
 import { parseStrict } from '../args'
-import { CliError } from '../errors'
+import { CliError, plainMessage } from '../errors'
 import { colours, complain, say, shortKey } from '../output'
 import { PUBLIC_BROKER_URL, type StartConfig, startConfig } from '../start-options'
-import { natLine, reportEvents, scanShares } from '../start-report'
+import { natLine, plural, reportEvents, scanShares } from '../start-report'
 
 const args = {
   topic: {
@@ -169,7 +169,7 @@ async function runPeer(config: StartConfig, createPeerNode: Create): Promise<voi
   } catch (err) {
     if (!(isHdpError(err) && err.code === 'MDNS_BIND_FAILED')) throw mapStartError(err, node)
     // mDNS is a convenience: a peer without it still meets others through the broker.
-    say(`mDNS: ${colours.yellow('off')} (${(err as Error).message})`)
+    say(`mDNS: ${colours.yellow('off')} (${plainMessage(err)})`)
     config.mdns = { off: 'off (could not bind)' }
     node = createPeerNode({ ...config.node, mdns: false })
     await startNode(node, config, stopping.signal).catch((e: unknown) => {
@@ -179,7 +179,9 @@ async function runPeer(config: StartConfig, createPeerNode: Create): Promise<voi
   try {
     if (!stopping.signal.aborted) await configure(node, config, stopping.signal)
     if (!stopping.signal.aborted)
-      say(`ready: ${node.peers().filter((p) => p.connected).length} peers connected; Ctrl-C stops`)
+      say(
+        `ready: ${plural(node.peers().filter((p) => p.connected).length, 'peer')} connected; Ctrl-C stops`,
+      )
     if (!stopping.signal.aborted)
       await new Promise((r) => stopping.signal.addEventListener('abort', r, { once: true }))
   } catch (err) {
@@ -218,7 +220,9 @@ async function configure(node: PeerNode, config: StartConfig, signal: AbortSigna
     try {
       await node.store.shares.add(dir, { signal })
     } catch (err) {
-      throw isHdpError(err) ? new CliError('USAGE', `--share-dir ${dir}: ${err.message}`) : err
+      throw isHdpError(err)
+        ? new CliError('USAGE', `--share-dir ${dir}: ${plainMessage(err)}`)
+        : err
     }
   }
   await scanShares(node, signal)
@@ -235,6 +239,6 @@ function mapStartError(err: unknown, node: PeerNode): unknown {
     )
   }
   if (isHdpError(err) && err.code === 'BROKER_LISTEN_FAILED')
-    return new CliError('FAILED', `--embedded-broker: ${err.message}`)
+    return new CliError('FAILED', `--embedded-broker: ${plainMessage(err)}`)
   return err
 }
