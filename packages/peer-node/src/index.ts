@@ -17,6 +17,16 @@
  * await node.stop()
  * ```
  */
+export type {
+  ApiCallType,
+  ApiClient,
+  ApiClientCallOptions,
+  ApiClientOptions,
+} from './api/api-client'
+export { createApiClient } from './api/api-client'
+export { ApiError, isApiError, toApiError } from './api/api-error'
+export type { ApiServer, ApiServerOptions } from './api/api-server'
+export { createApiServer } from './api/api-server'
 export type { AttemptInfo } from './connections/peer-state'
 export type { Technique } from './connections/technique'
 export type { PeerNodeErrorCode } from './errors'

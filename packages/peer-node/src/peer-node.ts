@@ -13,7 +13,11 @@ import { describeError, PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
 import { peerName } from './peer-names'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
-import { createRequestServer, type RequestServer } from './serving/request-server'
+import {
+  createRequestServer,
+  type RequestServer,
+  type ServingLimits,
+} from './serving/request-server'
 import { defaultStorageDir, openStorage, type Storage, storageLayout } from './storage/storage-dir'
 import type { AbortOptions, PeerInfo, PeerNode, PeerNodeEvents, PeerNodeOptions } from './types'
 
@@ -313,6 +317,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       book: r.book,
       topicName: (id) => this.#topics.get(id)?.name,
     })
+  }
+
+  servingLimits(): ServingLimits {
+    return this.#require().server.limits
   }
 
   connection(key: string | Uint8Array): Connection | undefined {

@@ -155,6 +155,8 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
    * connection; `NOT_CONNECTED` when there is none. Make a new one after a reconnect.
    */
   client(key: string | Uint8Array): PeerClient
+  /** The limits our shares are served with (defaults filled in). */
+  servingLimits(): ServingLimits
   /** The live connection to a peer (hex key or bytes), if any. */
   connection(key: string | Uint8Array): Connection | undefined
 }

@@ -1,7 +1,8 @@
+import { hexToBytes } from '@noble/hashes/utils.js'
+import { type ApiEvent, decodeEvent } from './api-events'
 import { decodeCbor, encodeCbor } from './cbor'
 import {
   asFields,
-  bool,
   type Fields,
   field,
   has,
@@ -24,6 +25,8 @@ import {
 } from './limits'
 import { validateSharePath } from './path'
 import { validateTopicName } from './topic'
+
+export type { ApiEvent }
 
 /**
  * Messages between a running peer and its controllers (web UI, CLI) over the local
@@ -49,14 +52,7 @@ export type ApiCommand =
       cursor?: Uint8Array
       limit?: number
     }
-  | {
-      type: 'shares'
-      path: string
-      recursive?: boolean
-      search?: string
-      cursor?: Uint8Array
-      limit?: number
-    }
+  | { type: 'shares' }
   | { type: 'add-share'; dir: string }
   | { type: 'remove-share'; name: string }
   | { type: 'rescan' }
@@ -67,6 +63,7 @@ export type ApiCommand =
   | { type: 'cancel'; requestId: string }
   | { type: 'reorder'; requestId: string; position: number }
   | { type: 'read'; peer: PeerRef; path: string; offset?: number; length?: number }
+  | { type: 'limits' }
   | { type: 'stop' }
 
 export type ApiCommandType = ApiCommand['type']
@@ -83,34 +80,13 @@ export const API_ERROR_CODES = [
   'PEER_UNAVAILABLE',
   'CONFLICT',
   'UNSUPPORTED_VERSION',
+  'FORBIDDEN',
+  'TOO_LARGE',
+  'BAD_RANGE',
+  'BUSY',
   'INTERNAL',
 ] as const
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number]
-
-export type ApiEvent =
-  | {
-      type: 'peer'
-      key: string
-      name: string
-      state: 'connected' | 'disconnected'
-      topics?: string[]
-    }
-  | { type: 'topics'; topics: { name: string; joined: boolean }[] }
-  | {
-      type: 'transfer'
-      direction: 'download' | 'upload'
-      requestId: string
-      peer: string
-      path: string
-      bytes: number
-      total: number
-      bytesPerSecond: number
-      state: 'queued' | 'active' | 'paused' | 'done' | 'failed'
-      queuePosition?: number
-      error?: string
-    }
-  | { type: 'shares'; files: number; bytes: number }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
 
 export type ApiServerMessage =
   | { type: 'result'; id: number; data: unknown }
@@ -132,21 +108,43 @@ export function decodeApiRequest(buf: Uint8Array): ApiRequest {
   return { id, command: decodeCommand(asFields(field(m, 'command'), 'api request.command')) }
 }
 
+/** Validates a command that arrived as JSON (a cursor is then a hex string). */
+export function decodeApiCommandJson(value: unknown): ApiCommand {
+  const c: Fields = Object.assign(Object.create(null), asFields(value, 'api command'))
+  const cursor = c.cursor
+  if (typeof cursor === 'string') c.cursor = cursorFromHex(cursor)
+  return decodeCommand(c)
+}
+
+/** Validates a request (`{ id, command }`) that arrived as JSON text (a WebSocket frame). */
+export function decodeApiRequestJson(value: unknown): ApiRequest {
+  const m = asFields(value, 'api request')
+  const id = uint(m, 'id', 'api request', MAX_REQUEST_ID)
+  return { id, command: decodeApiCommandJson(field(m, 'command')) }
+}
+
+function cursorFromHex(text: string): Uint8Array {
+  if (text.length > MAX_CURSOR_BYTES * 2 || !/^(?:[0-9a-f]{2})*$/.test(text))
+    throw new WireError('BAD_FIELD', 'command.cursor must be lowercase hex')
+  return hexToBytes(text)
+}
+
 function decodeCommand(c: Fields): ApiCommand {
   const type = field(c, 'type')
   const w = `command ${String(type).slice(0, 32)}`
   switch (type) {
     case 'info':
+    case 'shares':
     case 'topics':
     case 'peers':
     case 'rescan':
+    case 'limits':
     case 'stop':
       return { type }
     case 'join':
     case 'leave':
       return { type, topic: validateTopicName(str(c, 'topic', w, MAX_TEXT_CHARS)) }
-    case 'ls':
-    case 'shares': {
+    case 'ls': {
       const out: Extract<ApiCommand, { type: 'ls' }> = {
         type: 'ls',
         path: validateSharePath(str(c, 'path', w, MAX_PATH_BYTES)),
@@ -161,10 +159,6 @@ function decodeCommand(c: Fields): ApiCommand {
       if (cursor !== undefined) out.cursor = cursor
       const limit = optUint(c, 'limit', w, MAX_LS_LIMIT)
       if (limit !== undefined) out.limit = limit
-      if (type === 'shares') {
-        const { peer: _unused, ...rest } = out
-        return { ...rest, type: 'shares' }
-      }
       return out
     }
     case 'add-share':
@@ -245,79 +239,5 @@ export function decodeApiServerMessage(buf: Uint8Array): ApiServerMessage {
       return { type, event: decodeEvent(asFields(field(m, 'event'), 'event')) }
     default:
       throw new WireError('UNKNOWN_MESSAGE', `unknown api message "${String(type).slice(0, 32)}"`)
-  }
-}
-
-const TRANSFER_STATES = ['queued', 'active', 'paused', 'done', 'failed'] as const
-
-function decodeEvent(e: Fields): ApiEvent {
-  const type = field(e, 'type')
-  switch (type) {
-    case 'peer': {
-      const state = str(e, 'state', 'peer event', 16)
-      if (state !== 'connected' && state !== 'disconnected')
-        throw new WireError('BAD_FIELD', 'peer event.state')
-      return {
-        type,
-        key: str(e, 'key', 'peer event', 64),
-        name: str(e, 'name', 'peer event', 128),
-        state,
-      }
-    }
-    case 'topics': {
-      const topics = field(e, 'topics')
-      if (!Array.isArray(topics))
-        throw new WireError('BAD_FIELD', 'topics event.topics must be an array')
-      return {
-        type,
-        topics: topics.map((t) => {
-          const f = asFields(t, 'topic')
-          return {
-            name: str(f, 'name', 'topic', MAX_TEXT_CHARS),
-            joined: bool(f, 'joined', 'topic'),
-          }
-        }),
-      }
-    }
-    case 'transfer': {
-      const direction = str(e, 'direction', 'transfer event', 8)
-      const state = str(e, 'state', 'transfer event', 8)
-      if (
-        (direction !== 'download' && direction !== 'upload') ||
-        !(TRANSFER_STATES as readonly string[]).includes(state)
-      ) {
-        throw new WireError('BAD_FIELD', 'transfer event.direction/state')
-      }
-      const out: Extract<ApiEvent, { type: 'transfer' }> = {
-        type,
-        direction,
-        requestId: str(e, 'requestId', 'transfer event', 128),
-        peer: str(e, 'peer', 'transfer event', 128),
-        path: str(e, 'path', 'transfer event', MAX_PATH_BYTES),
-        bytes: uint(e, 'bytes', 'transfer event'),
-        total: uint(e, 'total', 'transfer event'),
-        bytesPerSecond: uint(e, 'bytesPerSecond', 'transfer event'),
-        state: state as (typeof TRANSFER_STATES)[number],
-      }
-      const pos = optUint(e, 'queuePosition', 'transfer event')
-      if (pos !== undefined) out.queuePosition = pos
-      const error = optStr(e, 'error', 'transfer event', MAX_ERROR_MESSAGE_CHARS)
-      if (error !== undefined) out.error = error
-      return out
-    }
-    case 'shares':
-      return {
-        type,
-        files: uint(e, 'files', 'shares event'),
-        bytes: uint(e, 'bytes', 'shares event'),
-      }
-    case 'log': {
-      const level = str(e, 'level', 'log event', 8)
-      if (level !== 'info' && level !== 'warn' && level !== 'error')
-        throw new WireError('BAD_FIELD', 'log event.level')
-      return { type, level, message: str(e, 'message', 'log event', MAX_ERROR_MESSAGE_CHARS) }
-    }
-    default:
-      throw new WireError('UNKNOWN_MESSAGE', `unknown api event "${String(type).slice(0, 32)}"`)
   }
 }

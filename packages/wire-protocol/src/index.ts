@@ -35,6 +35,7 @@ export {
   PORT_ALLOCATIONS,
   sealAnnouncement,
 } from './announcement'
+export { decodeApiEventJson } from './api-events'
 export type {
   ApiCommand,
   ApiCommandType,
@@ -46,10 +47,33 @@ export type {
 } from './api-messages'
 export {
   API_ERROR_CODES,
+  decodeApiCommandJson,
   decodeApiRequest,
+  decodeApiRequestJson,
   decodeApiServerMessage,
   encodeApiMessage,
 } from './api-messages'
+export type {
+  ApiAddress,
+  ApiCommandBody,
+  ApiEntryPage,
+  ApiErrorBody,
+  ApiInfo,
+  ApiLimits,
+  ApiListLine,
+  ApiNatReport,
+  ApiPeer,
+  ApiPeerError,
+  ApiPeers,
+  ApiRead,
+  ApiRescan,
+  ApiResults,
+  ApiServedCommandType,
+  ApiShare,
+  ApiShares,
+  ApiTopics,
+} from './api-results'
+export { API_ERROR_STATUS, API_SERVED_COMMANDS, MAX_API_READ_BYTES } from './api-results'
 export { decodeCbor, encodeCbor } from './cbor'
 export { hasControlChar } from './check'
 export { compareKeys, derivePunchSecret, isDialer } from './connect'

@@ -109,6 +109,11 @@ export class RequestServer {
     this.#globalBucket = new TokenBucket(this.#limits.uploadBytesPerSecond)
   }
 
+  /** The limits in effect (defaults filled in). */
+  get limits(): ServingLimits {
+    return { ...this.#limits }
+  }
+
   /** Starts following the store's changes (for `watch`). Idempotent. */
   async start(): Promise<void> {
     if (this.#state !== 'stopped') return
