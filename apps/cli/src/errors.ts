@@ -1,9 +1,33 @@
 import { HdpError } from '@harddrive-party/wire-protocol'
 
-export type CliErrorCode = 'USAGE' | 'LOCKED' | 'FAILED'
+export type CliErrorCode =
+  | 'USAGE'
+  | 'LOCKED'
+  | 'FAILED'
+  | 'NO_PEER'
+  | 'NOT_FOUND'
+  | 'UNAVAILABLE'
+  | 'TOKEN_REJECTED'
 
-/** Exit code per error code: 2 for a command line that cannot be run as written. */
-export const EXIT_CODES: Record<CliErrorCode, number> = { USAGE: 2, LOCKED: 1, FAILED: 1 }
+/** Exit code per error code (README, "Exit codes"): 2 for a command line that cannot be run as written. */
+export const EXIT_CODES: Record<CliErrorCode, number> = {
+  FAILED: 1,
+  LOCKED: 1,
+  USAGE: 2,
+  NO_PEER: 3,
+  NOT_FOUND: 4,
+  UNAVAILABLE: 5,
+  TOKEN_REJECTED: 6,
+}
+
+/** The control API's error codes as the command's own (others are `FAILED`). */
+export const API_CODES: Record<string, CliErrorCode> = {
+  BAD_REQUEST: 'USAGE',
+  NOT_FOUND: 'NOT_FOUND',
+  PEER_UNAVAILABLE: 'UNAVAILABLE',
+  UNAUTHORIZED: 'TOKEN_REJECTED',
+  FORBIDDEN: 'TOKEN_REJECTED',
+}
 
 /** An error the command reports as one line on stderr, exiting with its code's exit status. */
 export class CliError extends HdpError<CliErrorCode> {

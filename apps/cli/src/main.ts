@@ -20,5 +20,16 @@ export const main = defineCommand({
   },
   subCommands: {
     start: () => import('./commands/start').then((m) => m.start),
+    info: () => import('./commands/client').then((m) => m.info),
+    join: () => import('./commands/client').then((m) => m.join),
+    leave: () => import('./commands/client').then((m) => m.leave),
+    topics: () => import('./commands/client').then((m) => m.topics),
+    peers: () => import('./commands/client').then((m) => m.peers),
+    doctor: () => import('./commands/client').then((m) => m.doctor),
+    ls: () => import('./commands/client').then((m) => m.ls),
+    search: () => import('./commands/client').then((m) => m.search),
+    read: () => import('./commands/client').then((m) => m.read),
+    shares: () => import('./commands/shares').then((m) => m.shares),
+    stop: () => import('./commands/client').then((m) => m.stop),
   },
 })

@@ -1,7 +1,9 @@
 import { realpathSync } from 'node:fs'
-import type { PeerNode } from '@harddrive-party/peer-node'
+import { rm, writeFile } from 'node:fs/promises'
+import type { ApiServer, PeerNode } from '@harddrive-party/peer-node'
 import { isHdpError } from '@harddrive-party/wire-protocol'
 import { type ArgsDef, defineCommand } from 'citty'
+import { apiUrlFile } from '../api-address'
 import { parseStrict } from '../args'
 import { CliError, plainMessage } from '../errors'
 import { colours, complain, say, shortKey } from '../output'
@@ -138,14 +140,14 @@ export const start = defineCommand({
     }
     const config = startConfig(parsed)
     // Loaded only now so that --verbose reaches `debug`, which reads DEBUG when it loads.
-    const { createPeerNode } = await import('@harddrive-party/peer-node')
-    await runPeer(config, createPeerNode)
+    await runPeer(config, await import('@harddrive-party/peer-node'))
   },
 })
 
-type Create = typeof import('@harddrive-party/peer-node').createPeerNode
+type PeerNodeModule = typeof import('@harddrive-party/peer-node')
 
-async function runPeer(config: StartConfig, createPeerNode: Create): Promise<void> {
+async function runPeer(config: StartConfig, peerNode: PeerNodeModule): Promise<void> {
+  const { createPeerNode } = peerNode
   const stopping = new AbortController()
   let interrupts = 0
   const onSignal = (signal: NodeJS.Signals) => {
@@ -176,8 +178,11 @@ async function runPeer(config: StartConfig, createPeerNode: Create): Promise<voi
       throw mapStartError(e, node)
     })
   }
+  let api: ApiServer | undefined
   try {
     if (!stopping.signal.aborted) await configure(node, config, stopping.signal)
+    if (!stopping.signal.aborted)
+      api = await startApi(peerNode, node, config, () => stopping.abort())
     if (!stopping.signal.aborted)
       say(
         `ready: ${plural(node.peers().filter((p) => p.connected).length, 'peer')} connected; Ctrl-C stops`,
@@ -186,11 +191,11 @@ async function runPeer(config: StartConfig, createPeerNode: Create): Promise<voi
       await new Promise((r) => stopping.signal.addEventListener('abort', r, { once: true }))
   } catch (err) {
     if (!stopping.signal.aborted) {
-      await node.stop()
+      await stopAll(api, node)
       throw err
     }
   }
-  await node.stop()
+  await stopAll(api, node)
   say('stopped')
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
@@ -227,8 +232,37 @@ async function configure(node: PeerNode, config: StartConfig, signal: AbortSigna
   }
   await scanShares(node, signal)
   say(`downloads go to ${config.downloadDir}`)
-  // The control API (and the web UI it serves) is not in this build yet.
-  say(`web UI: not available yet (would listen on ${config.uiAddr.host}:${config.uiAddr.port})`)
+}
+
+/** The control API (and web UI) on --ui-addr; its URL is saved for the client commands. */
+async function startApi(
+  peerNode: PeerNodeModule,
+  node: PeerNode,
+  config: StartConfig,
+  onStop: () => void,
+): Promise<ApiServer> {
+  const api = peerNode.createApiServer({ node, ...config.uiAddr, onStop })
+  try {
+    await api.start()
+  } catch (err) {
+    throw new CliError(
+      'FAILED',
+      `--ui-addr ${config.uiAddr.host}:${config.uiAddr.port}: ${plainMessage(err)}`,
+    )
+  }
+  await writeFile(apiUrlFile(node.storage.dir), `${api.url}\n`, { mode: 0o600 })
+  say(`web UI: ${api.urlWithToken}`)
+  if (api.exposed)
+    say(colours.yellow('the control API listens beyond this machine; its token guards it'))
+  return api
+}
+
+async function stopAll(api: ApiServer | undefined, node: PeerNode): Promise<void> {
+  if (api) {
+    await api.stop()
+    await rm(apiUrlFile(node.storage.dir), { force: true })
+  }
+  await node.stop()
 }
 
 function mapStartError(err: unknown, node: PeerNode): unknown {
