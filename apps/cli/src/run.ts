@@ -48,6 +48,11 @@ function fail(err: unknown): void {
     complain(plainMessage(err))
     process.exit(EXIT_CODES[(err as CliError).code as CliErrorCode] ?? 1)
   }
+  // citty's own checks (a missing positional argument) are usage errors too.
+  if (err instanceof Error && err.name === 'CLIError') {
+    complain(err.message)
+    process.exit(EXIT_CODES.USAGE)
+  }
   // Another package's error keeps its code: it is what a bug report needs.
   complain(err instanceof Error ? err.message : String(err))
   process.exit(1)

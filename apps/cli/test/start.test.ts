@@ -112,7 +112,16 @@ describe('harddrive-party start', () => {
   it.runIf(hasCommand('script'))('colours on a terminal, none when piped', async () => {
     const storage = join(dir, 'tty')
     const args = ['start', '--storage', storage, ...LOOPBACK, '--no-mqtt']
-    const command = ['timeout', '--preserve-status', '-s', 'INT', '6', process.execPath, CLI, ...args]
+    const command = [
+      'timeout',
+      '--preserve-status',
+      '-s',
+      'INT',
+      '6',
+      process.execPath,
+      CLI,
+      ...args,
+    ]
       .map((a) => `'${a}'`)
       .join(' ')
     // `script` gives the command a pseudo-terminal, as a person's shell would.

@@ -6,6 +6,7 @@ import { integerOption, last } from '../args'
 import { clientCommand, printJson } from '../client-command'
 import { CliError } from '../errors'
 import { colours, formatBytes, formatDuration, say, shortKey } from '../output'
+import { plural } from '../start-report'
 
 export const info = clientCommand({
   name: 'info',
@@ -139,7 +140,8 @@ async function list(
         if (json) out.push({ ...e, peer: item.peer, name: item.name })
         else {
           const size = formatBytes(e.size).padStart(9)
-          const files = e.dir && e.files !== undefined ? colours.dim(` (${e.files} files)`) : ''
+          const files =
+            e.dir && e.files !== undefined ? colours.dim(` (${plural(e.files, 'file')})`) : ''
           say(`${e.dir ? 'd' : '-'} ${size}  ${item.name}/${e.path}${e.dir ? '/' : ''}${files}`)
         }
       }

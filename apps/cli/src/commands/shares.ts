@@ -3,6 +3,7 @@ import { call, JSON_ARG } from '../api-connection'
 import { clientCommand, printJson } from '../client-command'
 import { CliError } from '../errors'
 import { formatBytes, say } from '../output'
+import { plural } from '../start-report'
 
 const list = clientCommand({
   name: 'shares',
@@ -11,8 +12,9 @@ const list = clientCommand({
   async run(args, conn) {
     const r = await call(conn, () => conn.api.call('shares'))
     if (args.flags.json) return printJson(r)
-    for (const s of r.shares) say(`${s.name}: ${s.root} ${s.files} files, ${formatBytes(s.bytes)}`)
-    say(`total: ${r.files} files, ${formatBytes(r.bytes)}`)
+    for (const s of r.shares)
+      say(`${s.name}: ${s.root} ${plural(s.files, 'file')}, ${formatBytes(s.bytes)}`)
+    say(`total: ${plural(r.files, 'file')}, ${formatBytes(r.bytes)}`)
   },
 })
 

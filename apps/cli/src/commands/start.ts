@@ -179,16 +179,16 @@ async function runPeer(config: StartConfig, peerNode: PeerNodeModule): Promise<v
     })
   }
   let api: ApiServer | undefined
+  const live = () => !stopping.signal.aborted
   try {
-    if (!stopping.signal.aborted) await configure(node, config, stopping.signal)
-    if (!stopping.signal.aborted)
-      api = await startApi(peerNode, node, config, () => stopping.abort())
-    if (!stopping.signal.aborted)
-      say(
-        `ready: ${plural(node.peers().filter((p) => p.connected).length, 'peer')} connected; Ctrl-C stops`,
-      )
-    if (!stopping.signal.aborted)
+    // The API first: client commands work while topics are joined and shares scanned.
+    if (live()) api = await startApi(peerNode, node, config, () => stopping.abort())
+    if (live()) await configure(node, config, stopping.signal)
+    if (live()) {
+      const connected = node.peers().filter((p) => p.connected).length
+      say(`ready: ${plural(connected, 'peer')} connected; Ctrl-C stops`)
       await new Promise((r) => stopping.signal.addEventListener('abort', r, { once: true }))
+    }
   } catch (err) {
     if (!stopping.signal.aborted) {
       await stopAll(api, node)
