@@ -77,11 +77,15 @@ export function rateOption(text: string, name: string): number {
 }
 
 /** `HOST:PORT` with a port in 1..65535, or a `USAGE` error. */
-export function hostPortOption(text: string, name: string): { host: string; port: number } {
+export function hostPortOption(
+  text: string,
+  name: string,
+  minPort = 1,
+): { host: string; port: number } {
   const i = text.lastIndexOf(':')
   const host = text.slice(0, i).replace(/^\[|\]$/g, '')
   const port = Number(text.slice(i + 1))
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535 || host === '') {
+  if (i <= 0 || !Number.isInteger(port) || port < minPort || port > 65535 || host === '') {
     throw new CliError('USAGE', `--${name} must be HOST:PORT, got '${text}'`)
   }
   return { host, port }

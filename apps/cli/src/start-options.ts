@@ -106,7 +106,7 @@ export function startConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.e
   if (Object.keys(serving).length > 0) node.serving = serving
 
   const home = env.HOME ?? homedir()
-  const uiAddr = hostPortOption(last(args, 'ui-addr') ?? '127.0.0.1:3030', 'ui-addr')
+  const uiAddr = hostPortOption(last(args, 'ui-addr') ?? '127.0.0.1:3030', 'ui-addr', 0)
   // Only now, with every option valid: a missing share directory is created (and said so), so
   // `hdp start --share-dir ~/Videos` on a fresh machine starts a peer instead of failing.
   for (const dir of createdDirs) mkdirSync(dir, { recursive: true })

@@ -8,8 +8,15 @@ import { LabProcess } from '@harddrive-party/test-lab'
 
 export const CLI = join(import.meta.dirname, '../dist/cli.js')
 
-/** Loopback only, no STUN, no mDNS: what every peer in these tests runs with. */
-export const LOOPBACK = ['--bind', '127.0.0.1', '--no-stun', '--no-mdns']
+/** Loopback only, no STUN, no mDNS, the API on a free port: what every peer here runs with. */
+export const LOOPBACK = [
+  '--bind',
+  '127.0.0.1',
+  '--no-stun',
+  '--no-mdns',
+  '--ui-addr',
+  '127.0.0.1:0',
+]
 
 /** The built command as a child process, stdout read line by line. */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): LabProcess {

@@ -80,7 +80,7 @@ const args = {
   'ui-addr': {
     type: 'string',
     valueHint: 'host:port',
-    description: 'Address of the web UI and control API',
+    description: 'Address of the web UI and control API (port 0: any free one)',
     default: '127.0.0.1:3030',
   },
   bind: {
