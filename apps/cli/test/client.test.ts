@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { LabProcess } from '@harddrive-party/test-lab'
@@ -14,6 +14,7 @@ let alice: LabProcess
 let bob: LabProcess
 let aliceName = ''
 let alicePort = 0
+let bobPort = 0
 const big = Buffer.alloc(200_000)
 for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 256
 
@@ -26,24 +27,19 @@ beforeAll(async () => {
   broker = await startMosquitto()
   alicePort = await freeTcpPort()
   const common = [...LOOPBACK, '--mqtt-server', broker.url, '-t', 'movie night']
+  // The last --ui-addr wins: after LOOPBACK's.
   alice = startCli([
     'start',
     '--storage',
     aliceStorage,
     '-s',
     films,
+    ...common,
     '--ui-addr',
     `127.0.0.1:${alicePort}`,
-    ...common,
   ])
-  bob = startCli([
-    'start',
-    '--storage',
-    bobStorage,
-    '--ui-addr',
-    `127.0.0.1:${await freeTcpPort()}`,
-    ...common,
-  ])
+  bobPort = await freeTcpPort()
+  bob = startCli(['start', '--storage', bobStorage, ...common, '--ui-addr', `127.0.0.1:${bobPort}`])
   const line = await alice.waitForLine(/^we are \S+/)
   aliceName = line.split(' ')[2]!
   await alice.waitForLine(`web UI: http://127.0.0.1:${alicePort}/?token=`)
@@ -166,8 +162,10 @@ describe('client commands through the control API', { timeout: 60_000 }, () => {
     expect((await bobSays('stop')).code).toBe(0)
     expect((await bob.exited).code).toBe(0)
     expect(bob.lines).toContain('stopped')
-    // Its saved API address is gone with it: clients now say no peer runs there.
-    const after = await bobSays('topics')
+    // Its saved API address is gone with it, and nothing answers there any more.
+    expect(existsSync(join(bobStorage, 'api-url'))).toBe(false)
+    const after = await bobSays('topics', '--ui-addr', `127.0.0.1:${bobPort}`)
     expect(after.code).toBe(3)
+    expect(after.stderr).toContain(`no running peer at http://127.0.0.1:${bobPort}/`)
   })
 })
