@@ -85,6 +85,12 @@ export type IndexWishlist = Pick<
   | 'resume'
   | 'reorder'
   | 'cancel'
+  | 'claim'
+  | 'release'
+  | 'updateFile'
+  | 'appendFiles'
+  | 'addEventListener'
+  | 'removeEventListener'
 >
 
 export type IndexTopics = Pick<TopicList, 'list' | 'get' | 'join' | 'leave' | 'remove'>

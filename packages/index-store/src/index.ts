@@ -39,6 +39,7 @@ export type { OpenedFile, ResolvedPath } from './resolve'
 export type { ScanProgressEvent, ShareScanSummary } from './scan-report'
 export type { Share } from './shares'
 export type { TopicState } from './topics'
+export type { WishlistAppend, WishlistEvents, WishlistOptions } from './wishlist'
 export type { WishlistRequestInput } from './wishlist-input'
 export type {
   WishlistFile,

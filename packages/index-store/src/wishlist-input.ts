@@ -26,6 +26,11 @@ export interface WishlistRequestInput {
   id?: string
   /** 1-based queue position; default: last. */
   position?: number
+  /**
+   * The files are not known yet: they are appended page by page (`appendFiles`) and the request
+   * cannot finish until the last page says so. `files` may then be empty. Default `false`.
+   */
+  expand?: boolean
 }
 
 /** A request input that passed every check, with its defaults filled in (`peer` as hex). */
@@ -34,6 +39,7 @@ export interface CheckedRequestInput
   mtime: number | undefined
   position: number | undefined
   files: { path: string; size: number; mtime?: number }[]
+  expand: boolean
 }
 
 const MAX_FILES = 1_000_000
@@ -84,7 +90,9 @@ export function checkRequestInput(input: WishlistRequestInput): CheckedRequestIn
   if (input.position !== undefined && (!Number.isInteger(input.position) || input.position < 1)) {
     bad('position must be a positive integer')
   }
+  const expand = input.expand === true
   let files = input.files
+  if (files === undefined && expand) files = []
   if (files === undefined) {
     if (dir) bad('a directory request lists its files')
     if (!isUint(input.size)) bad('a file request needs its size')
@@ -98,20 +106,8 @@ export function checkRequestInput(input: WishlistRequestInput): CheckedRequestIn
   }
   if (!Array.isArray(files) || files.length > MAX_FILES)
     bad(`files must be an array of at most ${MAX_FILES}`)
-  if (!dir && files.length !== 1) bad('a file request has exactly one file')
-  const prefix = `${input.path}/`
-  let total = 0
-  for (const f of files) {
-    if (typeof f !== 'object' || f === null || !isUint(f.size)) bad('each file needs a size')
-    if (f.mtime !== undefined && !isUint(f.mtime))
-      bad('a file mtime must be a non-negative integer')
-    const inside = dir
-      ? typeof f.path === 'string' && f.path.startsWith(prefix)
-      : f.path === input.path
-    if (!inside || !isSharePath(f.path))
-      bad(`file ${JSON.stringify(f.path)} is not ${dir ? 'below' : ''} ${input.path}`)
-    total += f.size
-  }
+  if (!dir && !expand && files.length !== 1) bad('a file request has exactly one file')
+  const total = checkFiles(files, input.path, dir || expand, expand)
   const size = input.size ?? total
   if (!isUint(size)) bad('size must be a non-negative integer')
   return {
@@ -124,5 +120,32 @@ export function checkRequestInput(input: WishlistRequestInput): CheckedRequestIn
     mtime: input.mtime,
     position: input.position,
     files,
+    expand,
   }
+}
+
+/**
+ * Checks files given for a request at `path` (hostile until proven otherwise); returns their
+ * total size. Below `path` for a directory; `path` itself for a file, or for an expanding
+ * request whose path turned out to be a file.
+ */
+export function checkFiles(
+  files: readonly { path: string; size: number; mtime?: number }[],
+  path: string,
+  dir: boolean,
+  selfAllowed: boolean,
+): number {
+  const prefix = `${path}/`
+  let total = 0
+  for (const f of files) {
+    if (typeof f !== 'object' || f === null || !isUint(f.size)) bad('each file needs a size')
+    if (f.mtime !== undefined && !isUint(f.mtime))
+      bad('a file mtime must be a non-negative integer')
+    const below = dir && typeof f.path === 'string' && f.path.startsWith(prefix)
+    const self = (!dir || selfAllowed) && f.path === path
+    if (!(below || self) || !isSharePath(f.path))
+      bad(`file ${JSON.stringify(f.path)} is not ${dir ? 'below' : ''} ${path}`)
+    total += f.size
+  }
+  return total
 }

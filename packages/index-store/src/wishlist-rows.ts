@@ -28,6 +28,10 @@ export interface WishlistRequest {
   bytesDone: number
   /** 1-based position among unfinished requests; absent when done or failed. */
   position?: number
+  /** True while files are still being appended (an `expand` request before its last page). */
+  expanding: boolean
+  /** Where the expansion continues (the remote listing's cursor), kept with the appended files. */
+  cursor?: Uint8Array
   createdAt: number
   updatedAt: number
   finishedAt?: number
@@ -53,7 +57,9 @@ export interface WishlistFile {
  * A request as stored under its id (`requests` table): the public fields but the derived ones
  * (`state` comes from the counters, `position` from the queue), plus queue bookkeeping.
  */
-export interface RequestRow extends Omit<WishlistRequest, 'state' | 'position'> {
+export interface RequestRow extends Omit<WishlistRequest, 'state' | 'position' | 'expanding'> {
+  /** Absent in rows written before expansion existed. */
+  expanding?: boolean
   rank: number
   paused: boolean
   filesActive: number
@@ -65,10 +71,11 @@ export interface RequestRow extends Omit<WishlistRequest, 'state' | 'position'> 
 export type ItemRow = Omit<WishlistFile, 'requestId' | 'index' | 'peer' | 'destination'>
 
 export function stateOf(r: RequestRow): WishlistState {
-  if (r.filesDone === r.files) return 'done'
+  const listed = r.expanding !== true
+  if (r.filesDone === r.files && listed) return 'done'
   if (r.paused) return 'paused'
   if (r.filesActive > 0) return 'active'
-  if (r.filesDone + r.filesFailed === r.files) return 'failed'
+  if (r.filesDone + r.filesFailed === r.files && listed) return 'failed'
   return 'queued'
 }
 
@@ -90,9 +97,11 @@ export function toRequest(r: RequestRow, position: number | undefined): Wishlist
     filesDone: r.filesDone,
     filesFailed: r.filesFailed,
     bytesDone: r.bytesDone,
+    expanding: r.expanding === true,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   }
+  if (r.cursor !== undefined) out.cursor = r.cursor
   if (r.mtime !== undefined) out.mtime = r.mtime
   if (r.reason !== undefined) out.reason = r.reason
   if (position !== undefined) out.position = position
@@ -138,7 +147,8 @@ export function newRequestRow(input: CheckedRequestInput, rank: number, now: num
     updatedAt: now,
   }
   if (input.mtime !== undefined) row.mtime = input.mtime
-  if (input.files.length === 0) row.finishedAt = now
+  if (input.expand) row.expanding = true
+  else if (input.files.length === 0) row.finishedAt = now
   return row
 }
 

@@ -46,3 +46,31 @@ export function recordBytes(row: RequestRow, item: ItemRow, bytes: number): void
   row.bytesDone += capped - item.bytesDone
   item.bytesDone = capped
 }
+
+/** active → queued: the download stopped for a reason that is not the file's (peer gone, disk full). */
+export function releaseFile(row: RequestRow, item: ItemRow, index: number): void {
+  if (item.state !== 'active') return
+  item.state = 'queued'
+  row.filesActive--
+  row.queuedFrom = Math.min(row.queuedFrom, index)
+}
+
+/**
+ * The remote file is not what was expected (`CHANGED`): new size and mtime, nothing of it
+ * downloaded. The request's size and bytes follow.
+ */
+export function changeFile(
+  row: RequestRow,
+  item: ItemRow,
+  index: number,
+  to: { size: number; mtime?: number },
+): void {
+  if (item.state === 'done')
+    throw new IndexStoreError('INVALID_STATE', `file ${index} of ${row.id} is done`)
+  row.size += to.size - item.size
+  row.bytesDone -= item.bytesDone
+  item.size = to.size
+  item.bytesDone = 0
+  if (to.mtime === undefined) delete item.mtime
+  else item.mtime = to.mtime
+}

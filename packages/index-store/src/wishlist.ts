@@ -1,8 +1,10 @@
+import { TypedEventEmitter } from 'main-event'
 import type { StoreDatabases } from './database'
 import { IndexStoreError } from './errors'
 import type { IndexStoreLogger } from './logger'
 import {
   bad,
+  checkFiles,
   checkRequestInput,
   isUint,
   peerHex,
@@ -22,7 +24,30 @@ import {
   type WishlistFile,
   type WishlistRequest,
 } from './wishlist-rows'
-import { completeFile, failFile, recordBytes, startFile } from './wishlist-transitions'
+import {
+  changeFile,
+  completeFile,
+  failFile,
+  recordBytes,
+  releaseFile,
+  startFile,
+} from './wishlist-transitions'
+
+export interface WishlistEvents {
+  /** A request was added, removed or changed (state, counters, files); not sent for `progress`. */
+  change: CustomEvent<{ id: string; removed: boolean }>
+}
+
+/** A page of an expanding request's files (see {@link Wishlist.appendFiles}). */
+export interface WishlistAppend {
+  files: { path: string; size: number; mtime?: number }[]
+  /** Where the listing continues; kept with the files in the same transaction. */
+  cursor?: Uint8Array
+  /** True with the last page: the request can finish once its files do. */
+  done: boolean
+  /** What the listing found the path to be (a file is appended as itself). */
+  dir?: boolean
+}
 
 export interface WishlistOptions {
   /** How often pending `progress` values are written, in ms. Default 1000. */
@@ -36,7 +61,7 @@ export interface WishlistOptions {
  * kept in memory and written for all files at once every `progressFlushMs` (and on every
  * state change and on close); after a crash it may lag by that much, never run ahead.
  */
-export class Wishlist {
+export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   readonly #dbs: StoreDatabases
   readonly #log: IndexStoreLogger
   readonly #queue: WishlistQueue
@@ -46,6 +71,7 @@ export class Wishlist {
 
   /** @internal Left out of the published .d.ts (stripInternal): `dbs` holds lmdb's types. */
   constructor(dbs: StoreDatabases, log: IndexStoreLogger, options: WishlistOptions = {}) {
+    super()
     this.#dbs = dbs
     this.#log = log
     this.#queue = new WishlistQueue(dbs)
@@ -92,6 +118,10 @@ export class Wishlist {
     return this.#dbs.env.transaction(fn)
   }
 
+  #changed(id: string, removed = false): void {
+    this.safeDispatchEvent('change', { detail: { id, removed } })
+  }
+
   /** Adds a request with all its files in one transaction. */
   async add(
     input: WishlistRequestInput,
@@ -117,6 +147,7 @@ export class Wishlist {
       this.#putRow(row)
       return row
     })
+    this.#changed(id)
     return toRequest(row, this.#queue.positionOf(row))
   }
 
@@ -215,6 +246,71 @@ export class Wishlist {
       this.#putItem(id, index, item)
       this.#putRow(row)
       return toFile(row, index, item)
+    }).then((file) => {
+      this.#changed(id)
+      return file
+    })
+  }
+
+  /**
+   * Atomically finds the next queued file (as {@link next}) and marks it active, so two download
+   * loops never take the same file. Undefined when nothing is queued.
+   */
+  async claim(
+    options: { peer?: Uint8Array | string; exclude?: ReadonlySet<string> } = {},
+  ): Promise<WishlistFile | undefined> {
+    const file = await this.#txn(() => {
+      const found = this.next(options)
+      if (found === undefined) return undefined
+      const row = this.#mustRow(found.requestId)
+      const item = this.#item(found.requestId, found.index) as ItemRow
+      startFile(row, item, found.index)
+      item.updatedAt = row.updatedAt = Date.now()
+      this.#putItem(row.id, found.index, item)
+      this.#putRow(row)
+      return toFile(row, found.index, item)
+    })
+    if (file !== undefined) this.#changed(file.requestId)
+    return file
+  }
+
+  /** Puts an active file back in the queue (the reason was not the file's: peer gone, disk full). */
+  release(id: string, index: number): Promise<WishlistFile> {
+    return this.#fileChange(id, index, (row, item) => releaseFile(row, item, index))
+  }
+
+  /** The remote file changed: new size and mtime, its downloaded bytes back to 0. */
+  updateFile(
+    id: string,
+    index: number,
+    to: { size: number; mtime?: number },
+  ): Promise<WishlistFile> {
+    checkFiles([{ path: 'x', ...to }], 'x', false, true)
+    return this.#fileChange(id, index, (row, item) => {
+      this.#progress.take(id, index)
+      changeFile(row, item, index, to)
+    })
+  }
+
+  /**
+   * Appends a page of files to an `expand` request, with the listing's cursor, in one
+   * transaction: after a crash the expansion continues from the last page written.
+   */
+  async appendFiles(id: string, page: WishlistAppend): Promise<WishlistRequest> {
+    return this.#requestChange(id, (row) => {
+      if (row.expanding !== true)
+        throw new IndexStoreError('INVALID_STATE', `request ${id} is not expanding`)
+      if (page.dir !== undefined) row.dir = page.dir
+      row.size += checkFiles(page.files, row.path, row.dir, true)
+      const now = Date.now()
+      for (const f of page.files) this.#putItem(id, row.files++, newItemRow(f, now))
+      if (page.cursor === undefined) delete row.cursor
+      else row.cursor = page.cursor
+      if (page.done) {
+        delete row.expanding
+        delete row.cursor
+        if (isFinished(row)) row.finishedAt ??= now
+      }
     })
   }
 
@@ -342,6 +438,9 @@ export class Wishlist {
       this.#queue.remove(row.rank, id)
       void this.#dbs.requests.remove(id)
       return true
+    }).then((removed) => {
+      if (removed) this.#changed(id, true)
+      return removed
     })
   }
 
@@ -352,7 +451,10 @@ export class Wishlist {
       row.updatedAt = Date.now()
       this.#putRow(row)
       return row
-    }).then((row) => toRequest(row, this.#queue.positionOf(row)))
+    }).then((row) => {
+      this.#changed(id)
+      return toRequest(row, this.#queue.positionOf(row))
+    })
   }
 
   /** After a restart nothing is downloading: active files go back to queued. */

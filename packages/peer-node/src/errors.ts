@@ -36,6 +36,12 @@ export type PeerNodeErrorCode =
   | 'NOT_CONNECTED'
   /** The call needs a started node. */
   | 'NOT_STARTED'
+  /** A remote name cannot be written safely (outside the folder, a symlink in the way...). */
+  | 'UNSAFE_NAME'
+  /** No space left on the download disk: the download queue halted. */
+  | 'DISK_FULL'
+  /** No download request with that id. */
+  | 'UNKNOWN_DOWNLOAD'
 
 /** The one error class of `@harddrive-party/peer-node`; branch on `code` (see {@link PeerNodeErrorCode}). */
 export class PeerNodeError extends HdpError<PeerNodeErrorCode> {

@@ -29,6 +29,21 @@ export type { ApiServer, ApiServerOptions } from './api/api-server'
 export { createApiServer } from './api/api-server'
 export type { AttemptInfo } from './connections/peer-state'
 export type { Technique } from './connections/technique'
+export type {
+  DownloadAddOptions,
+  DownloadErrorEvent,
+  DownloadEvents,
+  DownloadFile,
+  DownloadFileEvent,
+  DownloadLimits,
+  DownloadOptions,
+  DownloadProgressEvent,
+  DownloadQueueStatus,
+  DownloadRequest,
+  DownloadState,
+  Downloads,
+} from './downloads/download-types'
+export { defaultDownloadDir } from './downloads/downloads'
 export type { PeerNodeErrorCode } from './errors'
 export { isPeerNodeError, PeerNodeError } from './errors'
 export type { PeerNodeLogger } from './logger'

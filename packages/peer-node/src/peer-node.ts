@@ -9,6 +9,8 @@ import { ConnectionRegistry } from './connections/connection-registry'
 import { Connector } from './connections/connector'
 import { PeerBook } from './connections/peer-book'
 import { listPeers, peerRef } from './connections/peers'
+import type { Downloads } from './downloads/download-types'
+import { DownloadsImpl, defaultDownloadDir } from './downloads/downloads'
 import { describeError, PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
 import { peerName } from './peer-names'
@@ -36,6 +38,7 @@ interface Running {
   registry: ConnectionRegistry
   connector: Connector
   book: PeerBook
+  downloads: DownloadsImpl
   discovery: CombinedDiscovery | undefined
   timer: NodeJS.Timeout | undefined
 }
@@ -76,6 +79,14 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   get store(): IndexStore {
     return this.#require().storage.store
+  }
+
+  get downloads(): Downloads {
+    return this.#require().downloads
+  }
+
+  get downloadDir(): string {
+    return this.#o.downloadDir ?? defaultDownloadDir()
   }
 
   get nat(): NatReport {
@@ -163,13 +174,22 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         requestConnect: (topic, key) =>
           parts.discovery?.requestConnect(topic, key) ?? Promise.resolve(false),
       })
-      Object.assign(parts, { registry, book, connector })
+      const downloads = new DownloadsImpl({
+        wishlist: storage.store.wishlist,
+        downloadDir: this.downloadDir,
+        client: (hex) => this.#clientOf(registry, hex),
+        peerName: (hex) => peerRef(Buffer.from(hex, 'hex'), { connector, registry, book }).name,
+        options: o.downloads ?? {},
+        log: logger('downloads'),
+      })
+      Object.assign(parts, { registry, book, connector, downloads })
       this.#wire(parts as Running)
       connector.start()
       parts.discovery = await this.#startDiscovery(parts as Running, signal)
       this.#running = parts as Running
       await this.#rejoin(parts as Running, signal)
       this.#tryRemembered(parts as Running)
+      downloads.start()
       parts.timer = setInterval(() => void this.#recheck(), o.natRecheckMs ?? 300_000)
     } catch (err) {
       this.#running = undefined
@@ -220,6 +240,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       this.safeDispatchEvent('peer:connect', {
         detail: { peer, connection: detail.connection, replaced },
       })
+      r.downloads.peerChanged()
       void r.server.serve(connection).catch((err: unknown) => {
         this.#log.error('serving %s ended: %s', peer.name, describeError(err))
       })
@@ -232,6 +253,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     r.registry.addEventListener('gone', ({ detail }) => {
       const peer = peerRef(detail.key, parts)
       this.safeDispatchEvent('peer:disconnect', { detail: { peer, reason: detail.reason } })
+      r.downloads.peerChanged()
     })
     r.announcer.addEventListener('change', ({ detail }) => {
       this.safeDispatchEvent('nat', { detail })
@@ -328,6 +350,20 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     return this.#running?.registry.get(hex)
   }
 
+  /** One client per live connection (a reconnect makes a new one). */
+  readonly #clients = new WeakMap<Connection, PeerClient>()
+
+  #clientOf(registry: ConnectionRegistry, hex: string): PeerClient | undefined {
+    const connection = registry.get(hex)
+    if (connection === undefined) return undefined
+    let client = this.#clients.get(connection)
+    if (client === undefined) {
+      client = createPeerClient(connection, { logger: this.#clientLog })
+      this.#clients.set(connection, client)
+    }
+    return client
+  }
+
   client(key: string | Uint8Array): PeerClient {
     const connection = this.connection(key)
     if (connection === undefined) {
@@ -348,6 +384,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         this.#log.error('stop: %s failed: %s', what, describeError(err))
       }
     }
+    await step('downloads', r.downloads && (() => r.downloads!.stop()))
     await step('discovery', r.discovery && (() => r.discovery!.stop()))
     await step('connector', r.connector && (() => r.connector!.stop()))
     await step('serving', r.server && (() => r.server!.stop()))

@@ -8,6 +8,7 @@ import type { IndexStore } from '@harddrive-party/index-store'
 import type { Carrier, Connection } from '@harddrive-party/transport'
 import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo } from './connections/peer-state'
+import type { DownloadOptions, Downloads } from './downloads/download-types'
 import type { PeerNodeLogger } from './logger'
 import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
@@ -121,6 +122,13 @@ export interface PeerNodeOptions {
   onConnection?: (peer: PeerRef, connection: Connection) => void
   /** Upload slots, per-peer request limits and upload rates for serving our shares. */
   serving?: Partial<ServingLimits>
+  /**
+   * Where downloads land: `<downloadDir>/<peer name>/<share>/<path>`. Default
+   * `~/Downloads/harddrive-party`.
+   */
+  downloadDir?: string
+  /** Reads per peer, progress interval, initial rate limits, listing page size. */
+  downloads?: DownloadOptions
   /** Logger factory; default `debug('hdp:peer-node:<component>')`. */
   logger?: (component: string) => PeerNodeLogger
 }
@@ -157,6 +165,10 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
   client(key: string | Uint8Array): PeerClient
   /** The limits our shares are served with (defaults filled in). */
   servingLimits(): ServingLimits
+  /** The download queue (files and folders of other peers), while started. */
+  readonly downloads: Downloads
+  /** Where downloads land. */
+  readonly downloadDir: string
   /** The live connection to a peer (hex key or bytes), if any. */
   connection(key: string | Uint8Array): Connection | undefined
 }

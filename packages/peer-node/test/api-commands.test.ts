@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import type { ApiEvent } from '@harddrive-party/wire-protocol'
 import { describe, expect, it } from 'vitest'
 import { useApiPair } from './api-helpers'
@@ -146,7 +146,7 @@ describe('control API commands over real HTTP', () => {
   it('the same commands over the WebSocket', async () => {
     const { server } = ctx.pair
     const { WebSocket } = await import('ws')
-    const ws = new WebSocket(server.url.replace('http', 'ws') + 'api/events', {
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}api/events`, {
       headers: { authorization: `Bearer ${server.token}` },
     })
     const messages: Array<{ type: string; id?: number; data?: unknown; code?: string }> = []
@@ -202,7 +202,6 @@ describe('control API commands over real HTTP', () => {
       state: 'offline',
       message: 'test',
     })
-    void stat
   })
 })
 

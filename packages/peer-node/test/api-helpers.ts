@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import {
   type ApiClient,
@@ -30,7 +31,9 @@ export function useApiPair(): { readonly pair: ApiPair } {
   let pair: ApiPair | undefined
   beforeAll(async () => {
     const cleanup = new Cleanup()
-    const [aliceDir, bobDir, filesParent, bobParent] = await Promise.all([
+    const [aliceDir, bobDir, filesParent, bobParent, downloadDir, webRoot] = await Promise.all([
+      cleanup.dir(),
+      cleanup.dir(),
       cleanup.dir(),
       cleanup.dir(),
       cleanup.dir(),
@@ -48,18 +51,20 @@ export function useApiPair(): { readonly pair: ApiPair } {
     await writeFile(join(files, 'music', 'a.mp3'), 'not really an mp3')
     await writeFile(join(files, 'music', 'b.txt'), 'hello from alice')
     await writeFile(join(files, 'video', 'clip.mp4'), clip)
+    await writeFile(join(files, 'video', 'big.mp4'), Buffer.alloc(1024 * 1024, 7))
     await mkdir(join(bobFiles, 'own'))
     await writeFile(join(bobFiles, 'own', 'notes.txt'), 'bob notes')
     await writeFile(join(bobFiles, 'own', 'clip.mp4'), clip)
     const alice = cleanup.node(loopbackOptions(aliceDir, broker.url))
-    const bob = cleanup.node(loopbackOptions(bobDir, broker.url))
+    const bob = cleanup.node(loopbackOptions(bobDir, broker.url, { downloadDir }))
     await Promise.all([alice.start(), bob.start()])
     await alice.store.shares.add(files)
     await alice.store.rescan()
     await alice.join('api test')
     await bob.join('api test')
     await waitUntil('the pair connects', () => connectedTo(bob).length === 1)
-    const server = createApiServer({ node: bob, port: 0 })
+    await writeFile(join(webRoot, 'index.html'), '<!doctype html><h1>harddrive-party</h1>')
+    const server = createApiServer({ node: bob, port: 0, webRoot })
     await server.start()
     const client = createApiClient({ url: server.url, token: server.token })
     pair = { alice, bob, server, client, bobShare: bobFiles, clip, cleanup }
@@ -87,4 +92,37 @@ export async function raw(
 
 export function bearer(server: ApiServer): Record<string, string> {
   return { authorization: `Bearer ${server.token}` }
+}
+
+/** An HTTP request whose path is sent byte for byte (fetch would normalise `..`). */
+export function rawPath(
+  server: ApiServer,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+}> {
+  const url = new URL(server.url)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path, method, headers: { host: url.host, ...headers } },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        )
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
 }

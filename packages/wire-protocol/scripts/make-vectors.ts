@@ -159,6 +159,46 @@ const valid: { name: string; codec: CodecName; value: unknown }[] = [
       },
     },
   },
+  { name: 'api limits', codec: 'api-request', value: { id: 3, command: { type: 'limits' } } },
+  { name: 'api shares', codec: 'api-request', value: { id: 5, command: { type: 'shares' } } },
+  {
+    name: 'api scan event',
+    codec: 'api-server-message',
+    value: {
+      type: 'event',
+      event: {
+        type: 'scan',
+        share: 'music',
+        dirs: 3,
+        files: 120,
+        bytes: 734003200,
+        skipped: 1,
+        done: false,
+      },
+    },
+  },
+  {
+    name: 'api nat event',
+    codec: 'api-server-message',
+    value: {
+      type: 'event',
+      event: {
+        type: 'nat',
+        nat: 'easy',
+        portAllocation: 'preserving',
+        publicAddress: { host: '203.0.113.7', port: 40321 },
+        reason: 'two servers saw the same mapping',
+      },
+    },
+  },
+  {
+    name: 'api discovery event',
+    codec: 'api-server-message',
+    value: {
+      type: 'event',
+      event: { type: 'discovery', via: 'mqtt', state: 'offline', message: 'broker unreachable' },
+    },
+  },
 ]
 
 /** Hex of `map` (CBOR, under 23 entries) with one more entry: `x` => `valueHex`. */
@@ -169,6 +209,28 @@ function withExtraField(map: Uint8Array, valueHex: string): string {
 // Each invalid vector is CBOR built from a plain value (or raw bytes) and the error code it must get.
 const invalid: { name: string; codec: CodecName; hex: string; error: string }[] = [
   { name: 'not CBOR', codec: 'peer-request', hex: 'ff', error: 'MALFORMED' },
+  {
+    name: 'api discovery event with an unknown source',
+    codec: 'api-server-message',
+    hex: hex(
+      encodeCbor({
+        type: 'event',
+        event: { type: 'discovery', via: 'dht', state: 'online', message: '' },
+      }),
+    ),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'api scan event with a negative count',
+    codec: 'api-server-message',
+    hex: hex(
+      encodeCbor({
+        type: 'event',
+        event: { type: 'scan', share: 'a', dirs: -1, files: 0, bytes: 0, skipped: 0, done: true },
+      }),
+    ),
+    error: 'BAD_FIELD',
+  },
   {
     name: 'truncated CBOR',
     codec: 'peer-request',

@@ -130,7 +130,30 @@ export interface ApiLimits {
     uploadBytesPerSecond: number
     uploadBytesPerSecondPerPeer: number
   }
+  downloads: { bytesPerSecond: number; bytesPerSecondPerPeer: number }
   api: { maxBodyBytes: number; maxReadBytes: number; maxWebSocketQueueBytes: number }
+}
+
+/** A download request (peer-node's `DownloadRequest`). */
+export interface ApiDownload {
+  id: string
+  peer: string
+  peerName: string
+  path: string
+  dir: boolean
+  localPath: string
+  state: 'queued' | 'waiting' | 'active' | 'paused' | 'done' | 'failed'
+  reason?: string
+  size: number
+  files: number
+  filesDone: number
+  filesFailed: number
+  bytesDone: number
+  expanding: boolean
+  position?: number
+  createdAt: number
+  updatedAt: number
+  finishedAt?: number
 }
 
 /** Result of each command the control API serves. */
@@ -147,10 +170,16 @@ export interface ApiResults {
   rescan: ApiRescan
   read: ApiRead
   limits: ApiLimits
+  download: { request: ApiDownload }
+  queue: { requests: ApiDownload[] }
+  pause: { request: ApiDownload }
+  resume: { request: ApiDownload }
+  cancel: { cancelled: boolean }
+  reorder: { request: ApiDownload }
   stop: { stopping: true }
 }
 
-/** The commands the control API serves now (download-queue commands come with downloads). */
+/** The commands the control API serves. */
 export type ApiServedCommandType = keyof ApiResults
 
 export const API_SERVED_COMMANDS = [
@@ -166,6 +195,12 @@ export const API_SERVED_COMMANDS = [
   'rescan',
   'read',
   'limits',
+  'download',
+  'queue',
+  'pause',
+  'resume',
+  'cancel',
+  'reorder',
   'stop',
 ] as const satisfies readonly ApiServedCommandType[]
 

@@ -56,6 +56,7 @@ export {
 export type {
   ApiAddress,
   ApiCommandBody,
+  ApiDownload,
   ApiEntryPage,
   ApiErrorBody,
   ApiInfo,

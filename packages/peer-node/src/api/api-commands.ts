@@ -1,6 +1,7 @@
 import type { IndexStore, Share } from '@harddrive-party/index-store'
 import {
   ALPN,
+  API_SERVED_COMMANDS,
   type ApiCommand,
   type ApiEntryPage,
   type ApiEvent,
@@ -16,6 +17,7 @@ import {
   PROTOCOL_MINOR,
 } from '@harddrive-party/wire-protocol'
 import type { PeerInfo, PeerNode } from '../types'
+import { runDownloadCommand } from './api-downloads'
 import { ApiError, publicMessage, toApiError } from './api-error'
 
 /** What commands need besides the node. */
@@ -38,23 +40,9 @@ export function isServed(type: string): type is ApiServedCommandType {
   return SERVED.has(type)
 }
 
-const SERVED = new Set<string>([
-  'info',
-  'topics',
-  'join',
-  'leave',
-  'peers',
-  'ls',
-  'shares',
-  'add-share',
-  'remove-share',
-  'rescan',
-  'read',
-  'limits',
-  'stop',
-])
+const SERVED: ReadonlySet<string> = new Set(API_SERVED_COMMANDS)
 
-/** Runs a command other than `ls`; `NOT_FOUND` for the download-queue commands (not served yet). */
+/** Runs a command other than `ls`. */
 export async function runCommand(
   command: SingleCommand,
   ctx: CommandContext,
@@ -98,13 +86,19 @@ export async function runCommand(
         queuePositionIntervalMs: _q,
         ...serving
       } = node.servingLimits()
-      return { serving, api: ctx.limits }
+      const { bytesPerSecond, bytesPerSecondPerPeer } = node.downloads.status().limits
+      return { serving, downloads: { bytesPerSecond, bytesPerSecondPerPeer }, api: ctx.limits }
     }
+    case 'download':
+    case 'queue':
+    case 'pause':
+    case 'resume':
+    case 'cancel':
+    case 'reorder':
+      return runDownloadCommand(node, command)
     case 'stop':
       ctx.stop()
       return { stopping: true }
-    default:
-      throw new ApiError('NOT_FOUND', `command ${command.type} is not served by this peer yet`)
   }
 }
 
@@ -202,6 +196,9 @@ export function resolvePeer(node: PeerNode, ref: string): PeerInfo | 'self' {
   return peer
 }
 
+/** How long one peer may take to answer one page of `ls`. */
+const LIST_TIMEOUT_MS = 20_000
+
 /**
  * `ls`: one page (up to `limit` entries) from the named peer, ourselves, or every connected
  * peer at once, each yielded as soon as it arrives; a failing peer is a `peer-error` line.
@@ -234,7 +231,9 @@ async function pageOf(
   c: Extract<ApiCommand, { type: 'ls' }>,
   ctx: CommandContext,
 ): Promise<ApiEntryPage | ApiPeerError> {
-  const { node, signal } = ctx
+  const { node } = ctx
+  // One slow peer must not hold the whole all-peers listing open: it becomes a peer-error.
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)])
   const who =
     target === 'self'
       ? { peer: Buffer.from(node.publicKey).toString('hex'), name: node.name }

@@ -41,6 +41,9 @@ const CODE_MAP: Record<string, ApiErrorCode> = {
   'PeerNodeError:BAD_RESPONSE': 'PEER_UNAVAILABLE',
   'PeerNodeError:INTERNAL': 'PEER_UNAVAILABLE',
   'PeerNodeError:NOT_STARTED': 'BUSY',
+  'PeerNodeError:UNKNOWN_DOWNLOAD': 'NOT_FOUND',
+  'PeerNodeError:UNSAFE_NAME': 'BAD_REQUEST',
+  'PeerNodeError:DISK_FULL': 'BUSY',
   // index-store (our shares)
   'IndexStoreError:NOT_FOUND': 'NOT_FOUND',
   'IndexStoreError:UNKNOWN_SHARE': 'NOT_FOUND',
@@ -54,6 +57,10 @@ const CODE_MAP: Record<string, ApiErrorCode> = {
   'IndexStoreError:OUTSIDE_SHARE': 'FORBIDDEN',
   'IndexStoreError:UNREADABLE': 'FORBIDDEN',
   'IndexStoreError:CLOSED': 'BUSY',
+  'IndexStoreError:UNKNOWN_REQUEST': 'NOT_FOUND',
+  'IndexStoreError:DUPLICATE_REQUEST': 'CONFLICT',
+  'IndexStoreError:INVALID_STATE': 'CONFLICT',
+  'IndexStoreError:BAD_REQUEST': 'BAD_REQUEST',
 }
 
 /**

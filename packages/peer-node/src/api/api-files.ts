@@ -1,3 +1,5 @@
+import { constants } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { validateSharePath } from '@harddrive-party/wire-protocol'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -22,13 +24,18 @@ export async function serveFile(
   const [where, ...rest] = fileSegments(req.raw.url ?? '')
   if (where === 'shares') {
     await serveOwn(node, joinSharePath(rest), req, reply, signal)
+  } else if (where === 'downloads' && rest.length === 2) {
+    await serveDownload(node, rest[0] as string, rest[1] as string, req, reply)
   } else if (where === 'peer' && rest.length >= 2) {
     const peer = resolvePeer(node, rest[0] as string)
     const path = joinSharePath(rest.slice(1))
     if (peer === 'self') await serveOwn(node, path, req, reply, signal)
     else await servePeer(node, peer.hex, path, req, reply, signal)
   } else {
-    throw new ApiError('NOT_FOUND', 'files live under /files/shares/ and /files/peer/<peer>/')
+    throw new ApiError(
+      'NOT_FOUND',
+      'files live under /files/shares/, /files/downloads/<id>/<index> and /files/peer/<peer>/',
+    )
   }
 }
 
@@ -116,7 +123,46 @@ async function serveOwn(
   reply: FastifyReply,
   signal: AbortSignal,
 ): Promise<void> {
-  const file = await node.store.open(path, { signal })
+  await serveOpened(await node.store.open(path, { signal }), path, req, reply)
+}
+
+/**
+ * A download by request id and file index: the completed file, or the bytes of its `.part`
+ * file so far (a video plays while it arrives). Paths come from the download queue, never
+ * from the URL.
+ */
+async function serveDownload(
+  node: PeerNode,
+  id: string,
+  indexText: string,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const index = /^\d{1,9}$/.test(indexText) ? Number(indexText) : -1
+  const file = index < 0 ? undefined : await node.downloads.file(id, index)
+  if (file === undefined) throw new ApiError('NOT_FOUND', `no file ${indexText} in download ${id}`)
+  const local = file.state === 'done' ? file.localPath : file.partPath
+  let handle: FileHandle
+  try {
+    handle = await open(local, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch (err) {
+    throw new ApiError('NOT_FOUND', `${file.path}: no bytes on disk yet`, { cause: err })
+  }
+  try {
+    const st = await handle.stat()
+    await serveOpened({ handle, size: st.size, mtime: st.mtimeMs }, file.path, req, reply)
+  } catch (err) {
+    await handle.close().catch(() => {})
+    throw err
+  }
+}
+
+async function serveOpened(
+  file: { handle: FileHandle; size: number; mtime: number },
+  path: string,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
   try {
     const range = wantedRange(req, reply, file.size)
     fileHeaders(reply, path, file.size, file.mtime)

@@ -136,7 +136,14 @@ class ControlApiServer implements ApiServer {
     const { node } = this.#o
     const host = this.#o.host ?? '127.0.0.1'
     this.#token = await loadOrCreateApiToken(node.storage.apiToken)
-    const app = Fastify({ bodyLimit: this.#limits.maxBodyBytes, logger: false })
+    const app = Fastify({
+      bodyLimit: this.#limits.maxBodyBytes,
+      logger: false,
+      // A URL fastify cannot route (bad percent-encoding) is answered in our error shape too.
+      frameworkErrors: (err, _req, reply) => {
+        this.#sendError(reply, err)
+      },
+    })
     this.#app = app
     await app.register(websocket, { options: { maxPayload: this.#limits.maxBodyBytes } })
     let guard: RequestGuard | undefined

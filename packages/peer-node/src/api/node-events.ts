@@ -1,5 +1,6 @@
 import type { ApiEvent } from '@harddrive-party/wire-protocol'
 import type { PeerNode } from '../types'
+import { forwardDownloadEvents } from './api-downloads'
 
 /**
  * Turns the node's events into API events; returns the function that unsubscribes. The
@@ -42,6 +43,7 @@ export function forwardNodeEvents(node: PeerNode, emit: (event: ApiEvent) => voi
     const totals = (e as CustomEvent<{ files: number; bytes: number }>).detail
     emit({ type: 'shares', files: totals.files, bytes: totals.bytes })
   }
+  const stopDownloads = forwardDownloadEvents(node, emit)
   const store = node.store
   node.addEventListener('peer:connect', onConnect)
   node.addEventListener('peer:disconnect', onDisconnect)
@@ -54,5 +56,6 @@ export function forwardNodeEvents(node: PeerNode, emit: (event: ApiEvent) => voi
     node.removeEventListener('nat', onNat)
     node.removeEventListener('discovery:status', onDiscovery)
     store.removeEventListener('change', onChange)
+    stopDownloads()
   }
 }

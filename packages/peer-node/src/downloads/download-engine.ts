@@ -1,0 +1,273 @@
+import type { IndexWishlist, WishlistFile, WishlistRequest } from '@harddrive-party/index-store'
+import { describeError } from '../errors'
+import type { PeerNodeLogger } from '../logger'
+import type { PeerClient } from '../remote/peer-client'
+import { TokenBucket } from '../serving/rate-limit'
+import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './download-types'
+import { type TransferOutcome, transferFile } from './file-transfer'
+import { expandRequest } from './folder-expander'
+
+export interface EngineOptions {
+  wishlist: IndexWishlist
+  /** A client for a connected peer (hex key); undefined while it is not connected. */
+  client: (peer: string) => PeerClient | undefined
+  readsPerPeer: number
+  listPageSize: number
+  limits: DownloadLimits
+  log: PeerNodeLogger
+  onBytes: (file: WishlistFile, bytesOnDisk: number) => void
+  onQueued: (file: WishlistFile, position: number) => void
+  onFile: (event: DownloadFileEvent) => void
+  onError: (event: DownloadErrorEvent) => void
+  onHalt: (reason: string | undefined) => void
+}
+
+/** After a transfer could not go on (peer busy or gone, stream broken), its peer rests this long. */
+const RETRY_MS = 1000
+
+/**
+ * Runs the queue: per connected peer, up to `readsPerPeer` transfers at once (pipelined: small
+ * files do not wait a round trip each), each claiming its next file from the wishlist, plus one
+ * listing per expanding request. Peers run in parallel. Woken by wishlist changes, connections
+ * and timers; a peer that is not connected is simply not run, and its requests wait.
+ */
+export class DownloadEngine {
+  readonly #o: EngineOptions
+  readonly #workers = new Map<string, number>()
+  readonly #expanding = new Set<string>()
+  readonly #restUntil = new Map<string, number>()
+  /** Where each active file's bytes go (`requestId/index` → final path). */
+  readonly locals = new Map<string, string>()
+  readonly #abort = new AbortController()
+  /** Transfers by request, so pause and cancel stop theirs. */
+  readonly #transfers = new Map<string, Set<{ abort: AbortController; done: Promise<unknown> }>>()
+  readonly #running = new Set<Promise<void>>()
+  #global: TokenBucket
+  readonly #perPeer = new Map<string, TokenBucket>()
+  #limits: DownloadLimits
+  #halted: string | undefined
+  #pumpQueued = false
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(options: EngineOptions) {
+    this.#o = options
+    this.#limits = options.limits
+    this.#global = new TokenBucket(options.limits.bytesPerSecond)
+  }
+
+  get halted(): string | undefined {
+    return this.#halted
+  }
+
+  get limits(): DownloadLimits {
+    return { ...this.#limits }
+  }
+
+  setLimits(limits: Partial<DownloadLimits>): void {
+    this.#limits = { ...this.#limits, ...limits }
+    this.#global = new TokenBucket(this.#limits.bytesPerSecond)
+    this.#perPeer.clear()
+  }
+
+  resumeQueue(): void {
+    if (this.#halted === undefined) return
+    this.#halted = undefined
+    this.#o.onHalt(undefined)
+    this.pump()
+  }
+
+  /** Looks for work soon (many wake-ups in one tick make one pass). */
+  pump(): void {
+    if (this.#pumpQueued || this.#abort.signal.aborted) return
+    this.#pumpQueued = true
+    setImmediate(() => {
+      this.#pumpQueued = false
+      this.#track(this.#pass())
+    })
+  }
+
+  /** Stops a request's transfers (pause, cancel) and waits until their files are closed. */
+  async stopRequest(id: string): Promise<void> {
+    const set = this.#transfers.get(id)
+    if (set === undefined) return
+    for (const t of set) t.abort.abort()
+    await Promise.allSettled([...set].map((t) => t.done))
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort()
+    if (this.#timer) clearTimeout(this.#timer)
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running])
+  }
+
+  #track(work: Promise<void>): void {
+    const p = work.catch((err: unknown) => this.#o.log.error('downloads: %s', describeError(err)))
+    this.#running.add(p)
+    void p.finally(() => this.#running.delete(p))
+  }
+
+  async #pass(): Promise<void> {
+    if (this.#halted !== undefined || this.#abort.signal.aborted) return
+    const now = Date.now()
+    let nextRest = Number.POSITIVE_INFINITY
+    const requests: WishlistRequest[] = []
+    for await (const r of this.#o.wishlist.list()) requests.push(r)
+    const peers = new Set<string>()
+    for (const request of requests) {
+      if (request.state === 'done' || request.state === 'failed' || request.state === 'paused') {
+        continue
+      }
+      const client = this.#o.client(request.peer)
+      if (client === undefined) continue
+      const rest = this.#restUntil.get(request.peer) ?? 0
+      if (rest > now) {
+        nextRest = Math.min(nextRest, rest)
+        continue
+      }
+      if (request.expanding && !this.#expanding.has(request.id)) this.#expand(client, request)
+      if (request.filesDone + request.filesFailed < request.files) peers.add(request.peer)
+    }
+    for (const peer of peers) {
+      const client = this.#o.client(peer)
+      if (client === undefined) continue
+      while ((this.#workers.get(peer) ?? 0) < this.#o.readsPerPeer) {
+        this.#workers.set(peer, (this.#workers.get(peer) ?? 0) + 1)
+        this.#track(this.#worker(peer, client))
+      }
+    }
+    if (Number.isFinite(nextRest)) {
+      if (this.#timer) clearTimeout(this.#timer)
+      this.#timer = setTimeout(() => this.pump(), Math.max(10, nextRest - now))
+      this.#timer.unref()
+    }
+  }
+
+  #expand(client: PeerClient, request: WishlistRequest): void {
+    this.#expanding.add(request.id)
+    const context = {
+      wishlist: this.#o.wishlist,
+      pageSize: this.#o.listPageSize,
+      signal: this.#abort.signal,
+      onRefused: (path: string, why: string) =>
+        this.#o.onError({ requestId: request.id, path, code: 'EXPAND', message: why }),
+    }
+    this.#track(
+      expandRequest(context, client, request)
+        .catch((err: unknown) => {
+          if (this.#abort.signal.aborted) return
+          this.#o.onError({ requestId: request.id, code: 'EXPAND', message: describeError(err) })
+          this.#rest(request.peer)
+        })
+        .finally(() => {
+          this.#expanding.delete(request.id)
+        }),
+    )
+  }
+
+  #rest(peer: string): void {
+    this.#restUntil.set(peer, Date.now() + RETRY_MS)
+    this.pump()
+  }
+
+  async #worker(peer: string, client: PeerClient): Promise<void> {
+    const { wishlist } = this.#o
+    try {
+      while (!this.#abort.signal.aborted && this.#halted === undefined) {
+        if (this.#o.client(peer) !== client) return // reconnected: the next pass makes new workers
+        if ((this.#restUntil.get(peer) ?? 0) > Date.now()) return
+        const file = await wishlist.claim({ peer })
+        if (file === undefined) return
+        const base = wishlist.get(file.requestId)?.path ?? file.path
+        const abort = new AbortController()
+        const signal = AbortSignal.any([this.#abort.signal, abort.signal])
+        const done = transferFile(this.#context(peer, signal), client, file, base).catch(
+          (err: unknown): TransferOutcome => ({ kind: 'retry', reason: describeError(err) }),
+        )
+        const set = this.#transfers.get(file.requestId) ?? new Set()
+        const entry = { abort, done }
+        set.add(entry)
+        this.#transfers.set(file.requestId, set)
+        const outcome = await done
+        set.delete(entry)
+        if (set.size === 0) this.#transfers.delete(file.requestId)
+        this.locals.delete(`${file.requestId}/${file.index}`)
+        if (abort.signal.aborted && outcome.kind !== 'done') {
+          await wishlist.release(file.requestId, file.index).catch(() => undefined)
+          continue
+        }
+        await this.#record(peer, file, outcome)
+      }
+    } finally {
+      this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
+    }
+  }
+
+  #context(peer: string, signal: AbortSignal) {
+    return {
+      wishlist: this.#o.wishlist,
+      signal,
+      buckets: () => [this.#global, this.#peerBucket(peer)],
+      onBytes: this.#o.onBytes,
+      onQueued: this.#o.onQueued,
+      onLocal: (file: WishlistFile, path: string) =>
+        this.locals.set(`${file.requestId}/${file.index}`, path),
+      onRestart: (file: WishlistFile, why: string) => {
+        this.#o.onFile({ ...fileRef(file, ''), outcome: 'restarted', reason: why })
+        this.#o.onError({
+          requestId: file.requestId,
+          path: file.path,
+          code: 'CHANGED',
+          message: why,
+        })
+      },
+    }
+  }
+
+  #peerBucket(peer: string): TokenBucket {
+    let bucket = this.#perPeer.get(peer)
+    if (bucket === undefined) {
+      bucket = new TokenBucket(this.#limits.bytesPerSecondPerPeer)
+      this.#perPeer.set(peer, bucket)
+    }
+    return bucket
+  }
+
+  async #record(peer: string, file: WishlistFile, outcome: TransferOutcome): Promise<void> {
+    const { wishlist } = this.#o
+    const { requestId, index } = file
+    // The request may have been cancelled or paused meanwhile: its rows say what is left to do.
+    const still = async (change: () => Promise<unknown>) => change().catch(() => undefined)
+    switch (outcome.kind) {
+      case 'done':
+        await still(() => wishlist.complete(requestId, index))
+        this.#o.onFile({ ...fileRef(file, outcome.localPath), outcome: 'done' })
+        return
+      case 'failed':
+        await still(() => wishlist.fail(requestId, index, outcome.reason))
+        this.#o.onFile({ ...fileRef(file, ''), outcome: 'failed', reason: outcome.reason })
+        this.#o.onError({
+          requestId,
+          path: file.path,
+          code: outcome.unsafeName ? 'UNSAFE_NAME' : 'REMOTE',
+          message: outcome.reason,
+        })
+        return
+      case 'retry':
+        await still(() => wishlist.release(requestId, index))
+        if (this.#abort.signal.aborted) return
+        this.#o.log('%s: %s; again in %d ms', file.path, outcome.reason, RETRY_MS)
+        this.#rest(peer)
+        return
+      case 'disk-full':
+        await still(() => wishlist.release(requestId, index))
+        this.#halted = `the download disk is full: ${outcome.reason}`
+        this.#o.onError({ requestId, path: file.path, code: 'DISK_FULL', message: this.#halted })
+        this.#o.onHalt(this.#halted)
+        return
+    }
+  }
+}
+
+function fileRef(file: WishlistFile, localPath: string) {
+  return { requestId: file.requestId, index: file.index, path: file.path, localPath }
+}

@@ -1,0 +1,181 @@
+import { mkdir, rm, stat } from 'node:fs/promises'
+import type { IndexWishlist, WishlistFile } from '@harddrive-party/index-store'
+import { isPeerNodeError } from '../errors'
+import type { PeerClient, RemoteRead } from '../remote/peer-client'
+import type { TokenBucket } from '../serving/rate-limit'
+import { localName, prepareLocalPath } from './local-path'
+import { PartFile } from './part-file'
+
+export interface TransferContext {
+  wishlist: IndexWishlist
+  /** The global bucket, then this peer's (read at each chunk: limits may change meanwhile). */
+  buckets: () => readonly TokenBucket[]
+  signal: AbortSignal
+  onBytes: (file: WishlistFile, bytesOnDisk: number) => void
+  onQueued: (file: WishlistFile, position: number) => void
+  onRestart: (file: WishlistFile, why: string) => void
+  /** Where the transfer's bytes go (for `downloads.file()` while it runs). */
+  onLocal: (file: WishlistFile, finalPath: string) => void
+}
+
+/**
+ * How a transfer ended. `done` and `failed` are recorded; `retry` means the file goes back to
+ * the queue (the peer left, is busy, the transfer broke); `disk-full` halts the queue.
+ */
+export type TransferOutcome =
+  | { kind: 'done'; localPath: string }
+  | { kind: 'failed'; reason: string; unsafeName: boolean }
+  | { kind: 'retry'; reason: string }
+  | { kind: 'disk-full'; reason: string }
+
+/** Transfers a longer than this are checked again at the end: the remote file may have changed. */
+const VERIFY_AFTER_MS = 1000
+
+/** Downloads one claimed file into `destination` (the request's base path is `base`). */
+export async function transferFile(
+  context: TransferContext,
+  client: PeerClient,
+  file: WishlistFile,
+  base: string,
+): Promise<TransferOutcome> {
+  let finalPath: string
+  try {
+    await mkdir(file.destination, { recursive: true })
+    finalPath = await prepareLocalPath(file.destination, localName(file.path, base).segments)
+  } catch (err) {
+    return classify(err)
+  }
+  context.onLocal(file, finalPath)
+  // Renamed into place before a crash kept us from recording it: the disk is the truth.
+  const existing = await stat(finalPath).catch(() => undefined)
+  const part = await PartFile.open(finalPath).catch((err: unknown) => err)
+  if (!(part instanceof PartFile)) return classify(part)
+  try {
+    if (existing?.isFile() && existing.size === file.size && part.size === 0) {
+      await part.close()
+      await rmPart(part)
+      return { kind: 'done', localPath: finalPath }
+    }
+    return await receive(context, client, file, part)
+  } catch (err) {
+    return classify(err)
+  } finally {
+    await part.close()
+  }
+}
+
+async function rmPart(part: PartFile): Promise<void> {
+  await rm(part.partPath, { force: true })
+}
+
+/** Reads from where the part ends until it is complete; restarts from zero on `CHANGED`. */
+async function receive(
+  context: TransferContext,
+  client: PeerClient,
+  file: WishlistFile,
+  part: PartFile,
+): Promise<TransferOutcome> {
+  const { wishlist, signal } = context
+  let current = file
+  for (let attempt = 0; attempt < 4; attempt++) {
+    if (part.size > current.size || current.mtime === undefined) await part.truncate(0)
+    const started = performance.now()
+    let read: RemoteRead
+    try {
+      read = await client.read(
+        current.path,
+        {
+          offset: part.size,
+          ...(current.mtime !== undefined
+            ? { expect: { size: current.size, mtime: current.mtime } }
+            : {}),
+        },
+        { signal, onProgress: (e) => context.onQueued(current, e.position) },
+      )
+    } catch (err) {
+      if (!isPeerNodeError(err) || err.code !== 'CHANGED') throw err
+      current = await restart(context, current, part, err.message)
+      continue
+    }
+    if (read.size !== current.size || read.mtime !== current.mtime) {
+      // We sent no expectation (a restart): learn the file as it is now.
+      current = await wishlist.updateFile(current.requestId, current.index, {
+        size: read.size,
+        mtime: read.mtime,
+      })
+      if (read.offset !== 0) {
+        read.abort()
+        await part.truncate(0)
+        continue
+      }
+    }
+    let position = read.offset
+    for await (const chunk of read.body) {
+      for (const bucket of context.buckets()) await bucket.take(chunk.length, { signal })
+      await part.write(chunk, position)
+      position += chunk.length
+      wishlist.progress(current.requestId, current.index, position)
+      context.onBytes(current, position)
+    }
+    if (part.size !== current.size) {
+      return { kind: 'retry', reason: `got ${part.size} of ${current.size} bytes` }
+    }
+    if (performance.now() - started > VERIFY_AFTER_MS && current.mtime !== undefined) {
+      // A long transfer may straddle a rewrite of the remote file: ask again before renaming.
+      const expect = { size: current.size, mtime: current.mtime }
+      const check = await client
+        .read(current.path, { offset: current.size, length: 0, expect }, { signal })
+        .then(
+          async (r) => {
+            for await (const _ of r.body) void _
+            return undefined
+          },
+          (err: unknown) => err,
+        )
+      if (isPeerNodeError(check) && check.code === 'CHANGED') {
+        current = await restart(context, current, part, check.message)
+        continue
+      }
+      if (check !== undefined) throw check
+    }
+    await part.complete()
+    return { kind: 'done', localPath: part.finalPath }
+  }
+  return { kind: 'retry', reason: `${file.path} keeps changing` }
+}
+
+/**
+ * The remote file changed: drop the part and read again from zero without an expectation (the
+ * answer's header says what the file is now). Never splices two versions.
+ */
+async function restart(
+  context: TransferContext,
+  file: WishlistFile,
+  part: PartFile,
+  why: string,
+): Promise<WishlistFile> {
+  await part.truncate(0)
+  context.onRestart(file, why)
+  const { mtime: _, ...unknown } = file
+  return unknown
+}
+
+const FATAL_REMOTE = new Set(['NOT_FOUND', 'FORBIDDEN', 'BAD_REQUEST', 'BAD_PATH', 'TOO_LARGE'])
+
+function classify(err: unknown): TransferOutcome {
+  const reason = err instanceof Error ? err.message : String(err)
+  if (isPeerNodeError(err)) {
+    if (err.code === 'UNSAFE_NAME') return { kind: 'failed', reason, unsafeName: true }
+    if (FATAL_REMOTE.has(err.code)) return { kind: 'failed', reason, unsafeName: false }
+    return { kind: 'retry', reason }
+  }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  if (code === 'ENOSPC' || code === 'EDQUOT') return { kind: 'disk-full', reason }
+  if (code === 'ELOOP' || code === 'EISDIR' || code === 'ENOTDIR') {
+    return { kind: 'failed', reason: `not writing there: ${reason}`, unsafeName: true }
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'ENAMETOOLONG' || code === 'EROFS') {
+    return { kind: 'failed', reason, unsafeName: false }
+  }
+  return { kind: 'retry', reason }
+}

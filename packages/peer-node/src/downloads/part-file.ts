@@ -1,0 +1,93 @@
+import { constants } from 'node:fs'
+import { type FileHandle, lstat, open, rename, rm } from 'node:fs/promises'
+import { PART_SUFFIX } from './local-path'
+
+/**
+ * A file being downloaded: its bytes go to `<final>.part`, and where that file ends is where the
+ * download resumes (the disk is the truth, not a counter that may run ahead of it). Complete:
+ * fsync, then an atomic rename to the final name, so a final name never holds half a file.
+ * Range-based: `write` takes a position, so several sources or re-fetched ranges fit later.
+ */
+export class PartFile {
+  readonly finalPath: string
+  readonly partPath: string
+  readonly #handle: FileHandle
+  #size: number
+
+  private constructor(finalPath: string, handle: FileHandle, size: number) {
+    this.finalPath = finalPath
+    this.partPath = finalPath + PART_SUFFIX
+    this.#handle = handle
+    this.#size = size
+  }
+
+  /**
+   * Opens (or creates) the part file of `finalPath`. `O_NOFOLLOW`: a symlink planted under the
+   * part name is refused, not followed.
+   */
+  static async open(finalPath: string): Promise<PartFile> {
+    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW
+    const handle = await open(finalPath + PART_SUFFIX, flags, 0o644)
+    try {
+      const st = await handle.stat()
+      if (!st.isFile()) throw new Error(`${finalPath}${PART_SUFFIX} is not a regular file`)
+      return new PartFile(finalPath, handle, st.size)
+    } catch (err) {
+      await handle.close()
+      throw err
+    }
+  }
+
+  /** Bytes on disk: the offset a download continues from. */
+  get size(): number {
+    return this.#size
+  }
+
+  /** Writes all of `chunk` at `position`. */
+  async write(chunk: Uint8Array, position: number): Promise<void> {
+    let done = 0
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.#handle.write(
+        chunk,
+        done,
+        chunk.length - done,
+        position + done,
+      )
+      done += bytesWritten
+    }
+    this.#size = Math.max(this.#size, position + chunk.length)
+  }
+
+  /** Drops bytes beyond `length` (a part longer than the file, or a changed remote file). */
+  async truncate(length: number): Promise<void> {
+    await this.#handle.truncate(length)
+    this.#size = length
+  }
+
+  /** fsync, close, and rename into place atomically. */
+  async complete(): Promise<void> {
+    await this.#handle.sync()
+    await this.#handle.close()
+    await rename(this.partPath, this.finalPath)
+  }
+
+  async close(): Promise<void> {
+    await this.#handle.close().catch(() => {})
+  }
+}
+
+/** Bytes on disk of a download: the final file when it is there, else its part (0 when none). */
+export async function bytesOnDisk(
+  finalPath: string,
+): Promise<{ bytes: number; complete: boolean }> {
+  const part = await lstat(finalPath + PART_SUFFIX).catch(() => undefined)
+  if (part?.isFile()) return { bytes: part.size, complete: false }
+  const done = await lstat(finalPath).catch(() => undefined)
+  if (done?.isFile()) return { bytes: done.size, complete: true }
+  return { bytes: 0, complete: false }
+}
+
+/** Removes a part file (cancel); never follows a symlink (rm removes the link itself). */
+export async function removePart(finalPath: string): Promise<void> {
+  await rm(finalPath + PART_SUFFIX, { force: true })
+}
