@@ -30,6 +30,11 @@ export const main = defineCommand({
     search: () => import('./commands/client').then((m) => m.search),
     read: () => import('./commands/client').then((m) => m.read),
     shares: () => import('./commands/shares').then((m) => m.shares),
+    download: () => import('./commands/downloads').then((m) => m.download),
+    queue: () => import('./commands/downloads').then((m) => m.queue),
+    pause: () => import('./commands/downloads').then((m) => m.pause),
+    resume: () => import('./commands/downloads').then((m) => m.resume),
+    cancel: () => import('./commands/downloads').then((m) => m.cancel),
     stop: () => import('./commands/client').then((m) => m.stop),
   },
 })

@@ -46,6 +46,9 @@ export function startConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.e
   const node: PeerNodeOptions = { agent: 'harddrive-party-cli/0.1.0' }
   const storage = last(args, 'storage')
   if (storage !== undefined) node.storageDir = resolve(storage)
+  node.downloadDir = resolve(
+    last(args, 'download-dir') ?? join(env.HOME ?? homedir(), 'Downloads', 'harddrive-party'),
+  )
   if (bind !== undefined) {
     if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(bind))
       throw new CliError('USAGE', `--bind must be an IPv4 address, got '${bind}'`)
