@@ -1,47 +1,15 @@
-import { existsSync, statSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { isHdpError, validateTopicName } from '@harddrive-party/wire-protocol'
 import { defineCommand } from 'citty'
-import { repeated } from './repeated'
 
-export const start = defineCommand({
-  meta: {
-    name: 'start',
-    description:
-      'Start a peer: share directories and meet everyone on the same topics.\n' +
-      'Example: hdp start --topic "our movie night" --share-dir ~/Videos --share-dir /srv/music',
-  },
-  args: {
-    topic: {
-      type: 'string',
-      alias: 't',
-      description: 'Topic to join: any text your friends also type (repeatable)',
-    },
-    'share-dir': { type: 'string', alias: 's', description: 'Directory to share (repeatable)' },
-  },
-  run({ rawArgs }) {
-    let topics: string[]
-    try {
-      topics = repeated(rawArgs, 'topic', 't').map(validateTopicName)
-    } catch (err) {
-      console.error(`harddrive-party: bad topic: ${isHdpError(err) ? err.message : String(err)}`)
-      process.exitCode = 2
-      return
-    }
-    const dirs = repeated(rawArgs, 'share-dir', 's').map((d) => resolve(d))
-    for (const dir of dirs) {
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-        console.error(`harddrive-party: not a directory: ${dir}`)
-        process.exitCode = 2
-        return
-      }
-    }
-    console.log(`topics: ${topics.join(', ') || '(none)'}`)
-    console.log(`sharing: ${dirs.join(', ') || '(nothing)'}`)
-    // The packages a peer is made of exist; peer-node, which composes them, is the next step.
-    console.log('peer-node is not built yet: this peer cannot connect to others until it lands.')
-  },
-})
+/** Printed under each command's `--help`. */
+export const EXAMPLES: Record<string, string> = {
+  'harddrive-party':
+    '  hdp start --topic "our movie night" --share-dir ~/Videos\n  hdp start --help',
+  start:
+    '  hdp start --topic "our movie night" --share-dir ~/Videos --share-dir /srv/music\n' +
+    '  hdp start                      # again later: the same topics and shares\n' +
+    '  hdp start --no-mqtt            # LAN only (mDNS), no broker\n' +
+    "  hdp start --embedded-broker 1883 --topic club   # be the group's broker",
+}
 
 export const main = defineCommand({
   meta: {
@@ -50,5 +18,23 @@ export const main = defineCommand({
     description:
       'Peer-to-peer file sharing: pick a topic, share a directory, download from everyone on it',
   },
-  subCommands: { start },
+  subCommands: {
+    start: () => import('./commands/start').then((m) => m.start),
+    info: () => import('./commands/client').then((m) => m.info),
+    join: () => import('./commands/client').then((m) => m.join),
+    leave: () => import('./commands/client').then((m) => m.leave),
+    topics: () => import('./commands/client').then((m) => m.topics),
+    peers: () => import('./commands/client').then((m) => m.peers),
+    doctor: () => import('./commands/client').then((m) => m.doctor),
+    ls: () => import('./commands/client').then((m) => m.ls),
+    search: () => import('./commands/client').then((m) => m.search),
+    read: () => import('./commands/client').then((m) => m.read),
+    shares: () => import('./commands/shares').then((m) => m.shares),
+    download: () => import('./commands/downloads').then((m) => m.download),
+    queue: () => import('./commands/downloads').then((m) => m.queue),
+    pause: () => import('./commands/downloads').then((m) => m.pause),
+    resume: () => import('./commands/downloads').then((m) => m.resume),
+    cancel: () => import('./commands/downloads').then((m) => m.cancel),
+    stop: () => import('./commands/client').then((m) => m.stop),
+  },
 })
