@@ -68,7 +68,12 @@ describe('docs/api.md', () => {
     expect(res.headers.get('content-type')).toContain('text/html')
     expect(await res.text()).toContain('harddrive-party')
     expect(res.headers.get('set-cookie')).toContain('hdp_api_token=')
-    expect((await raw(server, '/')).status).toBe(401)
+    // Without a token the UI's page still loads (it tells the person where the link is), sets
+    // no cookie, and the API itself refuses.
+    const bare = await raw(server, '/')
+    expect(bare.status).toBe(200)
+    expect(bare.headers.get('set-cookie')).toBeNull()
+    expect((await raw(server, '/api/info', { method: 'POST' })).status).toBe(401)
   })
   it('every HTTP example runs against a real peer as documented (stop last)', async () => {
     const { server, alice, bob, bobShare } = ctx.pair

@@ -157,11 +157,9 @@ class ControlApiServer implements ApiServer {
       }
       // The web UI's files load without a token (they hold none), so that a missing or wrong
       // token gets the UI's page saying what to do instead of a JSON error.
-      if (this.#isWebUiFile(req.method, req.url)) {
-        guard.checkSite(guarded)
-        return
-      }
-      const via = guard.check(guarded)
+      const uiFile = this.#isWebUiFile(req.method, req.url)
+      if (uiFile) guard.checkSite(guarded)
+      const via = uiFile ? this.#uiTokenVia(guard, guarded) : guard.check(guarded)
       if (via === 'query') {
         reply.header(
           'set-cookie',
@@ -207,6 +205,16 @@ class ControlApiServer implements ApiServer {
       )
     }
     this.#unsubscribe = forwardNodeEvents(node, (event) => this.#hub.emit(event))
+  }
+
+  /** A UI file's `?token=` first load still sets the cookie; a missing or wrong one is no error. */
+  #uiTokenVia(guard: RequestGuard, req: Parameters<RequestGuard['check']>[0]) {
+    if (req.queryToken === undefined) return undefined
+    try {
+      return guard.check(req)
+    } catch {
+      return undefined
+    }
   }
 
   #isWebUiFile(method: string, url: string): boolean {
