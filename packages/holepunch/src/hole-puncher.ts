@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os'
 import type { AbortOptions, CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import type { CreateSocket, DatagramSocket } from './datagram-socket'
+import { normalizeHost } from './datagram-socket'
 import { HolepunchError, type HolepunchErrorCode, isHolepunchError } from './errors'
 import { defaultLogger } from './logger'
 import { type DetectNatOptions, detectNat } from './nat-detect'
@@ -165,7 +166,8 @@ class HolePuncherImpl implements HolePuncher {
     if (plan.openTarget !== undefined) targets.push(plan.openTarget.host)
     // A random-port spray (thousands of probes at one IP) takes that IP's whole burst.
     const cost = plan.sprayHost !== undefined ? PUNCH_LIMITS.perIp.burst : 1
-    const exhausted = this.#limiter.take(targets, cost)
+    const verified = new Set([...(options.verifiedHosts ?? [])].map(normalizeHost))
+    const exhausted = this.#limiter.take(targets, cost, verified)
     if (exhausted !== undefined) {
       refuse(
         plan.technique,

@@ -6,7 +6,8 @@ import { normalizeHost } from './datagram-socket'
  * costs tokens of two buckets, taken all or none:
  * - `perIp`: a burst of 3 attempts towards one IP, then one more every 30 s. A real peer needs one
  *   attempt and a retry or two after a lost race; more towards one IP is someone using us to send
- *   packets to it. The birthday easy side's spray (up to `maxProbes` random-port probes to one IP)
+ *   packets to it. IPs the caller names as `verifiedHosts` (the peer completed an authenticated
+ *   connection from them before) are exempt, so reconnects after drops are never held back. The birthday easy side's spray (up to `maxProbes` random-port probes to one IP)
  *   costs the whole burst: at most one spray per IP every 90 s. (The hard side's openers go out
  *   with a TTL too low to reach the peer's NAT, and cost 1.)
  * - `overall`: a burst of 32 (joining a topic with many peers), then one attempt every 2 s. It caps
@@ -43,12 +44,19 @@ export class PunchRateLimiter {
    * Takes one attempt's tokens towards `hosts` (`cost` from each IP's bucket, one overall), all or
    * none. Returns undefined when granted, else what ran out: an IP, or `'overall'`.
    */
-  take(hosts: Iterable<string>, cost: number): string | undefined {
+  take(
+    hosts: Iterable<string>,
+    cost: number,
+    verified: ReadonlySet<string> = new Set(),
+  ): string | undefined {
     const now = this.#now()
     refill(this.#overall, now, PUNCH_LIMITS.overall)
     if (this.#overall.tokens < 1) return 'overall'
     const buckets: Bucket[] = []
     for (const host of new Set([...hosts].map(normalizeHost))) {
+      // An IP this peer was authenticated from before is a real peer, not a packet target we
+      // are tricked into: reconnects to it pay the overall bucket only.
+      if (verified.has(host)) continue
       let bucket = this.#perIp.get(host)
       if (bucket === undefined) {
         bucket = { tokens: PUNCH_LIMITS.perIp.burst, at: now }

@@ -33,6 +33,12 @@ export interface PunchOptions {
   maxProbes?: number
   /** Birthday easy side: gap between random-port probes. Default 5. */
   sprayIntervalMs?: number
+  /**
+   * IPs the peer was authenticated from before (a completed connection with its key): exempt
+   * from the per-IP punch limit, which is there for addresses that are not a real peer. The
+   * overall limit still applies.
+   */
+  verifiedHosts?: Iterable<string>
   /** After success, keep acknowledging the peer's probes this long so it completes too. Default 3000. */
   lingerMs?: number
 }

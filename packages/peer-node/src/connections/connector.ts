@@ -60,6 +60,8 @@ export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 16_000, 30_000] 
 export class Connector {
   readonly #o: ConnectorOptions
   readonly #peers = new Map<string, PeerState>()
+  /** IPs each peer (hex key) was authenticated from: its reconnect punches skip the per-IP limit. */
+  readonly #verifiedHosts = new Map<string, Set<string>>()
   readonly #inflight = new Set<Promise<void>>()
   #shutdown = new AbortController()
   #running = false
@@ -69,6 +71,9 @@ export class Connector {
     options.registry.addEventListener('live', ({ detail }) => {
       if (!this.#running) return
       const state = this.#state(detail.key) // a peer that dialled us may be new to us
+      const hosts = this.#verifiedHosts.get(state.hex) ?? new Set<string>()
+      if (hosts.size < 8) hosts.add(detail.connection.remoteAddress.host)
+      this.#verifiedHosts.set(state.hex, hosts)
       this.#clearTimer(state)
       state.reconnecting = false
       if (state.info) state.info.failures = 0
@@ -286,7 +291,11 @@ export class Connector {
       result = await this.#o.puncher.punch(
         // Punching is IPv4's: an IPv6 address announced first must not become the spray target.
         { secret, local, remote: { ...remote, addresses: remote.addresses.filter(isIpv4Address) } },
-        { signal, ...this.#o.punchOptions },
+        {
+          signal,
+          ...this.#o.punchOptions,
+          verifiedHosts: this.#verifiedHosts.get(state.hex) ?? [],
+        },
       )
     } catch (err) {
       if (signal.aborted) throw signal.reason
