@@ -20,7 +20,7 @@ describe.skipIf(!support.ok)('a download across NATs', () => {
   beforeAll(async () => {
     lab = await NatLab.create({ nats: { A: 'easy', B: 'easy' } })
     const conf = join(lab.lab.dir, 'mosquitto.conf')
-    await writeFile(conf, 'listener 1883 10.99.0.1\nallow_anonymous true\npersistence false\n')
+    await writeFile(conf, 'listener 1883 198.51.100.1\nallow_anonymous true\npersistence false\n')
     broker = lab.pub.spawn('mosquitto', ['-c', conf])
     dirs = await mkdtemp(join(tmpdir(), 'hdp-downloads-lab-'))
   }, 60_000)
@@ -38,7 +38,7 @@ describe.skipIf(!support.ok)('a download across NATs', () => {
     const stun = lab.stunServers.map((s) => `${s.host}:${s.port}`).join(',')
     const common = [
       '--broker',
-      'mqtt://10.99.0.1:1883',
+      'mqtt://198.51.100.1:1883',
       '--topic',
       'lab downloads',
       '--stun',

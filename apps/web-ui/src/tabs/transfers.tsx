@@ -181,7 +181,11 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
       ) : null}
       <ul class="list">{downloads.map(row)}</ul>
       <h2>Uploads</h2>
-      {uploads.length === 0 ? <p class="muted">Nobody is downloading from you right now.</p> : null}
+      {uploads.length === 0 ? (
+        <p class="muted">
+          No uploads reported (this version of the peer does not report them yet).
+        </p>
+      ) : null}
       <ul class="list">{uploads.map(row)}</ul>
     </div>
   )
