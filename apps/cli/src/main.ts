@@ -9,6 +9,10 @@ export const EXAMPLES: Record<string, string> = {
     '  hdp start                      # again later: the same topics and shares\n' +
     '  hdp start --no-mqtt            # LAN only (mDNS), no broker\n' +
     "  hdp start --embedded-broker 1883 --topic club   # be the group's broker",
+  download:
+    '  hdp download BriefOtter/films/noir              # a folder, waiting with a progress bar\n' +
+    '  hdp download BriefOtter/films/a.mkv --detach    # only queue it; hdp queue follows it\n' +
+    '  hdp download BriefOtter/films/noir --json       # one JSON document at the end, for scripts',
 }
 
 export const main = defineCommand({
@@ -30,7 +34,7 @@ export const main = defineCommand({
     search: () => import('./commands/client').then((m) => m.search),
     read: () => import('./commands/client').then((m) => m.read),
     shares: () => import('./commands/shares').then((m) => m.shares),
-    download: () => import('./commands/downloads').then((m) => m.download),
+    download: () => import('./commands/download').then((m) => m.download),
     queue: () => import('./commands/downloads').then((m) => m.queue),
     pause: () => import('./commands/downloads').then((m) => m.pause),
     resume: () => import('./commands/downloads').then((m) => m.resume),
