@@ -1,20 +1,5 @@
 import { defineCommand } from 'citty'
 
-/** Printed under each command's `--help`. */
-export const EXAMPLES: Record<string, string> = {
-  'harddrive-party':
-    '  hdp start --topic "our movie night" --share-dir ~/Videos\n  hdp start --help',
-  start:
-    '  hdp start --topic "our movie night" --share-dir ~/Videos --share-dir /srv/music\n' +
-    '  hdp start                      # again later: the same topics and shares\n' +
-    '  hdp start --no-mqtt            # LAN only (mDNS), no broker\n' +
-    "  hdp start --embedded-broker 1883 --topic club   # be the group's broker",
-  download:
-    '  hdp download BriefOtter/films/noir              # a folder, waiting with a progress bar\n' +
-    '  hdp download BriefOtter/films/a.mkv --detach    # only queue it; hdp queue follows it\n' +
-    '  hdp download BriefOtter/films/noir --json       # one JSON document at the end, for scripts',
-}
-
 export const main = defineCommand({
   meta: {
     name: 'harddrive-party',

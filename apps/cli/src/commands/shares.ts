@@ -20,8 +20,7 @@ const list = clientCommand({
 
 export const add = clientCommand({
   name: 'add',
-  description:
-    'Share a directory (remembered; scanned in the background). Example: hdp shares add ~/Music',
+  description: 'Share a directory (remembered; scanned in the background)',
   args: JSON_ARG,
   positionals: ['dir'],
   async run(args, conn) {
@@ -35,8 +34,7 @@ export const add = clientCommand({
 
 export const remove = clientCommand({
   name: 'remove',
-  description:
-    'Stop sharing a share, by its name (see hdp shares). Example: hdp shares remove Music',
+  description: 'Stop sharing a share, by its name (see hdp shares)',
   args: JSON_ARG,
   positionals: ['name'],
   async run(args, conn) {
