@@ -1,7 +1,6 @@
 import type { ApiDownload } from '@harddrive-party/wire-protocol'
 import { SingleBar } from 'cli-progress'
-import { colours, formatBytes, formatDuration, say } from './output'
-import { plural } from './start-report'
+import { colours, formatBytes, formatDuration, plural, say } from './output'
 
 /** One line per request, as `hdp queue` prints it. */
 export function downloadLine(d: ApiDownload): string {

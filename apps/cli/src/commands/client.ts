@@ -5,8 +5,7 @@ import { asCliError, call, JSON_ARG, splitPeerPath } from '../api-connection'
 import { integerOption, last } from '../args'
 import { clientCommand, printJson } from '../client-command'
 import { CliError } from '../errors'
-import { colours, formatBytes, formatDuration, say, shortKey } from '../output'
-import { plural } from '../start-report'
+import { colours, formatBytes, formatDuration, plural, say, shortKey } from '../output'
 
 export const info = clientCommand({
   name: 'info',

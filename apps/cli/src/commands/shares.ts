@@ -2,8 +2,7 @@ import { resolve } from 'node:path'
 import { call, JSON_ARG } from '../api-connection'
 import { clientCommand, printJson } from '../client-command'
 import { CliError } from '../errors'
-import { formatBytes, say } from '../output'
-import { plural } from '../start-report'
+import { formatBytes, plural, say } from '../output'
 
 const list = clientCommand({
   name: 'shares',
