@@ -84,11 +84,11 @@ beforeAll(async () => {
     ...common,
   ])
   running.push(alice)
-  aliceName = (await alice.waitForLine(/^we are \S+/)).split(' ')[2]!
-  await alice.waitForLine('ready: ')
+  aliceName = (await alice.waitForLine(/^we are \S+/, { timeoutMs: 60_000 })).split(' ')[2]!
+  await alice.waitForLine('ready: ', { timeoutMs: 60_000 })
   bob = startBob()
-  await bob.waitForLine(new RegExp(`^\\+ ${aliceName} .* connected`), { timeoutMs: 40_000 })
-}, 90_000)
+  await bob.waitForLine(new RegExp(`^\\+ ${aliceName} .* connected`), { timeoutMs: 60_000 })
+}, 180_000)
 
 afterAll(async () => {
   await Promise.all(running.map((p) => p.stop(5000)))
@@ -96,7 +96,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-describe('hdp download', { timeout: 90_000 }, () => {
+// Every command is a new Node process: seconds each on a machine busy with other tests.
+describe('hdp download', { timeout: 180_000 }, () => {
   it.runIf(hasCommand('script'))(
     'a folder on a terminal: a progress bar with bytes, speed and files, then the summary',
     async () => {
@@ -207,7 +208,9 @@ describe('hdp download', { timeout: 90_000 }, () => {
       bobStorage,
     ])
     running.push(p)
-    const line = await p.waitForLine(/^downloading .* \(id [0-9a-f-]{36}\)$/)
+    const line = await p.waitForLine(/^downloading .* \(id [0-9a-f-]{36}\)$/, {
+      timeoutMs: 60_000,
+    })
     const id = /\(id ([0-9a-f-]{36})\)/.exec(line)![1]!
     p.kill('SIGINT')
     expect((await p.exited).code).toBe(130)
@@ -230,7 +233,7 @@ describe('hdp download', { timeout: 90_000 }, () => {
     const id = (JSON.parse(queued.stdout) as { request: { id: string } }).request.id
     // In progress: part of it is on disk (2.5 MB at 512 KiB/s takes about 5 s).
     const part = join(bobDownloads, aliceName, 'library/slow/restart.bin.part')
-    for (let i = 0; i < 200 && !(existsSync(part) && statSync(part).size > 0); i++)
+    for (let i = 0; i < 400 && !(existsSync(part) && statSync(part).size > 0); i++)
       await new Promise((r) => setTimeout(r, 50))
     expect(statSync(part).size).toBeGreaterThan(0)
     bob.kill('SIGINT')
@@ -241,7 +244,7 @@ describe('hdp download', { timeout: 90_000 }, () => {
     expect(existsSync(join(bobDownloads, aliceName, 'library/slow/restart.bin'))).toBe(false)
 
     bob = startBob()
-    await bob.waitForLine(new RegExp(`^\\+ ${aliceName} .* connected`), { timeoutMs: 40_000 })
+    await bob.waitForLine(new RegExp(`^\\+ ${aliceName} .* connected`), { timeoutMs: 60_000 })
     const done = await waitForRequest(id, (r) => r.state === 'done')
     expect(done).toMatchObject({ filesDone: 1, filesFailed: 0, bytesDone: 2_500_000 })
     expectSameFiles('slow/restart.bin')
