@@ -75,8 +75,8 @@ export {
   DEFAULT_SERVING_LIMITS,
   RequestServer,
 } from './serving/request-server'
+export { defaultStorageDir } from './storage/default-storage-dir'
 export type { StorageLayout } from './storage/storage-dir'
-export { defaultStorageDir } from './storage/storage-dir'
 export type {
   AbortOptions,
   ConnectionSummary,
