@@ -1,7 +1,8 @@
 import { createPeerClient, type PeerClient } from '@harddrive-party/peer-node'
 import type { TransportStream } from '@harddrive-party/transport'
 import { nextConnection } from '@harddrive-party/transport/testing'
-import { encodeCbor, encodeFrame } from '@harddrive-party/wire-protocol'
+import { encodeFrame } from '@harddrive-party/wire-protocol'
+import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Cleanups, collect, readBody, rejection, startTransport, topic } from './serving-helpers'
 

@@ -1,5 +1,6 @@
 import type { Connection } from '@harddrive-party/transport'
-import { decodeCbor, encodeCbor, encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
+import { encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
+import { decodeCbor, encodeCbor } from '@harddrive-party/wire-protocol/internal'
 
 /**
  * The real protocol without our client: sends one request (a value to encode, or raw payload

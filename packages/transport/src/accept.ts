@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
-import { createHelloProof, verifyHelloProof } from '@harddrive-party/wire-protocol'
+import { createHelloProof, verifyHelloProof } from '@harddrive-party/wire-protocol/internal'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Admission, HalfOpenTicket } from './admission'
 import type { HelloRefusal } from './connection'

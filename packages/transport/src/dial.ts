@@ -1,11 +1,11 @@
 import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
 import {
   createHelloProof,
   equalBytes,
-  type TopicKeys,
   verifyHelloProof,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { type AttemptProgress, raceCarriers } from './carrier-race'
 import type { HelloRefusal, PeerConnection } from './connection'
 import { TransportError } from './errors'

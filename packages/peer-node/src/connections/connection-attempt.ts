@@ -1,13 +1,8 @@
 import type { PeerFound } from '@harddrive-party/discovery'
 import type { HolePuncher, LocalNat, PunchResult } from '@harddrive-party/holepunch'
 import type { Connection, Transport } from '@harddrive-party/transport'
-import {
-  derivePunchSecret,
-  isDialer,
-  type Logger,
-  type NatType,
-  type TopicKeys,
-} from '@harddrive-party/wire-protocol'
+import type { Logger, NatType, TopicKeys } from '@harddrive-party/wire-protocol'
+import { derivePunchSecret, isDialer } from '@harddrive-party/wire-protocol/internal'
 import { describeError } from '../errors'
 import type { ConnectionRegistry } from './connection-registry'
 import { type AttemptInfo, best, type PeerState, REQUEST_INTERVAL_MS } from './peer-state'

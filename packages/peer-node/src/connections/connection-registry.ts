@@ -1,5 +1,5 @@
 import type { Connection, DatagramSocket } from '@harddrive-party/transport'
-import { isDialer } from '@harddrive-party/wire-protocol'
+import { isDialer } from '@harddrive-party/wire-protocol/internal'
 import { TypedEventEmitter } from 'main-event'
 import type { PeerNodeLogger } from '../logger'
 

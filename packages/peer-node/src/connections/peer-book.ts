@@ -1,4 +1,4 @@
-import { isIPv4 } from '@harddrive-party/wire-protocol'
+import { isIPv4 } from '@harddrive-party/wire-protocol/internal'
 import type { PeerNodeLogger } from '../logger'
 
 /** A peer we were connected to: tried directly at its last addresses after a restart. */

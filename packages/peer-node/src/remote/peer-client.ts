@@ -6,13 +6,13 @@ import {
   decodeWatchResponse,
   type Entry,
   type ExpectedFile,
-  encodeCbor,
   encodeFrame,
   isHdpError,
   type LsRequest,
   type ReadRequest,
   validateSharePath,
 } from '@harddrive-party/wire-protocol'
+import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { PeerNodeError, remoteError } from '../errors'
 import { defaultLogger, type PeerNodeLogger } from '../logger'
 
