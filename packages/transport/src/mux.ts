@@ -20,7 +20,7 @@ import {
 import { MuxPinger } from './mux-ping'
 import { MuxSender } from './mux-sender'
 import { MuxStream, type StreamHost } from './mux-stream'
-import type { ComponentLogger } from './types'
+import type { Logger } from './types'
 
 /** Streams one side may have open at once on a connection (both sides enforce it). */
 export const MAX_STREAMS_PER_SIDE = 256
@@ -51,7 +51,7 @@ export interface MuxOptions {
   carrierRttMs?: () => number
   keepAliveMs: number
   idleTimeoutMs: number
-  log: ComponentLogger
+  log: Logger
   hooks: MuxHooks
 }
 
@@ -63,7 +63,7 @@ export interface MuxOptions {
 export class Mux implements StreamHost {
   readonly noise: NoiseSecretStream
   readonly #options: MuxOptions
-  readonly #log: ComponentLogger
+  readonly #log: Logger
   readonly #streams = new Map<number, MuxStream>()
   readonly #sender: MuxSender
   #helloSeen = false

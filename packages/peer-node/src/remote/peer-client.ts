@@ -1,5 +1,5 @@
 import type { Connection, TransportStream } from '@harddrive-party/transport'
-import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
+import type { AbortOptions, CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import {
   decodeLsResponse,
   decodeReadResponse,
@@ -14,7 +14,7 @@ import {
 } from '@harddrive-party/wire-protocol'
 import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { PeerNodeError, remoteError } from '../errors'
-import { defaultLogger, type PeerNodeLogger } from '../logger'
+import { defaultLogger } from '../logger'
 
 export type { AbortOptions }
 
@@ -88,7 +88,7 @@ export interface PeerClientOptions {
  */
 export class PeerClient {
   readonly #connection: Pick<Connection, 'openStream'>
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
 
   constructor(connection: Pick<Connection, 'openStream'>, options: PeerClientOptions = {}) {
     this.#connection = connection

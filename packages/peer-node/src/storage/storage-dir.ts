@@ -3,8 +3,8 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { type IndexStore, openIndexStore } from '@harddrive-party/index-store'
 import { type Identity, loadOrCreateIdentity } from '@harddrive-party/transport'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
-import type { PeerNodeLogger } from '../logger'
 import { readJsonFile, writeJsonFile } from './json-file'
 import { acquireLock, type StorageLock } from './lock'
 
@@ -69,7 +69,7 @@ export interface Storage {
  */
 export async function openStorage(
   dir: string,
-  options: { logger: PeerNodeLogger; signal?: AbortSignal },
+  options: { logger: Logger; signal?: AbortSignal },
 ): Promise<Storage> {
   const layout = storageLayout(dir)
   await mkdir(layout.dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
@@ -122,7 +122,7 @@ export async function openStorage(
   }
 }
 
-async function readSettings(path: string, log: PeerNodeLogger): Promise<Settings> {
+async function readSettings(path: string, log: Logger): Promise<Settings> {
   const value = await readJsonFile(path)
   if (value === undefined) return { port: 0 }
   const port = (value as { port?: unknown } | null)?.port
