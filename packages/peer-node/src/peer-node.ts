@@ -115,6 +115,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     this.#shutdown = new AbortController()
     const storage = await openStorage(this.storage.dir, {
       logger: logger('storage'),
+      indexLogger: this.#layerLogger('index-store'),
       ...(signal ? { signal } : {}),
     })
     const parts: Partial<Running> = { storage }
@@ -128,8 +129,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       })
       await parts.server.start()
       const topics = () => this.#topics.values()
-      parts.transport = await bindTransport(storage, o, topics, this.#log)
-      await wireNat(parts as Running, o, logger, this.#signal(signal))
+      const transportLogger = this.#layerLogger('transport')
+      parts.transport = await bindTransport(storage, o, topics, this.#log, transportLogger)
+      const puncherLogger = this.#layerLogger('holepunch')
+      await wireNat(parts as Running, o, logger, this.#signal(signal), puncherLogger)
       const withNat = parts as Running
       Object.assign(parts, await createConnections(withNat, o, logger))
       parts.downloads = createDownloads(withNat, o, this.downloadDir, logger)
@@ -137,7 +140,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       wireConnectionEvents(r, { events: this, onConnection: o.onConnection, log: this.#log })
       wireNatChanges(r, this, this.#log)
       r.connector.start()
-      parts.discovery = await startDiscovery(r, o, this, signal)
+      parts.discovery = await startDiscovery(r, o, this, signal, this.#layerLogger('discovery'))
       this.#running = r
       await this.#rejoin(r, signal)
       this.#tryRemembered(r)
@@ -230,6 +233,15 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     this.#shutdown.abort()
     await releaseRunning(r, this.#log)
     this.#topics.clear()
+  }
+
+  /**
+   * The logger a layer gets: none (its own `hdp:<package>:*` default) unless the embedder gave
+   * one, which then hears the layer's components tagged with the package name.
+   */
+  #layerLogger(pkg: string): CreateLogger | undefined {
+    const given = this.#o.logger
+    return given && ((component) => given(`${pkg}:${component}`))
   }
 
   #signal(signal: AbortSignal | undefined): AbortSignal {

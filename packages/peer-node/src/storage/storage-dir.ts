@@ -3,7 +3,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { type IndexStore, openIndexStore } from '@harddrive-party/index-store'
 import { type Identity, loadOrCreateIdentity } from '@harddrive-party/transport'
-import type { Logger } from '@harddrive-party/wire-protocol'
+import type { CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
 import { readJsonFile, writeJsonFile } from './json-file'
 import { acquireLock, type StorageLock } from './lock'
@@ -69,7 +69,7 @@ export interface Storage {
  */
 export async function openStorage(
   dir: string,
-  options: { logger: Logger; signal?: AbortSignal },
+  options: { logger: Logger; indexLogger?: CreateLogger | undefined; signal?: AbortSignal },
 ): Promise<Storage> {
   const layout = storageLayout(dir)
   await mkdir(layout.dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
@@ -90,7 +90,10 @@ export async function openStorage(
       options.signal ? { signal: options.signal } : {},
     )
     const settings = await readSettings(layout.settings, options.logger)
-    store = await openIndexStore({ path: layout.index })
+    store = await openIndexStore({
+      path: layout.index,
+      ...(options.indexLogger ? { logger: options.indexLogger } : {}),
+    })
     const opened = store
     let closed = false
     return {

@@ -16,12 +16,14 @@ export async function wireNat(
   o: PeerNodeOptions,
   logger: CreateLogger,
   signal: AbortSignal,
+  puncherLogger?: CreateLogger,
 ): Promise<void> {
   const { transport } = parts
   const puncher = createHolePuncher({
     socket: transport.socket,
     createSocket: (opts) => transport.createSocket(opts),
     ...(o.stunServers ? { stunServers: o.stunServers } : {}),
+    ...(puncherLogger ? { logger: puncherLogger } : {}),
   })
   await puncher.start()
   parts.puncher = puncher
