@@ -135,7 +135,12 @@ export interface PeerNodeOptions {
   downloadDir?: string
   /** Reads per peer, progress interval, initial rate limits, listing page size. */
   downloads?: DownloadOptions
-  /** Logger factory; default `debug('hdp:peer-node:<component>')`. */
+  /**
+   * Logger factory for the whole node; default `debug('hdp:peer-node:<component>')`, and each
+   * layer its own `debug('hdp:<package>:<component>')`. Given one, it also receives the layers'
+   * lines, their components tagged with the package (`'transport:udx'`, `'discovery:mqtt'`,
+   * `'holepunch:puncher'`, `'index-store:scan'`); peer-node's own are untagged (`'node'`).
+   */
   logger?: CreateLogger
 }
 

@@ -3,15 +3,13 @@
 // test then holds every implementation (this one included) to these bytes.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { deriveTopicKeys, encodeFrame, sealAnnouncement } from '@harddrive-party/wire-protocol'
 import {
   createHelloProof,
   createMdnsCapability,
-  deriveTopicKeys,
   encodeCbor,
-  encodeFrame,
   encodeMdnsRecord,
-  sealAnnouncement,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { type CodecName, codecs, toJson } from '../test/vector-codec'
 

@@ -1,16 +1,18 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  createHelloProof,
-  createMdnsCapability,
-  decodeMdnsRecord,
   deriveTopicKeys,
   encodeFrame,
   isWireError,
-  matchMdnsCapabilities,
   openAnnouncement,
   sealAnnouncement,
 } from '@harddrive-party/wire-protocol'
+import {
+  createHelloProof,
+  createMdnsCapability,
+  decodeMdnsRecord,
+  matchMdnsCapabilities,
+} from '@harddrive-party/wire-protocol/internal'
 import { describe, expect, it } from 'vitest'
 import { type CodecName, codecs, fromJson } from './vector-codec'
 

@@ -1,6 +1,5 @@
 import type { IndexStore, Share } from '@harddrive-party/index-store'
 import {
-  ALPN,
   API_SERVED_COMMANDS,
   type ApiCommand,
   type ApiEntryPage,
@@ -16,6 +15,7 @@ import {
   PROTOCOL_MAJOR,
   PROTOCOL_MINOR,
 } from '@harddrive-party/wire-protocol'
+import { ALPN } from '@harddrive-party/wire-protocol/internal'
 import type { PeerInfo, PeerNode } from '../types'
 import { runDownloadCommand } from './api-downloads'
 import { ApiError, publicMessage, toApiError } from './api-error'

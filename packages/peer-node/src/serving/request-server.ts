@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
-import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
+import type { AbortOptions, CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
-import { defaultLogger, type PeerNodeLogger } from '../logger'
+import { defaultLogger } from '../logger'
 import { AnswerStream, answerFor } from './answer-stream'
 import { TokenBucket } from './rate-limit'
 import { serveList } from './serve-list'
@@ -81,7 +81,7 @@ interface PeerState {
 export class RequestServer {
   readonly #store: IndexStore
   readonly #limits: ServingLimits
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
   readonly #slots: UploadSlots
   readonly #globalBucket: TokenBucket
   readonly #versions = new SharesVersion()
