@@ -16,13 +16,9 @@ import {
 } from '@harddrive-party/discovery'
 import { createTestIdentity, startMosquitto } from '@harddrive-party/discovery/testing'
 import { createPeerNode, type PeerNode, type PeerNodeOptions } from '@harddrive-party/peer-node'
-<<<<<<< HEAD
-import { deriveTopicKeys, equalBytes } from '@harddrive-party/wire-protocol'
-import { easyHardRow } from './first-ls-lab'
-=======
 import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
 import { equalBytes } from '@harddrive-party/wire-protocol/internal'
->>>>>>> wt3/house
+import { easyHardRow } from './first-ls-lab'
 
 const RUNS = Number(process.env.HDP_BENCH_RUNS ?? 10)
 const TOPIC = `first-ls bench ${process.pid}`

@@ -12,18 +12,9 @@ import { defaultLogger } from './logger'
 import { peerName } from './peer-names'
 import type { PortMappingInfo } from './port-mapping'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
-<<<<<<< HEAD
-import {
-  createRequestServer,
-  type RequestServer,
-  type ServingLimits,
-} from './serving/request-server'
-import { defaultStorageDir } from './storage/default-storage-dir'
-import { openStorage, type Storage, storageLayout } from './storage/storage-dir'
-=======
 import { createRequestServer, type ServingLimits } from './serving/request-server'
-import { defaultStorageDir, openStorage, storageLayout } from './storage/storage-dir'
->>>>>>> wt3/house
+import { defaultStorageDir } from './storage/default-storage-dir'
+import { openStorage, storageLayout } from './storage/storage-dir'
 import type { AbortOptions, PeerInfo, PeerNode, PeerNodeEvents, PeerNodeOptions } from './types'
 import { bindTransport } from './wiring/bind-transport'
 import { type Running, releaseRunning } from './wiring/running'

@@ -4,12 +4,6 @@ import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openIndexStore } from '@harddrive-party/index-store'
 import type { TransportStream } from '@harddrive-party/transport'
-<<<<<<< HEAD
-=======
-import { nextConnection } from '@harddrive-party/transport/testing'
-import { encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
-import { decodeCbor, encodeCbor } from '@harddrive-party/wire-protocol/internal'
->>>>>>> wt3/house
 import { afterEach, describe, expect, it } from 'vitest'
 import { DownloadsImpl } from '../src/downloads/downloads'
 import { defaultLogger } from '../src/logger'

@@ -1,11 +1,5 @@
 import type { PeerClient } from '@harddrive-party/peer-node'
 import type { TransportStream } from '@harddrive-party/transport'
-<<<<<<< HEAD
-=======
-import { nextConnection } from '@harddrive-party/transport/testing'
-import { encodeFrame } from '@harddrive-party/wire-protocol'
-import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
->>>>>>> wt3/house
 import { afterEach, describe, expect, it } from 'vitest'
 import { frame, startHostilePeer } from './raw-peer'
 import { Cleanups, collect, readBody, rejection } from './serving-helpers'
