@@ -79,9 +79,41 @@ export async function readSavedLimits(
   return out
 }
 
-/** Saves `limits` (the whole set changed so far) for the next start, atomically, mode 0600. */
-export async function saveLimits(path: string, limits: Partial<NodeLimits>): Promise<void> {
-  await writeJsonFile(path, { version: 1, ...limits })
+/**
+ * The limits `setLimits` saved (`limits.json`): loaded at start, changed and saved again by
+ * every call, in call order, so the file always ends with the last call's values.
+ */
+export class SavedLimits {
+  readonly #path: string
+  readonly #values: Partial<NodeLimits>
+  #saving: Promise<void> = Promise.resolve()
+
+  private constructor(path: string, values: Partial<NodeLimits>) {
+    this.#path = path
+    this.#values = values
+  }
+
+  static async load(path: string, log: PeerNodeLogger): Promise<SavedLimits> {
+    return new SavedLimits(path, await readSavedLimits(path, log))
+  }
+
+  /** The saved values, split for the request server and the download queue. */
+  get split() {
+    return splitLimits(this.#values)
+  }
+
+  /** Validates `changes`, hands them to `apply` (which may throw: nothing is saved), saves. */
+  async change(
+    changes: Partial<NodeLimits>,
+    apply: (split: ReturnType<typeof splitLimits>) => void,
+  ): Promise<void> {
+    const valid = validateLimitChanges(changes)
+    apply(splitLimits(valid))
+    Object.assign(this.#values, valid)
+    const snapshot = { version: 1, ...this.#values }
+    this.#saving = this.#saving.catch(() => {}).then(() => writeJsonFile(this.#path, snapshot))
+    await this.#saving
+  }
 }
 
 /** The serving and download halves of some limits, for the layers that apply them. */

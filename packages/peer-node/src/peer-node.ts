@@ -19,13 +19,7 @@ import type { Downloads } from './downloads/download-types'
 import { DownloadsImpl, defaultDownloadDir } from './downloads/downloads'
 import { describeError, PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
-import {
-  type NodeLimits,
-  readSavedLimits,
-  saveLimits,
-  splitLimits,
-  validateLimitChanges,
-} from './node-limits'
+import { type NodeLimits, SavedLimits } from './node-limits'
 import { peerName } from './peer-names'
 import { PortMapper, type PortMappingInfo } from './port-mapping'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
@@ -46,7 +40,7 @@ export function createPeerNode(options: PeerNodeOptions = {}): PeerNode {
 interface Running {
   storage: Storage
   /** What `setLimits` saved (this run's changes included). */
-  savedLimits: Partial<NodeLimits>
+  limits: SavedLimits
   server: RequestServer
   transport: Transport
   puncher: HolePuncher
@@ -153,8 +147,8 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     const parts: Partial<Running> = { storage }
     try {
       signal?.throwIfAborted()
-      parts.savedLimits = await readSavedLimits(storage.layout.limits, this.#log)
-      const saved = splitLimits(parts.savedLimits)
+      parts.limits = await SavedLimits.load(storage.layout.limits, this.#log)
+      const saved = parts.limits.split
       // Serving first: a peer that connects the moment the transport listens is answered.
       const server = createRequestServer({
         store: storage.store,
@@ -394,22 +388,13 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     return this.#require().server.limits
   }
 
-  /** The last save of `limits.json`: saves run in call order, so the file ends with the last call's values. */
-  #limitsSaved: Promise<void> = Promise.resolve()
-
   async setLimits(changes: Partial<NodeLimits>, options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
     const r = this.#require()
-    const valid = validateLimitChanges(changes)
-    const { serving, downloads } = splitLimits(valid)
-    r.server.setLimits(serving)
-    if (Object.keys(downloads).length > 0) r.downloads.setLimits(downloads)
-    Object.assign(r.savedLimits, valid)
-    const snapshot = { ...r.savedLimits }
-    this.#limitsSaved = this.#limitsSaved
-      .catch(() => {})
-      .then(() => saveLimits(r.storage.layout.limits, snapshot))
-    await this.#limitsSaved
+    await r.limits.change(changes, ({ serving, downloads }) => {
+      r.server.setLimits(serving)
+      if (Object.keys(downloads).length > 0) r.downloads.setLimits(downloads)
+    })
   }
 
   uploads() {
