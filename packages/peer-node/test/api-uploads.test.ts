@@ -85,6 +85,9 @@ describe('uploads: a peer downloading from us, seen through the control API', ()
     const progress = mine.filter((e) => e.state === 'active')
     expect(progress.length).toBeGreaterThanOrEqual(3)
     expect(progress.length).toBeLessThanOrEqual(4 * 3 + 2)
+    console.log(
+      `1 MiB upload at 512 KiB/s: ${progress.length} active events, ${mine.length} in all; done at ${(done.bytesPerSecond / 1024).toFixed(0)} KiB/s`,
+    )
     const bytesSeen = progress.map((e) => e.bytes)
     expect(bytesSeen).toEqual([...bytesSeen].sort((a, b) => a - b))
 

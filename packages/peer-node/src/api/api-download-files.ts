@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DownloadFile } from '../downloads/download-types'
 import type { PeerNode } from '../types'
 import { ApiError } from './api-error'
-import { fileHeaders, serveOpened, wantedRange } from './api-files'
+import { fileHeaders, serveOpened, wantedRange } from './file-ranges'
 
 /** How long a range not downloaded yet waits for its first byte before `503`. */
 export const DOWNLOAD_WAIT_MS = 20_000
