@@ -1,6 +1,6 @@
 import type { PeerNode } from '@harddrive-party/peer-node'
 import { SingleBar } from 'cli-progress'
-import { colours, formatBytes, formatDuration, say, shortKey } from './output'
+import { colours, formatBytes, formatDuration, plural, say, shortKey } from './output'
 
 /** Prints one line per peer that connects or leaves, and each broker or mDNS status change. */
 export function reportEvents(node: PeerNode): void {
@@ -82,9 +82,4 @@ export function natLine(node: PeerNode): string {
   const r = node.nat
   const at = r.publicAddress ? ` at ${r.publicAddress.host}:${r.publicAddress.port}` : ''
   return `NAT: ${r.nat}${at} (${r.reason})`
-}
-
-/** `1 file`, `2 files`. */
-export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`
 }

@@ -42,6 +42,34 @@ describe('harddrive-party arguments', () => {
     expect(stdout).not.toMatch(ANSI)
   })
 
+  it("every command's --help explains each option with its default, and shows an example", async () => {
+    const commands = [
+      ...['info', 'join', 'leave', 'topics', 'peers', 'doctor', 'ls', 'search', 'read'],
+      ...['shares', 'download', 'queue', 'pause', 'resume', 'cancel', 'stop'],
+    ].map((c) => [c])
+    commands.push(['shares', 'add'], ['shares', 'remove'])
+    const results: Array<{ code: number | null; stdout: string }> = []
+    // Four at a time: each is a Node process.
+    for (let i = 0; i < commands.length; i += 4)
+      results.push(
+        ...(await Promise.all(commands.slice(i, i + 4).map((c) => runCli([...c, '--help'])))),
+      )
+    for (const [i, command] of commands.entries()) {
+      const { code, stdout } = results[i]!
+      expect({ command, code }).toEqual({ command, code: 0 })
+      expect(stdout, command.join(' ')).toMatch(/\nEXAMPLE\n\n {2}hdp /)
+      // An option that takes a value says what it is when left out.
+      for (const line of stdout.split('\n').filter((l) => /--[\w-]+=</.test(l)))
+        expect(line, command.join(' ')).toContain('(Default: ')
+      expect(stdout).toContain('--storage=<dir>')
+      expect(stdout).not.toMatch(ANSI)
+    }
+    const download = results[commands.findIndex((c) => c[0] === 'download')]!.stdout
+    for (const option of ['--detach', '--json', '--peer-timeout=<seconds>', '(Default: 60)'])
+      expect(download).toContain(option)
+    expect(download).toContain('hdp download BriefOtter/films/noir --json')
+  }, 120_000)
+
   it.each([
     [['start', '--bogus'], "Unknown option '--bogus'"],
     [['start', '--topic'], "Option '-t, --topic <value>' argument missing"],

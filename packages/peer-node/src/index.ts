@@ -79,8 +79,8 @@ export {
   RequestServer,
 } from './serving/request-server'
 export type { Upload, UploadState } from './serving/upload-tracker'
+export { defaultStorageDir } from './storage/default-storage-dir'
 export type { StorageLayout } from './storage/storage-dir'
-export { defaultStorageDir } from './storage/storage-dir'
 export type {
   AbortOptions,
   ConnectionSummary,

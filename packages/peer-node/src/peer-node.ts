@@ -28,7 +28,8 @@ import {
   type RequestServer,
   type ServingLimits,
 } from './serving/request-server'
-import { defaultStorageDir, openStorage, type Storage, storageLayout } from './storage/storage-dir'
+import { defaultStorageDir } from './storage/default-storage-dir'
+import { openStorage, type Storage, storageLayout } from './storage/storage-dir'
 import type { AbortOptions, PeerInfo, PeerNode, PeerNodeEvents, PeerNodeOptions } from './types'
 
 /** Creates a peer; nothing is opened or bound until `start()`. */

@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises'
-import { homedir } from 'node:os'
-import { isAbsolute, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { type IndexStore, openIndexStore } from '@harddrive-party/index-store'
 import { type Identity, loadOrCreateIdentity } from '@harddrive-party/transport'
 import { PeerNodeError } from '../errors'
@@ -24,13 +23,6 @@ export interface StorageLayout {
   /** Limits set while running (`setLimits`), applied at the next start. */
   limits: string
   lock: string
-}
-
-/** `$XDG_DATA_HOME/harddrive-party`, else `~/.local/share/harddrive-party`. */
-export function defaultStorageDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_DATA_HOME
-  const base = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'share')
-  return join(base, 'harddrive-party')
 }
 
 export function storageLayout(dir: string): StorageLayout {
