@@ -4,11 +4,12 @@ import type { Connection } from '@harddrive-party/transport'
 import type { CreateLogger } from '@harddrive-party/wire-protocol'
 import { deriveTopicKeys, type TopicKeys } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
-import { listPeers } from './connections/peers'
+import { listPeers, peerRef } from './connections/peers'
 import type { Downloads } from './downloads/download-types'
 import { defaultDownloadDir } from './downloads/downloads'
 import { PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
+import { type NodeLimits, SavedLimits } from './node-limits'
 import { peerName } from './peer-names'
 import type { PortMappingInfo } from './port-mapping'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
@@ -122,11 +123,17 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     const parts: Partial<Running> = { storage }
     try {
       signal?.throwIfAborted()
+      parts.limits = await SavedLimits.load(storage.layout.limits, this.#log)
+      const saved = parts.limits.split
       // Serving first: a peer that connects the moment the transport listens is answered.
       parts.server = createRequestServer({
         store: storage.store,
         logger,
-        ...(o.serving ? { limits: o.serving } : {}),
+        limits: { ...saved.serving, ...o.serving },
+        peerName: (hex) =>
+          parts.registry && parts.connector && parts.book
+            ? peerRef(Buffer.from(hex, 'hex'), parts as Running).name
+            : peerName(Buffer.from(hex, 'hex')),
       })
       await parts.server.start()
       const topics = () => this.#topics.values()
@@ -213,6 +220,19 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   servingLimits(): ServingLimits {
     return this.#require().server.limits
+  }
+
+  async setLimits(changes: Partial<NodeLimits>, options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const r = this.#require()
+    await r.limits.change(changes, ({ serving, downloads }) => {
+      r.server.setLimits(serving)
+      if (Object.keys(downloads).length > 0) r.downloads.setLimits(downloads)
+    })
+  }
+
+  uploads() {
+    return this.#require().server.uploads()
   }
 
   connection(key: string | Uint8Array): Connection | undefined {

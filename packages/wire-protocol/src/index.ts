@@ -20,12 +20,14 @@ export type {
   PortAllocation,
 } from './announcement'
 export { openAnnouncement, sealAnnouncement } from './announcement'
-export { decodeApiEventJson } from './api-events'
+export type { TransferState } from './api-events'
+export { decodeApiEventJson, TRANSFER_STATES } from './api-events'
 export type {
   ApiCommand,
   ApiCommandType,
   ApiErrorCode,
   ApiEvent,
+  ApiLimitChanges,
   ApiRequest,
   ApiServerMessage,
   PeerRef,
@@ -37,6 +39,8 @@ export {
   decodeApiRequestJson,
   decodeApiServerMessage,
   encodeApiMessage,
+  MAX_RATE_BYTES_PER_SECOND,
+  MAX_UPLOAD_SLOTS,
 } from './api-messages'
 export type {
   ApiAddress,
@@ -58,6 +62,8 @@ export type {
   ApiShare,
   ApiShares,
   ApiTopics,
+  ApiUpload,
+  ApiUploads,
 } from './api-results'
 export { API_ERROR_STATUS, API_SERVED_COMMANDS, MAX_API_READ_BYTES } from './api-results'
 export type { WireErrorCode } from './errors'

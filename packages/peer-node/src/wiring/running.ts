@@ -8,6 +8,7 @@ import type { Connector } from '../connections/connector'
 import type { PeerBook } from '../connections/peer-book'
 import type { DownloadsImpl } from '../downloads/downloads'
 import { describeError } from '../errors'
+import type { SavedLimits } from '../node-limits'
 import type { PortMapper } from '../port-mapping'
 import type { RequestServer } from '../serving/request-server'
 import type { Storage } from '../storage/storage-dir'
@@ -15,6 +16,8 @@ import type { Storage } from '../storage/storage-dir'
 /** What a started node holds; the wiring modules fill it in bring-up order. */
 export interface Running {
   storage: Storage
+  /** What `setLimits` saved (this run's changes included). */
+  limits: SavedLimits
   server: RequestServer
   transport: Transport
   puncher: HolePuncher

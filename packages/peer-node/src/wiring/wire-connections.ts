@@ -83,6 +83,9 @@ export function wireConnectionEvents(r: Running, hooks: ConnectionHooks): void {
     })
     r.downloads.peerChanged()
   })
+  r.server.addEventListener('upload', ({ detail }) =>
+    hooks.events.safeDispatchEvent('upload', { detail }),
+  )
 }
 
 function connectOptions(o: PeerNodeOptions) {
