@@ -1,12 +1,22 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { freeTcpPort, type Mosquitto } from '@harddrive-party/discovery/testing'
 import { createApiServer } from '@harddrive-party/peer-node'
 import { API_SERVED_COMMANDS } from '@harddrive-party/wire-protocol'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DESKTOP, launchChromium, PHONE, screenshot } from './browser'
-import { makeMedia, startUiPeer, stopUiPeer, type UiPeer, useBroker, WEB_ROOT } from './peers'
+import { SEARCH_PAGE } from '../src/api/views'
+import { DESKTOP, launchChromium, PHONE, recordWebm, screenshot } from './browser'
+import {
+  makeMedia,
+  makeMore,
+  startUiPeer,
+  stopUiPeer,
+  type UiPeer,
+  useBroker,
+  WEB_ROOT,
+} from './peers'
 
 // Two real peers on loopback with their real API servers serving the built UI (dist/, built by
 // the test's global setup); Chromium drives peer A's UI.
@@ -25,6 +35,7 @@ let a: UiPeer | undefined
 let b: UiPeer | undefined
 let browser: Browser | undefined
 let page: Page
+let video: Buffer
 
 const peerA = () => a as UiPeer
 const peerB = () => b as UiPeer
@@ -34,6 +45,43 @@ async function tab(p: Page, id: (typeof TABS)[number]) {
   await p.waitForSelector(`#tab-${id}[aria-selected="true"]`)
 }
 
+/** Opens peer B's tree on the Peers tab and expands `folders` in order. */
+async function openBrowser(...folders: string[]) {
+  await tab(page, 'peers')
+  const browse = page.locator(`[data-peer="${peerB().node.name}"] button`)
+  if ((await browse.textContent()) === 'Browse') await browse.click()
+  for (const f of folders) {
+    const name = f.slice(f.lastIndexOf('/') + 1)
+    const expand = page.locator(`button[aria-label="Expand ${name}"]`)
+    await expand.click()
+    await page.waitForSelector(`button[aria-label="Collapse ${name}"]`)
+  }
+}
+
+/** Peer A's download request for a path, as its API tells. */
+async function requestOf(path: string) {
+  const r = (await peerA().api.call('queue', {})).requests.find((q) => q.path === path)
+  if (!r) throw new Error(`no download of ${path}`)
+  return r
+}
+
+/** The q*.bin requests in the order of peer A's queue. */
+async function queueOrder(): Promise<string[]> {
+  const { requests } = await peerA().api.call('queue', {})
+  return requests
+    .filter((r) => r.path.startsWith('more/queue/') && r.position !== undefined)
+    .sort((x, y) => (x.position ?? 0) - (y.position ?? 0))
+    .map((r) => r.path.slice('more/queue/'.length, -'.bin'.length))
+}
+
+/** The q*.bin rows in the order the Transfers tab shows them. */
+async function screenOrder(p: Page): Promise<string[]> {
+  const paths = await p
+    .locator('.transfer[data-path^="more/queue/"]')
+    .evaluateAll((els) => els.map((el) => el.getAttribute('data-path') ?? ''))
+  return paths.map((x) => x.slice('more/queue/'.length, -'.bin'.length))
+}
+
 beforeAll(async () => {
   broker = await useBroker()
   // A downloads at 1 MB/s so that the 8 MB file is still arriving when the test pauses it.
@@ -41,12 +89,15 @@ beforeAll(async () => {
     startUiPeer(broker.url, { downloads: { limits: { bytesPerSecond: 1_000_000 } } }),
     startUiPeer(broker.url),
   ])
+  browser = await launchChromium()
   const media = await makeMedia(peerB().dir, MANY)
   const t0 = Date.now()
   await peerB().api.call('add-share', { dir: media })
   console.log(`peer B shared ${MANY + 5} files in ${Date.now() - t0} ms`)
+  video = await recordWebm(browser, 4, 2_000_000)
+  await peerB().api.call('add-share', { dir: await makeMore(peerB().dir, video) })
+  console.log(`a ${video.length}-byte WebM recorded by Chromium, shared as more/clip.webm`)
   await peerB().api.call('join', { topic: TOPIC })
-  browser = await launchChromium()
   page = await browser.newPage({ viewport: DESKTOP })
 }, 180_000)
 
@@ -113,7 +164,7 @@ describe('web UI against two real peers', () => {
       await page.click('button[aria-label="Expand many"]')
       await page.waitForFunction(
         (n) => document.querySelector('.browser .toolbar')?.textContent?.includes(`${n} shown`),
-        MANY + 5, // media, its album, many, large.bin and song.wav, and the 50,000
+        MANY + 6, // media, its album, many, large.bin and song.wav, the 50,000, and more
         { timeout: 60_000 },
       )
       const listedMs = Date.now() - t0
@@ -149,6 +200,44 @@ describe('web UI against two real peers', () => {
       await expect(page.textContent('[data-testid="search-done"]')).resolves.toContain('3 results')
       await expect(page.locator('.results li').count()).resolves.toBe(3)
       await screenshot(page, 'search-desktop')
+    },
+    STEP_MS,
+  )
+
+  it(
+    "search pages: each peer's first page, then more from that peer on request",
+    async () => {
+      await page.fill('input[name="q"]', 'file-')
+      await page.press('input[name="q"]', 'Enter')
+      const done = page.locator('[data-testid="search-done"]')
+      await done.waitFor()
+      await expect(done.textContent()).resolves.toContain(`${SEARCH_PAGE} results so far`)
+      const more = page.locator('[data-testid="search-more"]', {
+        hasText: peerB().node.name,
+      })
+      await more.click()
+      await page.waitForFunction(
+        (n) =>
+          document
+            .querySelector('[data-testid="search-done"]')
+            ?.textContent?.includes(`${n} results so far`),
+        2 * SEARCH_PAGE,
+        { timeout: 20_000 },
+      )
+      // The second page continues the first: no result twice.
+      const paths = await page.locator('.results').evaluate(async (el) => {
+        const seen = new Set<string>()
+        for (let top = 0; top <= el.scrollHeight; top += el.clientHeight / 2) {
+          el.scrollTop = top
+          await new Promise((r) => requestAnimationFrame(r))
+          for (const row of el.querySelectorAll('[data-path]'))
+            seen.add(row.getAttribute('data-path') ?? '')
+        }
+        el.scrollTop = 0
+        return seen.size
+      })
+      expect(paths).toBe(2 * SEARCH_PAGE)
+      await screenshot(page, 'search-more-desktop')
     },
     STEP_MS,
   )
@@ -193,6 +282,123 @@ describe('web UI against two real peers', () => {
       )
       await screenshot(page, 'player-desktop')
       await page.click('.player button')
+    },
+    STEP_MS,
+  )
+
+  it.skipIf(!servesDownloads)(
+    'reorders and cancels queued downloads: the API and the disk agree with the screen',
+    async () => {
+      const downloads = peerA().node.downloads
+      // Slow enough that all three are still arriving while the test moves them around.
+      downloads.setLimits({ bytesPerSecond: 200_000 })
+      try {
+        await openBrowser('more', 'more/queue')
+        for (const n of [1, 2, 3]) {
+          await page.click(`button[aria-label="Download q${n}.bin"]`)
+          await page.waitForSelector(`[data-path="more/queue/q${n}.bin"] .status`)
+        }
+        await tab(page, 'transfers')
+        await page.click('button[aria-label="Move q3.bin up"]')
+        await expect.poll(queueOrder, { timeout: 10_000 }).toEqual(['q1', 'q3', 'q2'])
+        await expect.poll(() => screenOrder(page), { timeout: 10_000 }).toEqual(['q1', 'q3', 'q2'])
+        await page.click('button[aria-label="Move q1.bin down"]')
+        await expect.poll(queueOrder, { timeout: 10_000 }).toEqual(['q3', 'q1', 'q2'])
+        await expect.poll(() => screenOrder(page), { timeout: 10_000 }).toEqual(['q3', 'q1', 'q2'])
+        await screenshot(page, 'transfers-queue-desktop')
+
+        const q2 = await requestOf('more/queue/q2.bin')
+        const file = await downloads.file(q2.id, 0)
+        if (!file) throw new Error('q2.bin has no file in its download')
+        // Cancel only once bytes are on disk, so that the test sees them removed.
+        await expect.poll(() => existsSync(file.partPath), { timeout: 20_000 }).toBe(true)
+        await page
+          .locator('.transfer[data-path="more/queue/q2.bin"] button', { hasText: 'Cancel' })
+          .click()
+        await page.waitForSelector('.transfer[data-path="more/queue/q2.bin"]', {
+          state: 'detached',
+          timeout: 10_000,
+        })
+        const left = (await peerA().api.call('queue', {})).requests.map((r) => r.path)
+        expect(left).not.toContain('more/queue/q2.bin')
+        expect(existsSync(file.partPath), 'the .part file is gone').toBe(false)
+        expect(existsSync(file.localPath), 'no finished file either').toBe(false)
+        await expect(page.locator('[data-path="more/queue/q1.bin"]').count()).resolves.toBe(1)
+      } finally {
+        for (const n of [1, 3]) {
+          const r = await requestOf(`more/queue/q${n}.bin`).catch(() => undefined)
+          if (r) await peerA().api.call('cancel', { requestId: r.id })
+        }
+        downloads.setLimits({ bytesPerSecond: 1_000_000 })
+      }
+    },
+    STEP_MS,
+  )
+
+  it.skipIf(!servesDownloads)(
+    'a video plays while it is still downloading',
+    async () => {
+      const downloads = peerA().node.downloads
+      // About 11 s for the whole clip: playing starts long before the end.
+      downloads.setLimits({ bytesPerSecond: 64_000 })
+      try {
+        await openBrowser('more')
+        await page.click('button[aria-label="Download clip.webm"]')
+        await tab(page, 'transfers')
+        await page
+          .locator('.transfer[data-path="more/clip.webm"] button', {
+            hasText: 'Play while downloading',
+          })
+          .click({ timeout: 20_000 })
+        const t0 = Date.now()
+        const played = await page
+          .waitForFunction(
+            () => {
+              const el = document.querySelector<HTMLVideoElement>('video[data-testid="player"]')
+              return el && el.readyState >= 2 && el.currentTime > 0.3
+                ? { readyState: el.readyState, currentTime: el.currentTime }
+                : undefined
+            },
+            undefined,
+            { timeout: 20_000 },
+          )
+          .catch(async (err) => {
+            await screenshot(page, 'player-failed-desktop')
+            const v = await page.evaluate(() => {
+              const el = document.querySelector<HTMLVideoElement>('video[data-testid="player"]')
+              return el
+                ? {
+                    src: el.src,
+                    readyState: el.readyState,
+                    networkState: el.networkState,
+                    error: el.error?.message,
+                    currentTime: el.currentTime,
+                    paused: el.paused,
+                  }
+                : 'no video'
+            })
+            console.log('video did not play:', v, await requestOf('more/clip.webm'))
+            throw err
+          })
+        const at = (await played.jsonValue()) as { readyState: number; currentTime: number }
+        const r = await requestOf('more/clip.webm')
+        console.log(
+          `video playing (readyState ${at.readyState}, ${at.currentTime.toFixed(2)} s in) after ${Date.now() - t0} ms with ${r.bytesDone} of ${r.size} bytes here (${r.state})`,
+        )
+        expect(r.state).not.toBe('done')
+        expect(r.bytesDone).toBeLessThan(r.size)
+        await screenshot(page, 'player-while-downloading-desktop')
+        await page.click('.player button')
+        downloads.setLimits({ bytesPerSecond: 1_000_000 })
+        await page.waitForSelector('.transfer.done[data-path="more/clip.webm"]', {
+          timeout: 30_000,
+        })
+        const file = await downloads.file(r.id, 0)
+        await expect(readFile(file?.localPath ?? '')).resolves.toEqual(video)
+      } finally {
+        downloads.setLimits({ bytesPerSecond: 1_000_000 })
+        if (await page.locator('.player').count()) await page.click('.player button')
+      }
     },
     STEP_MS,
   )
