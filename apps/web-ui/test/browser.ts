@@ -35,17 +35,26 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 
 /**
  * Runs in the page (kept as text: a bundler's helpers such as `__name` do not exist there).
- * Records `ms` of a canvas of moving noise at `bps` bits a second; answers base64 WebM.
+ * Records `ms` of a moving picture at about `bps` bits a second; answers base64 WebM.
  */
 const RECORD_WEBM = `async ([ms, bps]) => {
   const canvas = document.createElement('canvas')
   canvas.width = 320
   canvas.height = 240
   const g = canvas.getContext('2d')
+  let frame = 0
   const draw = () => {
-    const img = g.createImageData(canvas.width, canvas.height)
+    frame++
+    g.fillStyle = 'hsl(' + ((frame * 3) % 360) + ', 60%, 45%)'
+    g.fillRect(0, 0, canvas.width, canvas.height)
+    g.fillStyle = '#fff'
+    g.fillRect((frame * 4) % canvas.width, 100, 40, 40)
+    g.font = '32px sans-serif'
+    g.fillText('frame ' + frame, 20, 50)
+    // A patch of noise keeps every frame costing some bytes.
+    const img = g.createImageData(64, 64)
     for (let i = 0; i < img.data.length; i++) img.data[i] = (Math.random() * 256) | 0
-    g.putImageData(img, 0, 0)
+    g.putImageData(img, 240, 160)
   }
   draw()
   const recorder = new MediaRecorder(canvas.captureStream(25), {
@@ -70,8 +79,8 @@ const RECORD_WEBM = `async ([ms, bps]) => {
 
 /**
  * A real, playable WebM (VP8) made by Chromium itself with MediaRecorder (there is no ffmpeg
- * here). Noise keeps the encoder busy, so the file comes to about `bitsPerSecond / 8` bytes a
- * second; it streams (clusters, no index), as a browser plays a download still arriving.
+ * here), about `bitsPerSecond / 8` bytes a second; it streams (clusters, no index), as a
+ * browser plays a download still arriving.
  */
 export async function recordWebm(
   browser: Browser,

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AppState, Store, TransferView } from '../api/store'
 import { baseName, bytes, eta, percent, speed } from '../ui/format'
 
@@ -14,6 +14,14 @@ const VIDEO = /\.(mp4|m4v|webm|mkv|mov|ogv)$/i
 const AUDIO = /\.(mp3|m4a|aac|flac|ogg|oga|opus|wav)$/i
 
 function Player({ src, path, onClose }: { src: string; path: string; onClose: () => void }) {
+  const media = useRef<HTMLVideoElement & HTMLAudioElement>(null)
+  // play() rather than the autoplay attribute: autoplay waits until the browser expects to
+  // play through, which a file still arriving slower than its bitrate never promises.
+  useEffect(() => {
+    media.current?.play().catch(() => {
+      // Refused (no user gesture): the controls are there to press play.
+    })
+  }, [src])
   return (
     <div
       class="player"
@@ -32,10 +40,10 @@ function Player({ src, path, onClose }: { src: string; path: string; onClose: ()
       </div>
       {VIDEO.test(path) ? (
         // biome-ignore lint/a11y/useMediaCaption: people's own files have no caption tracks
-        <video src={src} controls autoPlay playsInline data-testid="player" />
+        <video ref={media} src={src} controls playsInline data-testid="player" />
       ) : AUDIO.test(path) ? (
         // biome-ignore lint/a11y/useMediaCaption: people's own files have no caption tracks
-        <audio src={src} controls autoPlay data-testid="player" />
+        <audio ref={media} src={src} controls data-testid="player" />
       ) : (
         <iframe src={src} title={baseName(path)} data-testid="player" sandbox="" />
       )}
