@@ -19,6 +19,7 @@ import type { Downloads } from './downloads/download-types'
 import { DownloadsImpl, defaultDownloadDir } from './downloads/downloads'
 import { describeError, PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
+import { type NodeLimits, SavedLimits } from './node-limits'
 import { peerName } from './peer-names'
 import { PortMapper, type PortMappingInfo } from './port-mapping'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
@@ -38,6 +39,8 @@ export function createPeerNode(options: PeerNodeOptions = {}): PeerNode {
 /** What a started node holds; stop() releases it in reverse order. */
 interface Running {
   storage: Storage
+  /** What `setLimits` saved (this run's changes included). */
+  limits: SavedLimits
   server: RequestServer
   transport: Transport
   puncher: HolePuncher
@@ -144,11 +147,17 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     const parts: Partial<Running> = { storage }
     try {
       signal?.throwIfAborted()
+      parts.limits = await SavedLimits.load(storage.layout.limits, this.#log)
+      const saved = parts.limits.split
       // Serving first: a peer that connects the moment the transport listens is answered.
       const server = createRequestServer({
         store: storage.store,
         logger,
-        ...(o.serving ? { limits: o.serving } : {}),
+        limits: { ...saved.serving, ...o.serving },
+        peerName: (hex) =>
+          parts.registry && parts.connector && parts.book
+            ? peerRef(Buffer.from(hex, 'hex'), parts as Running).name
+            : peerName(Buffer.from(hex, 'hex')),
       })
       await server.start()
       parts.server = server
@@ -199,7 +208,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         downloadDir: this.downloadDir,
         client: (hex) => this.#clientOf(registry, hex),
         peerName: (hex) => peerRef(Buffer.from(hex, 'hex'), { connector, registry, book }).name,
-        options: o.downloads ?? {},
+        options: { ...o.downloads, limits: { ...saved.downloads, ...o.downloads?.limits } },
         log: logger('downloads'),
       })
       Object.assign(parts, { registry, book, connector, downloads })
@@ -286,6 +295,9 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       this.safeDispatchEvent('peer:disconnect', { detail: { peer, reason: detail.reason } })
       r.downloads.peerChanged()
     })
+    r.server.addEventListener('upload', ({ detail }) =>
+      this.safeDispatchEvent('upload', { detail }),
+    )
     r.announcer.addEventListener('change', ({ detail }) => {
       this.safeDispatchEvent('nat', { detail })
       void r.discovery?.announce().catch((err: unknown) => {
@@ -374,6 +386,19 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   servingLimits(): ServingLimits {
     return this.#require().server.limits
+  }
+
+  async setLimits(changes: Partial<NodeLimits>, options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const r = this.#require()
+    await r.limits.change(changes, ({ serving, downloads }) => {
+      r.server.setLimits(serving)
+      if (Object.keys(downloads).length > 0) r.downloads.setLimits(downloads)
+    })
+  }
+
+  uploads() {
+    return this.#require().server.uploads()
   }
 
   connection(key: string | Uint8Array): Connection | undefined {

@@ -35,12 +35,14 @@ export {
   PORT_ALLOCATIONS,
   sealAnnouncement,
 } from './announcement'
-export { decodeApiEventJson } from './api-events'
+export type { TransferState } from './api-events'
+export { decodeApiEventJson, TRANSFER_STATES } from './api-events'
 export type {
   ApiCommand,
   ApiCommandType,
   ApiErrorCode,
   ApiEvent,
+  ApiLimitChanges,
   ApiRequest,
   ApiServerMessage,
   PeerRef,
@@ -52,6 +54,8 @@ export {
   decodeApiRequestJson,
   decodeApiServerMessage,
   encodeApiMessage,
+  MAX_RATE_BYTES_PER_SECOND,
+  MAX_UPLOAD_SLOTS,
 } from './api-messages'
 export type {
   ApiAddress,
@@ -73,6 +77,8 @@ export type {
   ApiShare,
   ApiShares,
   ApiTopics,
+  ApiUpload,
+  ApiUploads,
 } from './api-results'
 export { API_ERROR_STATUS, API_SERVED_COMMANDS, MAX_API_READ_BYTES } from './api-results'
 export { decodeCbor, encodeCbor } from './cbor'

@@ -58,6 +58,8 @@ describe('protocol vectors (docs/protocol/vectors.json)', () => {
       'watch-response:shares-changed',
       'watch-response:error',
       'api-request:join',
+      'api-request:uploads',
+      'api-request:set-limits',
       'api-server-message:result',
       'api-server-message:error',
       'api-server-message:event',

@@ -1,5 +1,4 @@
-import { constants } from 'node:fs'
-import { type FileHandle, open } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { validateSharePath } from '@harddrive-party/wire-protocol'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -7,6 +6,7 @@ import mime from 'mime'
 import parseRange from 'range-parser'
 import type { PeerNode } from '../types'
 import { resolvePeer } from './api-commands'
+import { serveDownload } from './api-download-files'
 import { ApiError } from './api-error'
 
 /**
@@ -25,7 +25,7 @@ export async function serveFile(
   if (where === 'shares') {
     await serveOwn(node, joinSharePath(rest), req, reply, signal)
   } else if (where === 'downloads' && rest.length === 2) {
-    await serveDownload(node, rest[0] as string, rest[1] as string, req, reply)
+    await serveDownload(node, rest[0] as string, rest[1] as string, req, reply, signal)
   } else if (where === 'peer' && rest.length >= 2) {
     const peer = resolvePeer(node, rest[0] as string)
     const path = joinSharePath(rest.slice(1))
@@ -72,7 +72,7 @@ function joinSharePath(segments: string[]): string {
 }
 
 /** Headers every file answer carries: its type, and no way for it to act as our origin. */
-function fileHeaders(reply: FastifyReply, path: string, size: number, mtime: number): void {
+export function fileHeaders(reply: FastifyReply, path: string, size: number, mtime: number): void {
   reply.header('content-type', mime.getType(path) ?? 'application/octet-stream')
   reply.header('accept-ranges', 'bytes')
   reply.header('last-modified', new Date(mtime).toUTCString())
@@ -85,7 +85,7 @@ function fileHeaders(reply: FastifyReply, path: string, size: number, mtime: num
 }
 
 /** The one range to send: `undefined` for the whole file. `BAD_RANGE` (416) when unsatisfiable. */
-function wantedRange(req: FastifyRequest, reply: FastifyReply, size: number) {
+export function wantedRange(req: FastifyRequest, reply: FastifyReply, size: number) {
   const header = req.headers.range
   if (header === undefined) return undefined
   const ranges = parseRange(size, header, { combine: true })
@@ -99,7 +99,7 @@ function wantedRange(req: FastifyRequest, reply: FastifyReply, size: number) {
   return { offset: r.start, length: r.end - r.start + 1 }
 }
 
-function sendRange(
+export function sendRange(
   reply: FastifyReply,
   size: number,
   range: { offset: number; length: number } | undefined,
@@ -126,38 +126,7 @@ async function serveOwn(
   await serveOpened(await node.store.open(path, { signal }), path, req, reply)
 }
 
-/**
- * A download by request id and file index: the completed file, or the bytes of its `.part`
- * file so far (a video plays while it arrives). Paths come from the download queue, never
- * from the URL.
- */
-async function serveDownload(
-  node: PeerNode,
-  id: string,
-  indexText: string,
-  req: FastifyRequest,
-  reply: FastifyReply,
-): Promise<void> {
-  const index = /^\d{1,9}$/.test(indexText) ? Number(indexText) : -1
-  const file = index < 0 ? undefined : await node.downloads.file(id, index)
-  if (file === undefined) throw new ApiError('NOT_FOUND', `no file ${indexText} in download ${id}`)
-  const local = file.state === 'done' ? file.localPath : file.partPath
-  let handle: FileHandle
-  try {
-    handle = await open(local, constants.O_RDONLY | constants.O_NOFOLLOW)
-  } catch (err) {
-    throw new ApiError('NOT_FOUND', `${file.path}: no bytes on disk yet`, { cause: err })
-  }
-  try {
-    const st = await handle.stat()
-    await serveOpened({ handle, size: st.size, mtime: st.mtimeMs }, file.path, req, reply)
-  } catch (err) {
-    await handle.close().catch(() => {})
-    throw err
-  }
-}
-
-async function serveOpened(
+export async function serveOpened(
   file: { handle: FileHandle; size: number; mtime: number },
   path: string,
   req: FastifyRequest,

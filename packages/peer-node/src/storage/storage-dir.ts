@@ -21,6 +21,8 @@ export interface StorageLayout {
   settings: string
   /** Peers we were connected to, with their last addresses. */
   peers: string
+  /** Limits set while running (`setLimits`), applied at the next start. */
+  limits: string
   lock: string
 }
 
@@ -40,6 +42,7 @@ export function storageLayout(dir: string): StorageLayout {
     apiToken: join(root, 'api-token'),
     settings: join(root, 'node.json'),
     peers: join(root, 'peers.json'),
+    limits: join(root, 'limits.json'),
     lock: join(root, 'lock'),
   }
 }
