@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -410,14 +411,59 @@ describe('web UI against two real peers', () => {
       const dir = join(peerA().dir, 'mine')
       await mkdir(dir)
       await writeFile(join(dir, 'notes.txt'), 'hello')
+      await writeFile(join(dir, 'big.bin'), randomBytes(3 * 1024 * 1024))
       await tab(page, 'shares')
       await page.fill('input[name="dir"]', dir)
       await page.click('form button[type="submit"]')
       await page.waitForSelector('[data-share="mine"]')
       await page.waitForFunction(() =>
-        document.querySelector('[data-testid="share-totals"]')?.textContent?.includes('1 files'),
+        document.querySelector('[data-testid="share-totals"]')?.textContent?.includes('2 files'),
       )
       await screenshot(page, 'shares-desktop')
+    },
+    STEP_MS,
+  )
+
+  it.skipIf(!servesDownloads)(
+    'shows who downloads from us, with progress, speed and their name',
+    async () => {
+      const nameB = peerB().node.name
+      // B fetches A's new file at 600 kB/s: about 5 s of upload to watch.
+      peerB().node.downloads.setLimits({ bytesPerSecond: 600_000 })
+      try {
+        await tab(page, 'transfers')
+        await peerB().api.call('download', { peer: peerA().node.name, path: 'mine/big.bin' })
+        const up = page.locator('[data-testid="uploads"] .transfer[data-path="mine/big.bin"]')
+        await page.waitForSelector(
+          '[data-testid="uploads"] .transfer.active[data-path="mine/big.bin"]',
+          { timeout: 20_000 },
+        )
+        await expect(up.locator('[data-testid="peer"]').textContent()).resolves.toBe(`to ${nameB}`)
+        // A speed and a time left show while it moves.
+        await page.waitForFunction(
+          () =>
+            /\d.*B\/s.*left/.test(
+              document.querySelector(
+                '[data-testid="uploads"] .transfer.active[data-path="mine/big.bin"]',
+              )?.textContent ?? '',
+            ),
+          undefined,
+          { timeout: 10_000 },
+        )
+        await screenshot(page, 'transfers-uploads-desktop')
+        await page.waitForSelector(
+          '[data-testid="uploads"] .transfer.done[data-path="mine/big.bin"]',
+          { timeout: 30_000 },
+        )
+        await expect(up.locator('[data-testid="percent"]').textContent()).resolves.toBe('100 %')
+        // The API agrees: one finished upload of the file to B.
+        const { uploads } = await peerA().api.call('uploads', {})
+        expect(
+          uploads.filter((u) => u.path === 'mine/big.bin').map((u) => [u.peerName, u.state]),
+        ).toEqual([[nameB, 'done']])
+      } finally {
+        peerB().node.downloads.setLimits({ bytesPerSecond: 0 })
+      }
     },
     STEP_MS,
   )

@@ -87,7 +87,8 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
           <strong class="name" title={t.path}>
             {baseName(t.path)}
           </strong>
-          <span class="muted">
+          <span class="muted" data-testid="peer">
+            {t.direction === 'upload' ? 'to ' : 'from '}
             {t.peerName ?? state.peers.get(t.peer)?.name ?? t.peer.slice(0, 8)}
           </span>
           <span class={`status ${t.state}`}>{t.state === 'done' ? 'done' : t.state}</span>
@@ -110,7 +111,11 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
             </>
           ) : null}
           {t.queuePosition !== undefined && t.state === 'queued' ? (
-            <span>#{t.queuePosition} in their upload queue</span>
+            <span>
+              {t.direction === 'download'
+                ? `#${t.queuePosition} in their upload queue`
+                : `waiting for an upload slot (#${t.queuePosition})`}
+            </span>
           ) : null}
           {t.error ? <span class="error">{t.error}</span> : null}
         </div>
@@ -190,12 +195,10 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
       ) : null}
       <ul class="list">{downloads.map(row)}</ul>
       <h2>Uploads</h2>
-      {uploads.length === 0 ? (
-        <p class="muted">
-          No uploads reported (this version of the peer does not report them yet).
-        </p>
-      ) : null}
-      <ul class="list">{uploads.map(row)}</ul>
+      {uploads.length === 0 ? <p class="muted">Nobody is downloading from you right now.</p> : null}
+      <ul class="list" aria-label="Uploads" data-testid="uploads">
+        {uploads.map(row)}
+      </ul>
     </div>
   )
 }
