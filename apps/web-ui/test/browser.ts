@@ -29,7 +29,8 @@ export const OUTPUT_DIR = join(import.meta.dirname, '..', 'test-output')
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(OUTPUT_DIR, { recursive: true })
   const path = join(OUTPUT_DIR, `${name}.png`)
-  await page.screenshot({ path, fullPage: false })
+  // The whole page: what lies below the fold (uploads, a long tree) is looked at too.
+  await page.screenshot({ path, fullPage: true })
   return path
 }
 

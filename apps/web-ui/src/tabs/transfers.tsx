@@ -83,7 +83,7 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
     const pos = waiting.indexOf(t)
     return (
       <li key={t.requestId} class={`transfer ${t.state}`} data-path={t.path}>
-        <div class="line">
+        <div class="line head">
           <strong class="name" title={t.path}>
             {baseName(t.path)}
           </strong>
@@ -104,11 +104,13 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
               {t.filesDone ?? 0} of {t.files} files
             </span>
           ) : null}
-          {t.state === 'active' ? (
+          {t.state === 'active' && t.bytesPerSecond > 0 ? (
             <>
               <span>{speed(t.bytesPerSecond)}</span>
               <span>{eta(t.bytes, t.total, t.bytesPerSecond)} left</span>
             </>
+          ) : t.state === 'active' ? (
+            <span>starting…</span>
           ) : null}
           {t.queuePosition !== undefined && t.state === 'queued' ? (
             <span>
