@@ -499,6 +499,14 @@ describe('web UI against two real peers', () => {
         if (id === 'transfers') {
           // A fresh page lists finished downloads from the queue, not only from live events.
           await p.waitForSelector('.transfer.done[data-path="media/album"]', { timeout: 10_000 })
+          // Uploads come from the API's list on a fresh page: B's read of big.bin, once (its
+          // size checks, reads of no bytes, are not rows).
+          await p.waitForSelector(
+            '[data-testid="uploads"] .transfer.done[data-path="mine/big.bin"]',
+          )
+          await expect(
+            p.locator('[data-testid="uploads"] .transfer[data-path="mine/big.bin"]').count(),
+          ).resolves.toBe(1)
         }
         if (id === 'peers') {
           // Browse on the phone too: the tree must fit the narrow screen.

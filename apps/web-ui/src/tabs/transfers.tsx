@@ -71,7 +71,9 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
       .catch((err) => store.report(err))
   const call = store.api.call.bind(store.api)
   const downloads = all.filter((t) => t.direction === 'download')
-  const uploads = all.filter((t) => t.direction === 'upload')
+  // A read of no bytes is a peer checking a file's size and date (before or after a
+  // download), not an upload worth a row.
+  const uploads = all.filter((t) => t.direction === 'upload' && t.total > 0)
   // Our queue, in its order: what reorder moves.
   const waiting = downloads
     .filter((t) => t.state !== 'done' && t.state !== 'failed')
