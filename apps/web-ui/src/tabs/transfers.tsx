@@ -112,7 +112,7 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
               <span>{eta(t.bytes, t.total, t.bytesPerSecond)} left</span>
             </>
           ) : t.state === 'active' ? (
-            <span>starting…</span>
+            <span>{t.bytes > 0 ? 'measuring speed…' : 'starting…'}</span>
           ) : null}
           {t.queuePosition !== undefined && t.state === 'queued' ? (
             <span>
