@@ -86,6 +86,16 @@ function PeerDoctor({ p }: { p: PeerView }) {
   )
 }
 
+/**
+ * Discovery reports only changes; until one comes, the peers it found say whether it works.
+ */
+function quietDiscovery(peers: PeerView[], via: 'mqtt' | 'mdns'): string {
+  const found = peers.filter((p) => p.announcedVia.includes(via)).length
+  return found > 0
+    ? `working (found ${found} peer${found === 1 ? '' : 's'})`
+    : 'no peers found through it yet'
+}
+
 function Discovery({
   label,
   value,
@@ -140,12 +150,12 @@ export function DoctorTab({ store, state }: { store: Store; state: AppState }) {
           <Discovery
             label="Broker (internet discovery)"
             value={state.discovery.mqtt}
-            off="no news since this page opened"
+            off={quietDiscovery(peers, 'mqtt')}
           />
           <Discovery
             label="mDNS (local network discovery)"
             value={state.discovery.mdns}
-            off="no news since this page opened"
+            off={quietDiscovery(peers, 'mdns')}
           />
         </ul>
       </section>
