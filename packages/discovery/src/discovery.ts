@@ -5,6 +5,7 @@ import type {
   ConnectRequest,
   Identity,
   NatType,
+  SocketAddress,
   PortAllocation,
   TopicKeys,
 } from '@harddrive-party/wire-protocol'
@@ -18,6 +19,8 @@ export interface AnnouncementInput {
   addresses: AnnouncedAddress[]
   nat: NatType
   portAllocation?: PortAllocation
+  /** A TURN relayed address we hold (announced and sent in connect requests). */
+  relayed?: SocketAddress
 }
 
 /** Where a peer was found. */
