@@ -5,8 +5,8 @@ import type {
   ConnectRequest,
   Identity,
   NatType,
-  SocketAddress,
   PortAllocation,
+  SocketAddress,
   TopicKeys,
 } from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'

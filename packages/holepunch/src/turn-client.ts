@@ -215,7 +215,9 @@ export class TurnClient {
         (err: unknown) => {
           if (this.#closed !== undefined) return
           this.#log.error('TURN refresh failed: %O', err)
-          const reason = new HolepunchError('TURN_CLOSED', 'the TURN refresh failed', { cause: err })
+          const reason = new HolepunchError('TURN_CLOSED', 'the TURN refresh failed', {
+            cause: err,
+          })
           this.#stop(reason, true)
         },
       )

@@ -132,14 +132,17 @@ export async function createTurnRelay(options: TurnRelayOptions): Promise<TurnRe
     await toServer.socket.close()
     throw err
   }
-  const sweep = setInterval(() => {
-    const now = Date.now()
-    for (const [key, proxy] of proxies) {
-      if (now - proxy.lastUsed < idleMs) continue
-      proxies.delete(key)
-      proxy.socket.close()
-    }
-  }, Math.min(idleMs, 60_000))
+  const sweep = setInterval(
+    () => {
+      const now = Date.now()
+      for (const [key, proxy] of proxies) {
+        if (now - proxy.lastUsed < idleMs) continue
+        proxies.delete(key)
+        proxy.socket.close()
+      }
+    },
+    Math.min(idleMs, 60_000),
+  )
   sweep.unref()
 
   return {

@@ -196,10 +196,7 @@ describe('TurnClient against a hostile server', () => {
   })
 
   it('more than 32 attributes is TURN_BAD_RESPONSE', async () => {
-    const many: Array<[number, Uint8Array]> = Array.from({ length: 40 }, () => [
-      0x8022,
-      text('x'),
-    ])
+    const many: Array<[number, Uint8Array]> = Array.from({ length: 40 }, () => [0x8022, text('x')])
     const { client } = await against((tid) =>
       bindingResponse(tid, many, { type: ALLOCATE_SUCCESS }),
     )

@@ -77,6 +77,7 @@ export {
 } from './serving/request-server'
 export type { StorageLayout } from './storage/storage-dir'
 export { defaultStorageDir } from './storage/storage-dir'
+export type { TurnInfo } from './turn-relays'
 export type {
   AbortOptions,
   ConnectionSummary,

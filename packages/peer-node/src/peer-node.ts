@@ -14,6 +14,7 @@ import type { PortMappingInfo } from './port-mapping'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
 import { createRequestServer, type ServingLimits } from './serving/request-server'
 import { defaultStorageDir, openStorage, storageLayout } from './storage/storage-dir'
+import type { TurnInfo } from './turn-relays'
 import type { AbortOptions, PeerInfo, PeerNode, PeerNodeEvents, PeerNodeOptions } from './types'
 import { bindTransport } from './wiring/bind-transport'
 import { type Running, releaseRunning } from './wiring/running'
@@ -79,6 +80,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   get portMapping(): PortMappingInfo | undefined {
     return this.#require().mapper?.info
+  }
+
+  get turn(): TurnInfo | undefined {
+    return this.#require().turn?.info
   }
 
   address() {

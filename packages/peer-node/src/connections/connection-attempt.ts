@@ -12,6 +12,7 @@ import { describeError } from '../errors'
 import type { ConnectionRegistry } from './connection-registry'
 import { type AttemptInfo, best, type PeerState, REQUEST_INTERVAL_MS } from './peer-state'
 import { type DialAddress, planConnection, type Technique } from './technique'
+import { connectViaTurn, planTurn, type TurnAccess } from './turn-connect'
 
 /** What one attempt to reach a peer uses (the connector's options without its scheduling). */
 export interface AttemptOptions {
@@ -35,6 +36,8 @@ export interface AttemptOptions {
   requestConnect?: (topic: TopicKeys, key: Uint8Array) => Promise<boolean>
   /** Passed to holepunch's `punch` (tests shorten the timeouts). */
   punchOptions?: { timeoutMs?: number }
+  /** Our TURN allocation: used (or the peer's dialled) when punching cannot work. */
+  turn?: TurnAccess
 }
 
 /** IPs the peer was authenticated from: its reconnect punches skip the per-IP limit. */
@@ -93,7 +96,29 @@ export async function attemptConnection(
   // A connection the peer asked us to replace (connect request) does not count as its dial.
   const before = o.registry.get(state.hex)
   const info = beginAttempt(state, local, remote.nat, found.via)
-  if (plan.unreachable !== undefined && plan.direct.length === 0) throw new Error(plan.unreachable)
+  if (plan.unreachable !== undefined && plan.direct.length === 0) {
+    const turn = planTurn({ ourRelayed: o.turn?.relayed(), remote, weDial })
+    if (turn === undefined) throw new Error(plan.unreachable)
+    info.tried.push('turn')
+    requestConnect(o, state, found)
+    const connection = await connectViaTurn(turn, {
+      ...o,
+      key: state.key,
+      hex: state.hex,
+      topic,
+      signal,
+      before,
+      timeoutMs: o.acceptWaitMs ?? 15_000,
+      phase: (phase) => {
+        state.attempt!.phase = phase
+      },
+    })
+    if (connection) return connected(o, state, info, 'turn', connection)
+    info.used = 'turn'
+    info.elapsedMs = Date.now() - state.startedAt
+    delete info.failure
+    return
+  }
   const failures: string[] = []
   if (weDial) {
     const technique: Technique = found.via === 'mdns' || plan.punch === undefined ? 'lan' : 'direct'

@@ -37,13 +37,15 @@ export function planTurn(input: {
   const permit = remote.addresses
     .filter((a) => a.kind === 'public' && !a.host.includes(':'))
     .map((a) => a.host)
-  return permit.length > 0 ? { role: 'accept', permit: [...new Set(permit)].slice(0, 4) } : undefined
+  return permit.length > 0
+    ? { role: 'accept', permit: [...new Set(permit)].slice(0, 4) }
+    : undefined
 }
 
 export interface TurnConnectContext {
   transport: Transport
   registry: ConnectionRegistry
-  turn: TurnAccess | undefined
+  turn?: TurnAccess | undefined
   key: Uint8Array
   hex: string
   topic: TopicKeys
