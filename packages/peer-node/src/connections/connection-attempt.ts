@@ -10,9 +10,16 @@ import {
 } from '@harddrive-party/wire-protocol'
 import { describeError } from '../errors'
 import type { ConnectionRegistry } from './connection-registry'
+import { ipv6Targets, openIpv6Pinholes } from './ipv6-pinhole'
 import { type AttemptInfo, best, type PeerState, REQUEST_INTERVAL_MS } from './peer-state'
 import { type DialAddress, planConnection, type Technique } from './technique'
-import { connectViaTurn, planTurn, type TurnAccess } from './turn-connect'
+import {
+  connectViaTurn,
+  isRelayedConnection,
+  planTurn,
+  type TurnAccess,
+  type TurnPlan,
+} from './turn-connect'
 
 /** What one attempt to reach a peer uses (the connector's options without its scheduling). */
 export interface AttemptOptions {
@@ -86,22 +93,25 @@ export async function attemptConnection(
   const local = o.localNat()
   const remote = found.announcement
   const weDial = isDialer(o.publicKey, state.key)
-  const plan = planConnection({
-    local,
-    remote,
-    via: found.via,
-    weDial,
-    localIpv6: o.hasIpv6?.() ?? false,
-  })
+  const localIpv6 = o.hasIpv6?.() ?? false
+  const input = { local, remote, via: found.via, weDial, localIpv6 }
+  const plan = planConnection(input)
+  // Both on IPv6: the acceptor opens its firewall towards the dialer (simultaneous open).
+  const bothIpv6 = localIpv6 && found.via === 'mqtt' && ipv6Targets(remote.addresses).length > 0
+  if (bothIpv6 && !weDial) openIpv6Pinholes(o.transport.socket, remote.addresses, signal, o.log)
+  // TURN where IPv4 punching cannot work (with IPv6 on both sides: after the IPv6 dial).
+  const v4 = bothIpv6 ? planConnection({ ...input, localIpv6: false }) : plan
+  const turn =
+    v4.unreachable !== undefined && v4.direct.length === 0
+      ? planTurn({ ourRelayed: o.turn?.relayed(), remote, weDial })
+      : undefined
   // A connection the peer asked us to replace (connect request) does not count as its dial.
   const before = o.registry.get(state.hex)
   const info = beginAttempt(state, local, remote.nat, found.via)
-  if (plan.unreachable !== undefined && plan.direct.length === 0) {
-    const turn = planTurn({ ourRelayed: o.turn?.relayed(), remote, weDial })
-    if (turn === undefined) throw new Error(plan.unreachable)
+  const viaTurn = async (turn: TurnPlan): Promise<void> => {
     info.tried.push('turn')
     requestConnect(o, state, found)
-    const connection = await connectViaTurn(turn, {
+    const { connection, dialled } = await connectViaTurn(turn, {
       ...o,
       key: state.key,
       hex: state.hex,
@@ -113,11 +123,15 @@ export async function attemptConnection(
         state.attempt!.phase = phase
       },
     })
-    if (connection) return connected(o, state, info, 'turn', connection)
-    info.used = 'turn'
+    if (dialled) return connected(o, state, info, 'turn', connection)
+    // While we waited, the peer may have reached us over IPv6 instead.
+    info.used = isRelayedConnection(connection) ? 'turn' : bothIpv6 ? 'ipv6' : 'accepted'
     info.elapsedMs = Date.now() - state.startedAt
     delete info.failure
-    return
+  }
+  if (plan.unreachable !== undefined && plan.direct.length === 0) {
+    if (turn === undefined) throw new Error(plan.unreachable)
+    return viaTurn(turn)
   }
   const failures: string[] = []
   if (weDial) {
@@ -135,6 +149,7 @@ export async function attemptConnection(
     }
   }
   if (plan.punch === undefined) {
+    if (turn !== undefined) return viaTurn(turn) // the IPv6 dial failed, or we wait for either
     if (weDial) throw new Error(failures.join('; ') || 'no address to dial')
     return // the dialer dials us; nothing to do until it does
   }

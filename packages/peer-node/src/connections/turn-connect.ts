@@ -60,24 +60,25 @@ export interface TurnConnectContext {
 
 /**
  * Connects through a TURN relay: dials the peer's relayed address, or permits the peer on ours
- * and waits for its connection. Resolves with the dialled connection (to be registered), or
- * undefined when the peer's dial arrived (already registered). Throws with the reason.
+ * and waits for its connection. Resolves with the connection and whether we dialled it (then it
+ * is still to be registered; an accepted one is registered already). Throws with the reason.
  */
 export async function connectViaTurn(
   plan: TurnPlan,
   c: TurnConnectContext,
-): Promise<Connection | undefined> {
+): Promise<{ connection: Connection; dialled: boolean }> {
   if (plan.role === 'dial') {
     c.phase('dial')
     const timeout = AbortSignal.timeout(c.timeoutMs)
     try {
       // UDX only: the relay forwards UDP; the peer may permit us a moment after our first packet,
       // which UDX retransmits.
-      return await c.transport.dial(plan.address, c.key, {
+      const connection = await c.transport.dial(plan.address, c.key, {
         topic: c.topic,
         carriers: ['udx'],
         signal: AbortSignal.any([c.signal, timeout]),
       })
+      return { connection, dialled: true }
     } catch (err) {
       if (c.signal.aborted) throw c.signal.reason
       const why = timeout.aborted ? `no answer within ${c.timeoutMs} ms` : describeError(err)
@@ -93,5 +94,11 @@ export async function connectViaTurn(
   if (connection === undefined) {
     throw new Error(`turn: the peer did not dial our relayed address within ${c.timeoutMs} ms`)
   }
-  return undefined
+  return { connection, dialled: false }
+}
+
+/** Whether an accepted connection came through our relay (its loopback stand-in for the peer). */
+export function isRelayedConnection(connection: Connection): boolean {
+  const host = connection.remoteAddress.host
+  return host === '127.0.0.1' || host === '::ffff:127.0.0.1'
 }
