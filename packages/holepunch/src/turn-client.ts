@@ -9,7 +9,7 @@ import {
 } from './datagram-socket'
 import { HolepunchError } from './errors'
 import { defaultLogger } from './logger'
-import { STUN_DEFAULTS, type StunRetransmitOptions } from './stun-client'
+import type { StunRetransmitOptions } from './stun-client'
 import { isStunMessage, STUN_TRANSACTION_ID_BYTES } from './stun-message'
 import {
   ATTR,
@@ -34,6 +34,7 @@ import {
   verifyIntegrity as verifyIntegrityOf,
 } from './turn-message'
 import type { TurnServer } from './turn-server'
+import { TurnTransactions } from './turn-transactions'
 
 export interface TurnClientOptions extends StunRetransmitOptions {
   /** An IP literal (resolve names first), port and long-term credentials. */
@@ -60,14 +61,6 @@ const MAX_CHANNELS = 64
 const MAX_PERMISSIONS = 256
 /** Peer addresses per CreatePermission request. */
 const PERMISSIONS_PER_REQUEST = 8
-const MAX_PENDING = 32
-
-interface Pending {
-  resolve(message: TurnMessage): void
-  reject(err: unknown): void
-  key: Uint8Array | undefined
-  badIntegrity: number
-}
 
 /**
  * A TURN (RFC 8656) client over UDP: one allocation on one server, long-term credentials,
@@ -78,7 +71,7 @@ interface Pending {
 export class TurnClient {
   readonly #o: TurnClientOptions
   readonly #log: Logger
-  readonly #pending = new Map<string, Pending>()
+  readonly #transactions: TurnTransactions
   readonly #permissions = new Set<string>()
   readonly #channels = new Map<string, number>()
   readonly #peersByChannel = new Map<number, SocketAddress>()
@@ -97,6 +90,7 @@ export class TurnClient {
   constructor(options: TurnClientOptions) {
     this.#o = options
     this.#log = options.log ?? defaultLogger('turn')
+    this.#transactions = new TurnTransactions(options, this.#log)
     this.#unsubscribe = options.socket.onMessage((data, from) => this.#onMessage(data, from))
   }
 
@@ -184,8 +178,7 @@ export class TurnClient {
     }
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
-    for (const p of this.#pending.values()) p.reject(this.#closed)
-    this.#pending.clear()
+    this.#transactions.rejectAll(this.#closed!)
   }
 
   #stop(reason: HolepunchError, notify: boolean): void {
@@ -280,7 +273,7 @@ export class TurnClient {
             ]
       const withId = attrs.map(([t, v]): Attribute => [t, rexor(t, v, tid)])
       const key = this.#key
-      const res = await this.#transact(
+      const res = await this.#transactions.start(
         encodeTurnMessage(method, 'request', tid, [...withId, ...auth], key),
         tid,
         key,
@@ -307,65 +300,6 @@ export class TurnClient {
     }
   }
 
-  #transact(
-    request: Uint8Array,
-    tid: Uint8Array,
-    key: Uint8Array | undefined,
-    closing: boolean,
-  ): Promise<TurnMessage> {
-    if (this.#pending.size >= MAX_PENDING) {
-      return Promise.reject(new HolepunchError('RATE_LIMITED', 'too many TURN requests in flight'))
-    }
-    const rtoMs = this.#o.rtoMs ?? STUN_DEFAULTS.rtoMs
-    const maxRequests = closing ? 2 : (this.#o.maxRequests ?? STUN_DEFAULTS.maxRequests)
-    const lastWait = closing ? 2 : (this.#o.lastWaitFactor ?? STUN_DEFAULTS.lastWaitFactor)
-    const id = hex(tid)
-    const { server, socket } = this.#o
-    return new Promise<TurnMessage>((resolve, reject) => {
-      let requests = 0
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const finish = (): void => {
-        clearTimeout(timer)
-        this.#pending.delete(id)
-      }
-      const pending: Pending = {
-        key,
-        badIntegrity: 0,
-        resolve: (m) => {
-          finish()
-          resolve(m)
-        },
-        reject: (e) => {
-          finish()
-          reject(e)
-        },
-      }
-      const transmit = (): void => {
-        requests++
-        socket.send(request, server.port, server.host).catch((err: unknown) => {
-          this.#log('send to %s failed: %O', formatAddress(server), err)
-        })
-        const waitMs = requests < maxRequests ? rtoMs * 2 ** (requests - 1) : rtoMs * lastWait
-        timer = setTimeout(() => {
-          if (requests < maxRequests) return transmit()
-          pending.reject(
-            pending.badIntegrity > 0
-              ? new HolepunchError(
-                  'TURN_UNAUTHORIZED',
-                  `${pending.badIntegrity} answer(s) from ${formatAddress(server)} failed MESSAGE-INTEGRITY`,
-                )
-              : new HolepunchError(
-                  'TURN_TIMEOUT',
-                  `no answer from TURN server ${formatAddress(server)} after ${requests} requests`,
-                ),
-          )
-        }, waitMs)
-      }
-      this.#pending.set(id, pending)
-      transmit()
-    })
-  }
-
   #onMessage(data: Uint8Array, from: SocketAddress): void {
     if (!sameAddress(from, this.#o.server)) return // only the server may speak to this socket
     const channelData = decodeChannelData(data)
@@ -375,7 +309,7 @@ export class TurnClient {
       return
     }
     if (!isStunMessage(data)) return
-    const pending = this.#pending.get(hex(data.subarray(8, 8 + STUN_TRANSACTION_ID_BYTES)))
+    const pending = this.#transactions.get(data.subarray(8, 8 + STUN_TRANSACTION_ID_BYTES))
     let message: TurnMessage | undefined
     try {
       message = decodeTurnMessage(data)
@@ -434,10 +368,6 @@ function clampLifetime(sec: number): number {
 
 function newTransactionId(): Uint8Array {
   return new Uint8Array(randomBytes(STUN_TRANSACTION_ID_BYTES))
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex')
 }
 
 function utf8(text: string): Uint8Array {

@@ -166,9 +166,14 @@ describe.skipIf(!!skip)('hard <-> hard through coturn TURN', () => {
     )
     expect(ok).toBe(ROUNDS)
     expect(JSON.parse(await ask(py, `ls ${kx} share`, /^ls /))).toEqual(['share/song.flac'])
+    // Both allocations live on coturn until stop, which deletes them (Refresh, lifetime 0).
+    const relayPorts = async () => (await lab.pub.exec('ss', ['-ulnH'])).toString()
+    for (const r of [relayedX!, relayedY!]) expect(await relayPorts()).toContain(`${r} `)
     for (const p of [px, py]) {
       p.send('stop')
       await p.waitForLine('stopped', { timeoutMs: 15_000 })
     }
+    const after = await relayPorts()
+    for (const r of [relayedX!, relayedY!]) expect(after).not.toContain(`${r} `)
   }, 240_000)
 })
