@@ -168,7 +168,8 @@ export class TurnClient {
 
   /** Deletes the allocation (a Refresh with lifetime 0) and stops every timer. */
   async close(): Promise<void> {
-    if (this.#closed !== undefined) return
+    if (this.#unsubscribe === undefined) return
+    // After a failed refresh the allocation is stopped already: nothing to delete then.
     const allocated = this.#allocated
     this.#stop(new HolepunchError('TURN_CLOSED', 'the TURN client was closed'), false)
     if (allocated) {

@@ -22,6 +22,8 @@ export interface TurnRelayOptions extends StunRetransmitOptions {
   idleMs?: number
   lifetimeSec?: number
   maxAuthRounds?: number
+  /** The allocation ended on its own (a refresh failed): the relayed address is gone. */
+  onClose?: (reason: HolepunchError) => void
   log?: Logger
 }
 
@@ -122,6 +124,7 @@ export async function createTurnRelay(options: TurnRelayOptions): Promise<TurnRe
     },
     onClose(reason) {
       log.error('%s: %s', shown, reason.message)
+      options.onClose?.(reason)
     },
     log,
   })

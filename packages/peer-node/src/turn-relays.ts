@@ -24,6 +24,8 @@ export interface TurnInfo {
 export interface TurnRelaysOptions {
   /** `turn://user:pass@host:port` entries, tried in order until one allocates. */
   servers: readonly (string | TurnServer)[]
+  /** Our allocation ended on its own (a refresh failed); `relayed` is now undefined. */
+  onLost?: () => void
   log: PeerNodeLogger
 }
 
@@ -35,6 +37,7 @@ export interface TurnRelaysOptions {
 export class TurnRelays {
   readonly #servers: TurnServer[]
   readonly #log: PeerNodeLogger
+  readonly #onLost: (() => void) | undefined
   #relay: TurnRelay | undefined
   #starting: Promise<TurnRelay | undefined> | undefined
   #lastError: string | undefined
@@ -43,6 +46,7 @@ export class TurnRelays {
     // Parsed up front: a bad URL is the caller's mistake, reported at start (TURN_BAD_SERVER).
     this.#servers = options.servers.map((s) => parseTurnServer(s))
     this.#log = options.log
+    this.#onLost = options.onLost
   }
 
   get relayed(): { host: string; port: number } | undefined {
@@ -84,7 +88,19 @@ export class TurnRelays {
   async #allocate(target: { host: string; port: number }): Promise<TurnRelay | undefined> {
     for (const server of this.#servers) {
       try {
-        this.#relay = await createTurnRelay({ server, target, log: this.#log })
+        const relay = await createTurnRelay({
+          server,
+          target,
+          log: this.#log,
+          onClose: (reason) => {
+            if (this.#relay !== relay) return
+            this.#lastError = reason.message
+            this.#relay = undefined
+            void relay.close().catch(() => {})
+            this.#onLost?.()
+          },
+        })
+        this.#relay = relay
         this.#log(
           'TURN allocation on %s: relayed %s:%d',
           this.#relay.server,

@@ -173,7 +173,8 @@ describe.skipIf(!!skip)('hard <-> hard through coturn TURN', () => {
       p.send('stop')
       await p.waitForLine('stopped', { timeoutMs: 15_000 })
     }
-    const after = await relayPorts()
-    for (const r of [relayedX!, relayedY!]) expect(after).not.toContain(`${r} `)
+    for (const r of [relayedX!, relayedY!]) {
+      await expect.poll(relayPorts, { timeout: 5000 }).not.toContain(`${r} `)
+    }
   }, 240_000)
 })

@@ -43,7 +43,12 @@ export async function wireNat(
   }
   await announcer.refresh(signal)
   if (o.turnServers !== undefined && o.turnServers.length > 0) {
-    const turn = new TurnRelays({ servers: o.turnServers, log: logger('turn') })
+    // A lost allocation is unannounced; the `change` that follows allocates again.
+    const turn = new TurnRelays({
+      servers: o.turnServers,
+      log: logger('turn'),
+      onLost: () => announcer.setRelayed(undefined),
+    })
     parts.turn = turn
     // A relayed address only helps a hard NAT (everything else punches): allocate when we are
     // one, now or after a later NAT check.
