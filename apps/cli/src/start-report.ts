@@ -81,5 +81,9 @@ export async function scanShares(node: PeerNode, signal: AbortSignal): Promise<v
 export function natLine(node: PeerNode): string {
   const r = node.nat
   const at = r.publicAddress ? ` at ${r.publicAddress.host}:${r.publicAddress.port}` : ''
-  return `NAT: ${r.nat}${at} (${r.reason})`
+  const turn = node.turn
+  const relayed = turn
+    ? `; TURN relay at ${turn.relayed.host}:${turn.relayed.port} (${turn.server})`
+    : ''
+  return `NAT: ${r.nat}${at} (${r.reason})${relayed}`
 }

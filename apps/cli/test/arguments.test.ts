@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { startConfig } from '../src/start-options'
 import { runCli } from './helpers'
 
 const dir = mkdtempSync(join(tmpdir(), 'hdp-cli-args-'))
@@ -30,6 +31,7 @@ describe('harddrive-party arguments', () => {
       '--no-mdns',
       '--embedded-broker',
       '--stun-server',
+      '--turn-server',
       '--ui-addr',
       '--upload-slots',
       '--verbose',
@@ -79,6 +81,10 @@ describe('harddrive-party arguments', () => {
     [['start', '--ui-addr', 'localhost'], '--ui-addr must be HOST:PORT'],
     [['start', '--mqtt-server', 'http://x'], '--mqtt-server must be an mqtt://'],
     [['start', 'movie-night'], "start takes no arguments, got 'movie-night'"],
+    [
+      ['start', '--turn-server', 'stun://me:hunter2@198.51.100.1'],
+      "--turn-server must be turn://user:pass@host:port, got 'stun://me:***@198.51.100.1'",
+    ],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ])('%j is one clear line on stderr and exit code 2', async (args, message) => {
     const { code, stdout, stderr } = await runCli(args)
@@ -100,5 +106,16 @@ describe('harddrive-party arguments', () => {
     ])
     expect(code).toBe(2)
     expect(stderr).toContain(`--share-dir: not a directory: ${file}`)
+  })
+})
+
+describe('--turn-server', () => {
+  it('is repeatable and reaches peer-node as turnServers', () => {
+    const urls = ['turn://me:p%40ss@198.51.100.1:3478', 'turn://me:pw@[2001:db8::1]']
+    const config = startConfig(
+      { strings: { 'turn-server': urls, storage: [dir] }, flags: {}, positionals: [] },
+      { HOME: dir },
+    )
+    expect(config.node.turnServers).toEqual(urls)
   })
 })

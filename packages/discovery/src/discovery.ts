@@ -5,6 +5,7 @@ import type {
   Identity,
   NatType,
   PortAllocation,
+  SocketAddress,
   TopicKeys,
 } from '@harddrive-party/wire-protocol'
 import type { ConnectRequest } from '@harddrive-party/wire-protocol/internal'
@@ -18,6 +19,8 @@ export interface AnnouncementInput {
   addresses: AnnouncedAddress[]
   nat: NatType
   portAllocation?: PortAllocation
+  /** A TURN relayed address we hold (announced and sent in connect requests). */
+  relayed?: SocketAddress
 }
 
 /** Where a peer was found. */

@@ -343,6 +343,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
       timestamp: Date.now(),
       nonce: crypto.getRandomValues(new Uint8Array(16)),
       ...(input.portAllocation !== undefined ? { portAllocation: input.portAllocation } : {}),
+      ...(input.relayed !== undefined ? { relayed: input.relayed } : {}),
     }
     const sealed = sealConnectRequest(request, topic, seedOf(this.#o.identity))
     return link.send(connectInbox(topic, to), sealed)

@@ -36,6 +36,7 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
   #lan: string[] = []
   #ipv6: string[] = []
   #mapping: { host: string; port: number } | undefined
+  #relayed: { host: string; port: number } | undefined
 
   constructor(options: AnnouncerOptions) {
     super()
@@ -59,6 +60,19 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
     if (JSON.stringify(this.announcement()) !== before) {
       this.safeDispatchEvent('change', { detail: this.#report })
     }
+  }
+
+  /** Our TURN relayed address, announced while we hold one (peers that cannot punch dial it). */
+  setRelayed(relayed: { host: string; port: number } | undefined): void {
+    const before = JSON.stringify(this.announcement())
+    this.#relayed = relayed
+    if (JSON.stringify(this.announcement()) !== before) {
+      this.safeDispatchEvent('change', { detail: this.#report })
+    }
+  }
+
+  get relayed(): { host: string; port: number } | undefined {
+    return this.#relayed
   }
 
   /** The report with a usable port mapping applied: what we announce and plan with. */
@@ -115,6 +129,7 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
       addresses: addresses.slice(0, 16),
       nat: r.nat,
       ...(r.portAllocation !== 'unknown' ? { portAllocation: r.portAllocation } : {}),
+      ...(this.#relayed ? { relayed: { ...this.#relayed } } : {}),
     }
   }
 

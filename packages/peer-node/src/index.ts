@@ -81,6 +81,7 @@ export {
 export type { Upload, UploadState } from './serving/upload-tracker'
 export { defaultStorageDir } from './storage/default-storage-dir'
 export type { StorageLayout } from './storage/storage-dir'
+export type { TurnInfo } from './turn-relays'
 export type {
   AbortOptions,
   ConnectionSummary,

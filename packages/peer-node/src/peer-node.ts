@@ -16,6 +16,7 @@ import { createPeerClient, type PeerClient } from './remote/peer-client'
 import { createRequestServer, type ServingLimits } from './serving/request-server'
 import { defaultStorageDir } from './storage/default-storage-dir'
 import { openStorage, storageLayout } from './storage/storage-dir'
+import type { TurnInfo } from './turn-relays'
 import type { AbortOptions, PeerInfo, PeerNode, PeerNodeEvents, PeerNodeOptions } from './types'
 import { bindTransport } from './wiring/bind-transport'
 import { type Running, releaseRunning } from './wiring/running'
@@ -81,6 +82,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   get portMapping(): PortMappingInfo | undefined {
     return this.#require().mapper?.info
+  }
+
+  get turn(): TurnInfo | undefined {
+    return this.#require().turn?.info
   }
 
   address() {

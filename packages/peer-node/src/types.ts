@@ -16,6 +16,7 @@ import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
 import type { Upload } from './serving/upload-tracker'
 import type { StorageLayout } from './storage/storage-dir'
+import type { TurnInfo } from './turn-relays'
 
 // One home for shared types (wire-protocol); re-exported for our modules and the package door.
 export type { AbortOptions }
@@ -103,6 +104,12 @@ export interface PeerNodeOptions {
    * SSDP multicast on the LAN, which the app turns on, not the library.
    */
   portMapping?: PortMappingOptions | false
+  /**
+   * TURN servers (`turn://user:pass@host:port`, UDP), tried in order. When our NAT is hard we
+   * allocate a relayed address on the first that works and announce it: a peer that cannot punch
+   * to us (hard↔hard) dials it (technique `turn`). Default none.
+   */
+  turnServers?: readonly string[]
   /** MQTT discovery (discovery's options), or `false`. Default `{}` (the public broker). */
   mqtt?: Omit<MqttDiscoveryOptions, 'identity' | 'getAnnouncement'> | false
   /** mDNS discovery (`interface` required; the port is the transport's), or `false` (default). */
@@ -170,6 +177,8 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
   readonly nat: NatReport
   /** Our router's port mapping while we hold one (`portMapping` option), for the doctor. */
   readonly portMapping: PortMappingInfo | undefined
+  /** Our TURN allocation while we hold one (`turnServers` option), for the doctor. */
+  readonly turn: TurnInfo | undefined
   /** Joins a topic (persisted; rejoined at every start). */
   join(name: string, options?: AbortOptions): Promise<void>
   /** Leaves a topic: its announcement is cleared, connections only it justified close. */

@@ -40,6 +40,11 @@ export interface Announcement {
   addresses: AnnouncedAddress[]
   nat: NatType
   portAllocation?: PortAllocation
+  /**
+   * A TURN relayed address (RFC 8656) the peer holds on a TURN server: a peer that can reach it
+   * no other way dials it (the holder permits the dialer's IP first). A `public` address.
+   */
+  relayed?: SocketAddress
   /** ms since the Unix epoch when this announcement was made. */
   timestamp: number
   /** 16 random bytes, fresh for each announcement (replay detection). */
@@ -147,6 +152,7 @@ export function announcementToWire(a: Announcement): Record<string, unknown> {
     addresses: a.addresses.map((x) => ({ host: x.host, port: x.port, kind: x.kind, tcp: x.tcp })),
     nat: a.nat,
     portAllocation: a.portAllocation,
+    relayed: a.relayed ? { host: a.relayed.host, port: a.relayed.port } : undefined,
     timestamp: a.timestamp,
     nonce: a.nonce,
   }
@@ -180,6 +186,17 @@ export function announcementFromWire(value: unknown): Announcement {
         : 'unknown',
     timestamp: uint(m, 'timestamp', 'announcement'),
     nonce: bytes(m, 'nonce', 'announcement', { min: 16, max: 16 }),
+  }
+  if (has(m, 'relayed')) {
+    const r = asFields(field(m, 'relayed'), 'announcement.relayed')
+    const relayed = {
+      host: validateHost(field(r, 'host'), 'announcement.relayed.host'),
+      port: uint(r, 'port', 'announcement.relayed', 65535),
+    }
+    // A dial target like any public address; port 0 (unknown) makes no sense for a relay.
+    checkAnnouncedAddress(relayed.host, relayed.port || 1, 'public', 'announcement.relayed')
+    if (relayed.port === 0) throw new WireError('BAD_ADDRESS', 'announcement.relayed: port 0')
+    announcement.relayed = relayed
   }
   const alloc = field(m, 'portAllocation')
   if ((PORT_ALLOCATIONS as readonly unknown[]).includes(alloc))

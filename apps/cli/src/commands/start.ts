@@ -71,6 +71,13 @@ const args = {
     description: 'STUN server for NAT detection (repeatable)',
     default: 'a public list',
   },
+  'turn-server': {
+    type: 'string',
+    valueHint: 'turn://user:pass@host:port',
+    description:
+      'TURN server (UDP) of your group (repeatable): relays to peers no punch reaches when we are behind a hard NAT',
+    default: 'none',
+  },
   stun: {
     type: 'boolean',
     default: true,

@@ -17,6 +17,7 @@ const TECHNIQUE_WORDS: Record<string, string> = {
   simultaneous: 'by both sides punching at once',
   birthday: 'by trying many ports at once (strict routers)',
   'port-prediction': 'by guessing the next port its router will use',
+  turn: "through your group's TURN relay (it sees only encrypted bytes)",
   remembered: 'at an address that worked before',
   accepted: 'they reached us',
 }
