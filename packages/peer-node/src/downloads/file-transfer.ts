@@ -19,11 +19,13 @@ export interface TransferContext {
 }
 
 /**
- * How a transfer ended. `done` and `failed` are recorded; `retry` means the file goes back to
+ * How a transfer ended. `done` carries the complete part, still open and not yet synced (the
+ * caller makes it durable and puts it in place, see `durable-batch.ts`; absent when the final
+ * file was already there); `failed` is recorded; `retry` means the file goes back to
  * the queue (the peer left, is busy, the transfer broke); `disk-full` halts the queue.
  */
 export type TransferOutcome =
-  | { kind: 'done'; localPath: string }
+  | { kind: 'done'; localPath: string; part?: PartFile }
   | { kind: 'failed'; reason: string; unsafeName: boolean }
   | { kind: 'retry'; reason: string }
   | { kind: 'disk-full'; reason: string }
@@ -53,17 +55,20 @@ export async function transferFile(
   const existing = await stat(finalPath).catch(() => undefined)
   const part = await PartFile.open(finalPath).catch((err: unknown) => err)
   if (!(part instanceof PartFile)) return classify(part)
+  let outcome: TransferOutcome | undefined
   try {
     if (existing?.isFile() && existing.size === file.size && part.size === 0) {
       await part.close()
       await rmPart(part)
       return { kind: 'done', localPath: finalPath }
     }
-    return await receive(context, client, file, part)
+    outcome = await receive(context, client, file, part)
+    return outcome
   } catch (err) {
     return classify(err)
   } finally {
-    await part.close()
+    // A complete part is handed over open; any other is closed here.
+    if (outcome?.kind !== 'done') await part.close()
   }
 }
 
@@ -147,8 +152,7 @@ async function receive(
       }
       if (check !== undefined) throw check
     }
-    await part.complete()
-    return { kind: 'done', localPath: part.finalPath }
+    return { kind: 'done', localPath: part.finalPath, part }
   }
   return { kind: 'retry', reason: `${file.path} keeps changing` }
 }
@@ -171,7 +175,7 @@ async function restart(
 
 const FATAL_REMOTE = new Set(['NOT_FOUND', 'FORBIDDEN', 'BAD_REQUEST', 'BAD_PATH', 'TOO_LARGE'])
 
-function classify(err: unknown): TransferOutcome {
+export function classify(err: unknown): TransferOutcome {
   const reason = err instanceof Error ? err.message : String(err)
   if (isPeerNodeError(err)) {
     if (err.code === 'UNSAFE_NAME') return { kind: 'failed', reason, unsafeName: true }

@@ -5,8 +5,10 @@ import { PART_SUFFIX } from './local-path'
 /**
  * A file being downloaded: its bytes go to `<final>.part`, and where that file ends is where the
  * download resumes (the disk is the truth, not a counter that may run ahead of it). Complete:
- * fsync, then an atomic rename to the final name, so a final name never holds half a file.
- * Range-based: `write` takes a position, so several sources or re-fetched ranges fit later.
+ * `sync` (fsync), then `install` (an atomic rename to the final name), so a final name never
+ * holds half a file nor bytes not yet on the disk. Completed parts are synced in batches (see
+ * `durable-batch.ts`). Range-based: `write` takes a position, so several sources or re-fetched
+ * ranges fit later.
  */
 export class PartFile {
   readonly finalPath: string
@@ -64,9 +66,13 @@ export class PartFile {
     this.#size = length
   }
 
-  /** fsync, close, and rename into place atomically. */
-  async complete(): Promise<void> {
+  /** fsync: the bytes are on the disk, not only in the page cache. */
+  async sync(): Promise<void> {
     await this.#handle.sync()
+  }
+
+  /** Close and rename into place atomically (after {@link sync}). */
+  async install(): Promise<void> {
     await this.#handle.close()
     await rename(this.partPath, this.finalPath)
   }
