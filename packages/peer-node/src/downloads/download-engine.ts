@@ -62,6 +62,7 @@ export class DownloadEngine {
   #pumpQueued = false
   #timer: NodeJS.Timeout | undefined
   readonly #durable: DurableBatch
+  readonly #folders = new Set<string>()
 
   constructor(options: EngineOptions) {
     this.#o = options
@@ -221,20 +222,20 @@ export class DownloadEngine {
         })
         if (batch.length === 0) return
         const base = wishlist.get(batch[0]!.requestId)?.path ?? batch[0]!.path
-        const outcomes = await Promise.all(
-          batch.map((file) => this.#transfer(peer, client, file, base)),
+        // Each file is handed on as soon as it is complete, not when its batch is.
+        await Promise.all(
+          batch.map(async (file) => {
+            const outcome = await this.#transfer(peer, client, file, base)
+            if (outcome === ABORTED) {
+              await wishlist.release(file.requestId, file.index).catch(() => undefined)
+            } else if (outcome.kind === 'done') {
+              const { localPath, part } = outcome
+              await this.#durable.add(
+                part === undefined ? { file, localPath } : { file, localPath, part },
+              )
+            } else await this.#record(peer, file, outcome)
+          }),
         )
-        for (const [i, file] of batch.entries()) {
-          const outcome = outcomes[i]!
-          if (outcome === ABORTED) {
-            await wishlist.release(file.requestId, file.index).catch(() => undefined)
-          } else if (outcome.kind === 'done') {
-            const { localPath, part } = outcome
-            await this.#durable.add(
-              part === undefined ? { file, localPath } : { file, localPath, part },
-            )
-          } else await this.#record(peer, file, outcome)
-        }
       }
     } finally {
       this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
@@ -277,6 +278,7 @@ export class DownloadEngine {
   #context(peer: string, signal: AbortSignal) {
     return {
       wishlist: this.#o.wishlist,
+      folders: this.#folders,
       signal,
       buckets: () => [this.#global, this.#peerBucket(peer)],
       onBytes: this.#o.onBytes,

@@ -1,10 +1,10 @@
-import { mkdir, rm, stat } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import type { IndexWishlist, WishlistFile } from '@harddrive-party/index-store'
 import { isPeerNodeError } from '../errors'
 import type { PeerClient, RemoteRead } from '../remote/peer-client'
 import type { TokenBucket } from '../serving/rate-limit'
-import { localName, prepareLocalPath } from './local-path'
-import { PartFile } from './part-file'
+import { localName, prepareLocalTarget } from './local-path'
+import { PartFile, PartWriter } from './part-file'
 
 export interface TransferContext {
   wishlist: IndexWishlist
@@ -14,6 +14,11 @@ export interface TransferContext {
   onBytes: (file: WishlistFile, bytesOnDisk: number) => void
   onQueued: (file: WishlistFile, position: number) => void
   onRestart: (file: WishlistFile, why: string) => void
+  /**
+   * Folders created or checked already (destinations and folders below them): not looked at
+   * again for each file of a folder of thousands.
+   */
+  folders: Set<string>
   /** Where the transfer's bytes go (for `downloads.file()` while it runs). */
   onLocal: (file: WishlistFile, finalPath: string) => void
 }
@@ -44,20 +49,28 @@ export async function transferFile(
   base: string,
 ): Promise<TransferOutcome> {
   let finalPath: string
+  let existingSize: number | undefined
   try {
-    await mkdir(file.destination, { recursive: true })
-    finalPath = await prepareLocalPath(file.destination, localName(file.path, base).segments)
+    if (!context.folders.has(file.destination)) {
+      await mkdir(file.destination, { recursive: true })
+      context.folders.add(file.destination)
+    }
+    const { segments } = localName(file.path, base)
+    const target = await prepareLocalTarget(file.destination, segments, context.folders)
+    finalPath = target.path
+    existingSize = target.existingSize
   } catch (err) {
+    // Looked at again next time: a folder may have been removed or replaced meanwhile.
+    context.folders.clear()
     return classify(err)
   }
   context.onLocal(file, finalPath)
-  // Renamed into place before a crash kept us from recording it: the disk is the truth.
-  const existing = await stat(finalPath).catch(() => undefined)
   const part = await PartFile.open(finalPath).catch((err: unknown) => err)
   if (!(part instanceof PartFile)) return classify(part)
   let outcome: TransferOutcome | undefined
   try {
-    if (existing?.isFile() && existing.size === file.size && part.size === 0) {
+    // Renamed into place before a crash kept us from recording it: the disk is the truth.
+    if (existingSize === file.size && part.size === 0) {
       await part.close()
       await rmPart(part)
       return { kind: 'done', localPath: finalPath }
@@ -119,17 +132,29 @@ async function receive(
     }
     let position = read.offset
     let reportedAt = 0
-    for await (const chunk of read.body) {
-      for (const bucket of context.buckets()) await bucket.take(chunk.length, { signal })
-      await part.write(chunk, position)
-      position += chunk.length
-      // Progress is for people: a few times a second is plenty (a chunk is 64 KiB).
-      const now = performance.now()
-      if (now - reportedAt >= REPORT_MS || position === read.offset + read.length) {
-        reportedAt = now
-        wishlist.progress(current.requestId, current.index, position)
-        context.onBytes(current, position)
+    const writer = new PartWriter(part, position)
+    try {
+      for await (const chunk of read.body) {
+        for (const bucket of context.buckets()) {
+          if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
+        }
+        await writer.push(chunk)
+        position += chunk.length
+        // Progress is for people: a few times a second is plenty (a chunk is 64 KiB).
+        const now = performance.now()
+        if (now - reportedAt >= REPORT_MS) {
+          reportedAt = now
+          wishlist.progress(current.requestId, current.index, position)
+          context.onBytes(current, position)
+        }
       }
+    } finally {
+      // Whatever arrived is written before the part is looked at again (resume from its end).
+      await writer.drain()
+    }
+    if (position > read.offset) {
+      wishlist.progress(current.requestId, current.index, position)
+      context.onBytes(current, position)
     }
     if (part.size !== current.size) {
       return { kind: 'retry', reason: `got ${part.size} of ${current.size} bytes` }

@@ -1,7 +1,7 @@
 import type { IndexWishlist, WishlistRequest } from '@harddrive-party/index-store'
 import { isSharePath } from '@harddrive-party/wire-protocol'
 import { describeError, isPeerNodeError } from '../errors'
-import type { PeerClient } from '../remote/peer-client'
+import type { EntryPage, PeerClient } from '../remote/peer-client'
 
 export interface ExpandContext {
   wishlist: IndexWishlist
@@ -30,15 +30,8 @@ export async function expandRequest(
   client: PeerClient,
   request: WishlistRequest,
 ): Promise<void> {
-  const { signal } = context
-  const options = {
-    recursive: true,
-    pageSize: context.pageSize,
-    signal,
-    ...(request.cursor !== undefined ? { cursor: request.cursor } : {}),
-  }
   try {
-    await appendPages(context, client, request, options)
+    await appendPages(context, client, request)
   } catch (err) {
     // Only a first page can fail the request: later pages keep the files already appended.
     const files = context.wishlist.get(request.id)?.files ?? 0
@@ -62,16 +55,33 @@ async function fail(
   context.onNothing(code, reason)
 }
 
+/**
+ * The first page is short: the first files are queued (and their bytes flow) after listing a
+ * hundred entries, not a thousand, whatever the folder's size.
+ */
+const FIRST_PAGE_ENTRIES = 100
+
 async function appendPages(
   context: ExpandContext,
   client: PeerClient,
   request: WishlistRequest,
-  options: Parameters<PeerClient['lsPages']>[1],
 ): Promise<void> {
-  const { wishlist } = context
+  const { wishlist, signal } = context
   let dir: boolean | undefined
   let any = false
-  for await (const page of client.lsPages(request.path, options)) {
+  let cursor = request.cursor
+  let pageSize =
+    cursor === undefined ? Math.min(FIRST_PAGE_ENTRIES, context.pageSize) : context.pageSize
+  for (;;) {
+    const options = {
+      recursive: true,
+      pageSize,
+      signal,
+      ...(cursor !== undefined ? { cursor } : {}),
+    }
+    const page = await firstPage(client.lsPages(request.path, options))
+    pageSize = context.pageSize
+    cursor = page.cursor
     const files: { path: string; size: number; mtime?: number }[] = []
     for (const e of page.entries) {
       any = true
@@ -96,5 +106,14 @@ async function appendPages(
       done,
       ...(dir !== undefined ? { dir } : {}),
     })
+    if (done) return
   }
+}
+
+/** One page of a listing (each page is its own request: nothing is left open). */
+async function firstPage(pages: AsyncGenerator<EntryPage>): Promise<EntryPage> {
+  const { value, done } = await pages.next()
+  await pages.return(undefined)
+  if (done === true || value === undefined) return { entries: [] }
+  return value
 }

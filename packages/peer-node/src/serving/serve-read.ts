@@ -28,18 +28,24 @@ export async function serveRead(
   answer: AnswerStream,
 ): Promise<void> {
   const { store, slots, peer } = context
-  // Fail fast (no slot, no queue place) for what can be known now.
-  const resolved = await store.resolve(request.path, { signal: context.signal })
-  if (resolved.dir) throw new PeerNodeError('BAD_REQUEST', `${request.path} is a directory`)
-  checkFile(request, resolved)
+  // A free slot: straight to the file (its checks are made on the open descriptor below), so
+  // a small file costs one resolution, not two.
+  let release = slots.tryAcquire(peer)
+  let signal = context.signal
+  if (release === undefined) {
+    // Fail fast (no slot, no queue place) for what can be known now.
+    const resolved = await store.resolve(request.path, { signal: context.signal })
+    if (resolved.dir) throw new PeerNodeError('BAD_REQUEST', `${request.path} is a directory`)
+    checkFile(request, resolved)
 
-  // The requester may give up while waiting: its abort ends our wait too.
-  const waiting = new AbortController()
-  void answer.stream.closed.then(() => waiting.abort(new PeerNodeError('INTERRUPTED', 'gone')))
-  const signal = AbortSignal.any([context.signal, waiting.signal])
-  const positions = positionSender(answer)
-  const release = await slots.acquire(peer, { signal, onPosition: positions.send })
-  positions.stop() // nothing may follow the header but file bytes
+    // The requester may give up while waiting: its abort ends our wait too.
+    const waiting = new AbortController()
+    void answer.stream.closed.then(() => waiting.abort(new PeerNodeError('INTERRUPTED', 'gone')))
+    signal = AbortSignal.any([context.signal, waiting.signal])
+    const positions = positionSender(answer)
+    release = await slots.acquire(peer, { signal, onPosition: positions.send })
+    positions.stop() // nothing may follow the header but file bytes
+  }
   try {
     const file = await store.open(request.path, { signal })
     try {

@@ -64,6 +64,14 @@ export class UploadSlots {
     return { active: this.#active, waiting }
   }
 
+  /** A slot for `peer` now if one is free and nobody of `peer` waits; undefined otherwise. */
+  tryAcquire(peer: string): (() => void) | undefined {
+    const queue = this.#queueOf(peer)
+    if (queue.waiters.length === 0 && this.#canGrant(queue)) return this.#take(peer, queue)
+    this.#forgetIfIdle(peer, queue)
+    return undefined
+  }
+
   /**
    * Waits for a slot for `peer`; resolves with the function that gives it back (call it once,
    * in a `finally`). Throws `BUSY` at once when `peer` already has the most reads waiting.
