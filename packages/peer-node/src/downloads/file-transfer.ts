@@ -4,7 +4,7 @@ import { isPeerNodeError } from '../errors'
 import type { PeerClient, RemoteRead } from '../remote/peer-client'
 import type { TokenBucket } from '../serving/rate-limit'
 import { localName, prepareLocalTarget } from './local-path'
-import { PartFile, PartWriter } from './part-file'
+import { PartFile } from './part-file'
 
 export interface TransferContext {
   wishlist: IndexWishlist
@@ -132,25 +132,19 @@ async function receive(
     }
     let position = read.offset
     let reportedAt = 0
-    const writer = new PartWriter(part, position)
-    try {
-      for await (const chunk of read.body) {
-        for (const bucket of context.buckets()) {
-          if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
-        }
-        await writer.push(chunk)
-        position += chunk.length
-        // Progress is for people: a few times a second is plenty (a chunk is 64 KiB).
-        const now = performance.now()
-        if (now - reportedAt >= REPORT_MS) {
-          reportedAt = now
-          wishlist.progress(current.requestId, current.index, position)
-          context.onBytes(current, position)
-        }
+    for await (const chunk of read.body) {
+      for (const bucket of context.buckets()) {
+        if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
       }
-    } finally {
-      // Whatever arrived is written before the part is looked at again (resume from its end).
-      await writer.drain()
+      await part.write(chunk, position)
+      position += chunk.length
+      // Progress is for people: a few times a second is plenty (a chunk is 64 KiB).
+      const now = performance.now()
+      if (now - reportedAt >= REPORT_MS) {
+        reportedAt = now
+        wishlist.progress(current.requestId, current.index, position)
+        context.onBytes(current, position)
+      }
     }
     if (position > read.offset) {
       wishlist.progress(current.requestId, current.index, position)

@@ -100,60 +100,6 @@ function skipBytes(chunks: Uint8Array[], n: number): Uint8Array[] {
   return chunks
 }
 
-/**
- * Writes a transfer's chunks in order without waiting for each: while one write is on its way,
- * the chunks that arrive meanwhile queue and go out together in the next (one `writev`), so the
- * stream is read on while the disk works and a 1 GiB file costs hundreds of writes, not 16,000.
- * At most `maxQueuedBytes` wait: `push` then waits for the disk (backpressure).
- */
-export class PartWriter {
-  readonly #part: PartFile
-  readonly #maxQueuedBytes: number
-  #queue: Uint8Array[] = []
-  #queuedBytes = 0
-  /** Where the next queued byte goes. */
-  #position: number
-  #writing: Promise<void> | undefined
-  #failed: unknown
-
-  constructor(part: PartFile, position: number, maxQueuedBytes = 4 * 1024 * 1024) {
-    this.#part = part
-    this.#position = position
-    this.#maxQueuedBytes = maxQueuedBytes
-  }
-
-  async push(chunk: Uint8Array): Promise<void> {
-    if (this.#failed !== undefined) throw this.#failed
-    this.#queue.push(chunk)
-    this.#queuedBytes += chunk.length
-    this.#writing ??= this.#run()
-    if (this.#queuedBytes >= this.#maxQueuedBytes) await this.#writing
-  }
-
-  /** Waits until every pushed byte is written (and throws what a write threw). */
-  async drain(): Promise<void> {
-    while (this.#writing !== undefined) await this.#writing
-    if (this.#failed !== undefined) throw this.#failed
-  }
-
-  async #run(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const chunks = this.#queue
-        const bytes = this.#queuedBytes
-        this.#queue = []
-        this.#queuedBytes = 0
-        await this.#part.writev(chunks, this.#position)
-        this.#position += bytes
-      }
-    } catch (err) {
-      this.#failed = err
-    } finally {
-      this.#writing = undefined
-    }
-  }
-}
-
 /** Bytes on disk of a download: the final file when it is there, else its part (0 when none). */
 export async function bytesOnDisk(
   finalPath: string,
