@@ -18,6 +18,12 @@ export interface WishlistAppend {
   done: boolean
   /** What the listing found the path to be (a file is appended as itself). */
   dir?: boolean
+  /**
+   * With `done`: the listing found nothing to download (the path is gone, or lists nothing).
+   * The request ends `failed` with this `code` and `reason` once its files (if any) end;
+   * `resume` lists it again.
+   */
+  failure?: { code: string; reason: string }
 }
 
 /** What a download loop may take at once (see {@link claimFiles}). */

@@ -264,6 +264,10 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
       if (page.done) {
         delete row.expanding
         delete row.cursor
+        if (page.failure !== undefined) {
+          row.code = page.failure.code.slice(0, 64)
+          row.reason = page.failure.reason.slice(0, 1024)
+        }
         if (isFinished(row)) row.finishedAt ??= now
       }
     })
@@ -322,6 +326,13 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   resume(id: string): Promise<WishlistRequest> {
     return this.#requestChange(id, (row) => {
       row.paused = false
+      if (row.code !== undefined) {
+        // The listing failed: list again (from the start when it appended nothing).
+        if (row.files === 0) row.expanding = true
+        delete row.code
+        delete row.reason
+        delete row.finishedAt
+      }
       if (row.filesFailed === 0) return
       requeueFiles(this.#dbs, row, 'failed')
       row.filesFailed = 0
