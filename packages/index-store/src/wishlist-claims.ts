@@ -149,3 +149,19 @@ export function requeueFiles(
   }
   return moved
 }
+
+/** Every active file of `rows` back to queued (after a restart nothing is downloading). */
+export function requeueAllActive(
+  dbs: StoreDatabases,
+  rows: readonly RequestRow[],
+  put: (row: RequestRow) => void,
+): number {
+  let fixed = 0
+  for (const row of rows) {
+    if (row.filesActive === 0) continue
+    fixed += requeueFiles(dbs, row, 'active')
+    row.filesActive = 0
+    put(row)
+  }
+  return fixed
+}

@@ -174,3 +174,8 @@ export function newItemRow(
   if (file.mtime !== undefined) item.mtime = file.mtime
   return item
 }
+
+export interface WishlistOptions {
+  /** How often pending `progress` values are written, in ms. Default 1000. */
+  progressFlushMs?: number
+}
