@@ -40,7 +40,8 @@ const FILES: Record<string, number> = {
   'music/b.bin': 120_000,
   'music/deep/c.bin': 30_000,
   'docs/report.bin': 120_000,
-  'slow/stopped-waiting.bin': 800_000,
+  // Big enough (about 5 s at 512 KiB/s) that the Ctrl-C surely lands while it is waiting.
+  'slow/stopped-waiting.bin': 2_500_000,
   'slow/restart.bin': 2_500_000,
 }
 
@@ -218,7 +219,7 @@ describe('hdp download', { timeout: 180_000 }, () => {
       `harddrive-party: stopped waiting; download ${id} goes on in the running peer (hdp queue shows it, hdp cancel ${id} stops it)`,
     )
     const done = await waitForRequest(id, (r) => r.state === 'done')
-    expect(done.bytesDone).toBe(800_000)
+    expect(done.bytesDone).toBe(2_500_000)
     expectSameFiles('slow/stopped-waiting.bin')
   })
 
