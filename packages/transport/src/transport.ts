@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TypedEventEmitter } from 'main-event'
 import UDX from 'udx-native'
@@ -14,6 +15,7 @@ import { MAX_STREAMS_PER_SIDE } from './mux'
 import { CloseCode } from './mux-frame'
 import { enlargeReceiveBuffer } from './receive-buffer'
 import { listenTcp } from './tcp-carrier'
+import { acceptThroughCarrier, dialThroughCarrier } from './through'
 import type {
   AbortOptions,
   Address,
@@ -22,6 +24,8 @@ import type {
   Connection,
   DatagramSocket,
   DialOptions,
+  DialThroughOptions,
+  ThroughOptions,
   Transport,
   TransportEvents,
   TransportOptions,
@@ -165,6 +169,31 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     const { signal, done } = this.#dialSignal(running, options.signal, timeoutMs)
     const request = { endpoint, address, expectedKey, carriers, topic: options.topic, signal }
     return this.#track(dialPeer(this.#handshake, request).finally(done))
+  }
+
+  async dialThrough(
+    carrier: Duplex,
+    expectedKey: Uint8Array,
+    options: DialThroughOptions,
+  ): Promise<Connection> {
+    options.signal?.throwIfAborted()
+    if (expectedKey.length !== 32) throw new TypeError('expectedKey must be a 32-byte public key')
+    this.#require()
+    const request = {
+      carrier,
+      expectedKey,
+      topic: options.topic,
+      remoteAddress: options.remoteAddress,
+      signal: options.signal,
+    }
+    return this.#track(dialThroughCarrier(this.#handshake, request))
+  }
+
+  async acceptThrough(carrier: Duplex, options: ThroughOptions = {}): Promise<Connection> {
+    options.signal?.throwIfAborted()
+    this.#require()
+    const request = { carrier, remoteAddress: options.remoteAddress, signal: options.signal }
+    return this.#track(acceptThroughCarrier(this.#handshake, request))
   }
 
   // ---- helpers ----
