@@ -40,6 +40,11 @@ export interface Announcement {
   addresses: AnnouncedAddress[]
   nat: NatType
   portAllocation?: PortAllocation
+  /**
+   * This member relays for members that cannot reach each other (opt-in, docs/protocol.md
+   * §7.5). Only sent when true.
+   */
+  relay?: boolean
   /** ms since the Unix epoch when this announcement was made. */
   timestamp: number
   /** 16 random bytes, fresh for each announcement (replay detection). */
@@ -147,6 +152,7 @@ export function announcementToWire(a: Announcement): Record<string, unknown> {
     addresses: a.addresses.map((x) => ({ host: x.host, port: x.port, kind: x.kind, tcp: x.tcp })),
     nat: a.nat,
     portAllocation: a.portAllocation,
+    ...(a.relay === true ? { relay: true } : {}),
     timestamp: a.timestamp,
     nonce: a.nonce,
   }
@@ -181,6 +187,7 @@ export function announcementFromWire(value: unknown): Announcement {
     timestamp: uint(m, 'timestamp', 'announcement'),
     nonce: bytes(m, 'nonce', 'announcement', { min: 16, max: 16 }),
   }
+  if (optBool(m, 'relay', 'announcement') === true) announcement.relay = true
   const alloc = field(m, 'portAllocation')
   if ((PORT_ALLOCATIONS as readonly unknown[]).includes(alloc))
     announcement.portAllocation = alloc as PortAllocation

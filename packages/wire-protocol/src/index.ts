@@ -132,6 +132,13 @@ export {
   peerErrorFromMessage,
 } from './peer-messages'
 export type {
+  RelayAccepted,
+  RelayedRequest,
+  RelayRequest,
+  RelayResponse,
+} from './relay-messages'
+export { decodeRelayRequest, decodeRelayResponse, encodeRelayMessage } from './relay-messages'
+export type {
   IncomingRequest,
   SharesChangedMessage,
   WatchRequest,
