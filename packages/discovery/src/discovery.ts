@@ -18,6 +18,8 @@ export interface AnnouncementInput {
   addresses: AnnouncedAddress[]
   nat: NatType
   portAllocation?: PortAllocation
+  /** We relay for members that cannot reach each other (announced only when true). */
+  relay?: boolean
 }
 
 /** Where a peer was found. */

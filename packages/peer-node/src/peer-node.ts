@@ -21,6 +21,8 @@ import { describeError, PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
 import { peerName } from './peer-names'
 import { PortMapper, type PortMappingInfo } from './port-mapping'
+import { RelayRoom } from './relay/relay-room'
+import type { RelayInfo } from './relay/relay-service'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
 import {
   createRequestServer,
@@ -43,6 +45,7 @@ interface Running {
   puncher: HolePuncher
   announcer: Announcer
   mapper: PortMapper | undefined
+  relay: RelayRoom
   registry: ConnectionRegistry
   connector: Connector
   book: PeerBook
@@ -101,6 +104,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     return this.#require().announcer.report
   }
 
+  get relay(): RelayInfo {
+    return this.#require().relay.service.info
+  }
+
   get portMapping(): PortMappingInfo | undefined {
     return this.#require().mapper?.info
   }
@@ -149,6 +156,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         store: storage.store,
         logger,
         ...(o.serving ? { limits: o.serving } : {}),
+        relay: () => parts.relay?.handlers,
       })
       await server.start()
       parts.server = server
@@ -167,6 +175,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         stunServers: o.stunServers ?? DEFAULT_STUN_SERVERS,
         natTimeoutMs: o.natTimeoutMs ?? 10_000,
         lanAddresses: o.lanAddresses,
+        relay: o.relay?.enabled === true,
         log: logger('nat'),
       })
       parts.announcer = announcer
@@ -179,6 +188,13 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       }
       await announcer.refresh(this.#signal(signal))
       const registry = new ConnectionRegistry(transport.publicKey, logger('connections'))
+      const relay: RelayRoom = new RelayRoom({
+        options: o.relay,
+        transport,
+        registry,
+        announced: () => connector.announced(),
+        logger,
+      })
       const book = new PeerBook({ write: (v) => storage.writePeers(v), log: logger('peers') })
       book.load(await storage.readPeers().catch(() => undefined))
       const connector = new Connector({
@@ -193,6 +209,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         // Discovery starts after the connector; attempts begin only once it is there.
         requestConnect: (topic, key) =>
           parts.discovery?.requestConnect(topic, key) ?? Promise.resolve(false),
+        relayDial: (key, topic, signal): Promise<Connection> => relay.dial(key, topic, signal),
       })
       const downloads = new DownloadsImpl({
         wishlist: storage.store.wishlist,
@@ -202,7 +219,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         options: o.downloads ?? {},
         log: logger('downloads'),
       })
-      Object.assign(parts, { registry, book, connector, downloads })
+      Object.assign(parts, { registry, book, connector, downloads, relay })
       this.#wire(parts as Running)
       connector.start()
       parts.discovery = await this.#startDiscovery(parts as Running, signal)
@@ -265,7 +282,9 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       // port may be ephemeral), then what the peer announced.
       const found = r.connector.announced().get(peer.hex) ?? []
       const announced = found.flatMap((f) => f.announcement.addresses.filter((a) => a.port > 0))
-      const dialled = connection.initiator ? [connection.remoteAddress] : []
+      // A relayed connection's address is the relay's: nothing to dial the peer at next time.
+      const dialled =
+        connection.initiator && connection.carrier !== 'relay' ? [connection.remoteAddress] : []
       r.book.remember(peer.hex, connection.topic.publicId, [...dialled, ...announced])
       const replaced = detail.replaced !== undefined
       this.safeDispatchEvent('peer:connect', {
@@ -418,6 +437,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     await step('downloads', r.downloads && (() => r.downloads!.stop()))
     await step('discovery', r.discovery && (() => r.discovery!.stop()))
     await step('connector', r.connector && (() => r.connector!.stop()))
+    r.relay?.stop()
     await step('serving', r.server && (() => r.server!.stop()))
     await step('peer book', r.book && (() => r.book!.flush()))
     await step('connections', r.registry && (() => r.registry!.closeAll()))

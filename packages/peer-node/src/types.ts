@@ -11,6 +11,7 @@ import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo } from './connections/peer-state'
 import type { DownloadOptions, Downloads } from './downloads/download-types'
 import type { PortMappingInfo, PortMappingOptions } from './port-mapping'
+import type { RelayInfo, RelayOptions } from './relay/relay-service'
 import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
 import type { StorageLayout } from './storage/storage-dir'
@@ -129,6 +130,11 @@ export interface PeerNodeOptions {
   /** Upload slots, per-peer request limits and upload rates for serving our shares. */
   serving?: Partial<ServingLimits>
   /**
+   * Relay for members that cannot reach each other (hard↔hard NATs): opt-in, ciphertext only,
+   * with a bandwidth and pair cap (docs/connectivity.md). Default off.
+   */
+  relay?: RelayOptions
+  /**
    * Where downloads land: `<downloadDir>/<peer name>/<share>/<path>`. Default
    * `~/Downloads/harddrive-party`.
    */
@@ -156,6 +162,8 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
   address(): { host: string; port: number; tcp: boolean }
   /** The last NAT report (with our port mapping applied: then `open` at the mapped address). */
   readonly nat: NatReport
+  /** What our relay does (pairs, bytes forwarded each way), for the doctor. */
+  readonly relay: RelayInfo
   /** Our router's port mapping while we hold one (`portMapping` option), for the doctor. */
   readonly portMapping: PortMappingInfo | undefined
   /** Joins a topic (persisted; rejoined at every start). */

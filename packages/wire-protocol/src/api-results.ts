@@ -52,7 +52,7 @@ export interface ApiPeer {
     nextAttemptAt?: number
   }
   connection?: {
-    carrier: 'udx' | 'tcp'
+    carrier: 'udx' | 'tcp' | 'relay'
     initiator: boolean
     remoteAddress: ApiAddress
     topic: string

@@ -19,6 +19,7 @@ import {
   REQUEST_GRACE_MS,
   REQUEST_INTERVAL_MS,
 } from './peer-state'
+import { type RelayAttempt, viaRelay } from './relay-attempt'
 import { type DialAddress, planConnection, type Technique } from './technique'
 
 export interface ConnectorOptions {
@@ -44,6 +45,8 @@ export interface ConnectorOptions {
   requestConnect?: (topic: TopicKeys, key: Uint8Array) => Promise<boolean>
   /** Passed to holepunch's `punch` (tests shorten the timeouts). */
   punchOptions?: { timeoutMs?: number }
+  /** The last resort when no technique can work (hard↔hard): a connection through a relay. */
+  relayDial?: (key: Uint8Array, topic: TopicKeys, signal: AbortSignal) => Promise<Connection>
 }
 
 function isIpv4Address(a: { host: string }): boolean {
@@ -72,7 +75,9 @@ export class Connector {
       if (!this.#running) return
       const state = this.#state(detail.key) // a peer that dialled us may be new to us
       const hosts = this.#verifiedHosts.get(state.hex) ?? new Set<string>()
-      if (hosts.size < 8) hosts.add(detail.connection.remoteAddress.host)
+      // A relayed connection's address is the relay's, not the peer's.
+      if (hosts.size < 8 && detail.connection.carrier !== 'relay')
+        hosts.add(detail.connection.remoteAddress.host)
       this.#verifiedHosts.set(state.hex, hosts)
       this.#clearTimer(state)
       state.reconnecting = false
@@ -134,7 +139,9 @@ export class Connector {
     if (!this.#running) return
     const state = this.#state(found.announcement.key)
     state.announcements.set(`${found.topic.publicId}/${found.via}`, found)
-    if (this.#o.registry.get(state.hex) !== undefined || state.attempt !== undefined) return
+    // A relayed connection is kept only until a direct one works: a new announcement may allow it.
+    const live = this.#o.registry.get(state.hex)
+    if ((live !== undefined && live.carrier !== 'relay') || state.attempt !== undefined) return
     this.#clearTimer(state)
     this.#run(state)
   }
@@ -259,9 +266,12 @@ export class Connector {
     })
     // A connection the peer asked us to replace (connect request) does not count as its dial.
     const before = this.#o.registry.get(state.hex)
+    if (plan.unreachable !== undefined && plan.direct.length === 0) {
+      if (before?.carrier === 'relay') return // relayed already, and nothing better is possible
+      const info = this.#begin(state, local, remote.nat, found.via)
+      return viaRelay(this.#relayContext(state, info, before, signal), topic, plan.unreachable)
+    }
     const info = this.#begin(state, local, remote.nat, found.via)
-    if (plan.unreachable !== undefined && plan.direct.length === 0)
-      throw new Error(plan.unreachable)
     const failures: string[] = []
     if (weDial) {
       const technique: Technique =
@@ -332,6 +342,27 @@ export class Connector {
     } catch (err) {
       if (created) await socket.close().catch(() => {})
       throw err
+    }
+  }
+
+  #relayContext(
+    state: PeerState,
+    info: AttemptInfo,
+    before: Connection | undefined,
+    signal: AbortSignal,
+  ): RelayAttempt {
+    return {
+      key: state.key,
+      weDial: this.#weDial(state),
+      info,
+      signal,
+      ...(this.#o.relayDial !== undefined ? { dial: this.#o.relayDial } : {}),
+      connected: (connection) => this.#connected(state, info, 'relay', connection),
+      waitForDial: () => {
+        if (state.attempt) state.attempt.phase = 'wait'
+        return this.#o.registry.waitFor(state.hex, this.#o.acceptWaitMs ?? 15_000, signal, before)
+      },
+      startedAt: state.startedAt,
     }
   }
 

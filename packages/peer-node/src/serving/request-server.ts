@@ -1,7 +1,12 @@
 import { setMaxListeners } from 'node:events'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
-import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
+import type {
+  AbortOptions,
+  CreateLogger,
+  RelayedRequest,
+  RelayRequest,
+} from '@harddrive-party/wire-protocol'
 import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
 import { defaultLogger, type PeerNodeLogger } from '../logger'
@@ -48,9 +53,30 @@ export const DEFAULT_SERVING_LIMITS: Readonly<ServingLimits> = {
   queuePositionIntervalMs: 1000,
 }
 
+/**
+ * Who answers the relay requests of protocol §7.5 (peer-node's relay room). Each resolves when
+ * the relayed stream is done with; `head` holds bytes that followed the request frame.
+ */
+export interface RelayHandlers {
+  relay(
+    peer: string,
+    request: RelayRequest,
+    stream: TransportStream,
+    head: Uint8Array[],
+  ): Promise<void>
+  relayed(
+    peer: string,
+    request: RelayedRequest,
+    stream: TransportStream,
+    head: Uint8Array[],
+  ): Promise<void>
+}
+
 export interface RequestServerOptions {
   store: IndexStore
   limits?: Partial<ServingLimits>
+  /** Relay requests; without them a peer's `relay` / `relayed` gets `BAD_REQUEST`. */
+  relay?: () => RelayHandlers | undefined
   logger?: CreateLogger
 }
 
@@ -80,6 +106,7 @@ interface PeerState {
  */
 export class RequestServer {
   readonly #store: IndexStore
+  readonly #relay: RequestServerOptions['relay']
   readonly #limits: ServingLimits
   readonly #log: PeerNodeLogger
   readonly #slots: UploadSlots
@@ -96,6 +123,7 @@ export class RequestServer {
 
   constructor(options: RequestServerOptions) {
     this.#store = options.store
+    this.#relay = options.relay
     this.#limits = { ...DEFAULT_SERVING_LIMITS, ...options.limits }
     if (options.limits?.maxActiveReadsPerPeer === undefined) {
       this.#limits.maxActiveReadsPerPeer = Math.max(1, this.#limits.uploadSlots - 1)
@@ -220,7 +248,9 @@ export class RequestServer {
     state.requests++
     try {
       const request = decodeIncomingRequest(await answer.readRequest(this.#limits.requestTimeoutMs))
-      if (request.type !== 'watch') answer.stopReading()
+      if (request.type !== 'watch' && request.type !== 'relay' && request.type !== 'relayed') {
+        answer.stopReading()
+      }
       this.#log.trace('%s: %o', peer.slice(0, 8), request)
       switch (request.type) {
         case 'ls':
@@ -239,6 +269,18 @@ export class RequestServer {
             answer,
           )
           break
+        case 'relay':
+        case 'relayed': {
+          const handlers = this.#relay?.()
+          if (handlers === undefined) {
+            throw new PeerNodeError('BAD_REQUEST', 'this peer does not take relay requests')
+          }
+          // The stream now carries a relayed connection: its handler owns it until it ends.
+          if (request.type === 'relay') {
+            await handlers.relay(peer, request, stream, answer.takeBuffered())
+          } else await handlers.relayed(peer, request, stream, answer.takeBuffered())
+          break
+        }
         case 'watch':
           if (state.watches >= this.#limits.maxWatchesPerPeer) {
             throw new PeerNodeError('BUSY', `${state.watches} watches of yours are open already`)
