@@ -3,30 +3,17 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openIndexStore } from '@harddrive-party/index-store'
-import { createPeerClient } from '@harddrive-party/peer-node'
 import type { TransportStream } from '@harddrive-party/transport'
-import { nextConnection } from '@harddrive-party/transport/testing'
-import { decodeCbor, encodeCbor, encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DownloadsImpl } from '../src/downloads/downloads'
 import { defaultLogger } from '../src/logger'
 import { tempDir, waitUntil } from './helpers'
-import { Cleanups, startTransport, topic } from './serving-helpers'
+import { firstFrame, frame, startHostilePeer } from './raw-peer'
+import { Cleanups } from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())
-const frame = (value: unknown) => encodeFrame(encodeCbor(value))
 const FILE = randomBytes(3 * 1024 * 1024)
-
-async function firstFrame(stream: TransportStream): Promise<Record<string, unknown>> {
-  const decoder = new FrameDecoder()
-  for await (const chunk of stream) {
-    decoder.push(chunk)
-    const f = decoder.nextFrame()
-    if (f !== undefined) return decodeCbor(f) as Record<string, unknown>
-  }
-  throw new Error('no request')
-}
 
 /** A peer with one 3 MiB file, speaking the real protocol. */
 async function answer(stream: TransportStream): Promise<void> {
@@ -54,21 +41,7 @@ describe('a full download disk', () => {
   it.runIf(canMount)(
     'halts the queue with a clear reason, keeps the part, completes after resumeQueue',
     async () => {
-      const server = await startTransport(cleanups)
-      server.addEventListener('connection', ({ detail }) => {
-        void (async () => {
-          for await (const stream of detail.incomingStreams()) void answer(stream).catch(() => {})
-        })()
-      })
-      const dialer = await startTransport(cleanups)
-      const accepted = nextConnection(server)
-      const connection = await dialer.dial(
-        { host: '127.0.0.1', port: server.address().port },
-        server.publicKey,
-        { topic: await topic(), carriers: ['tcp'] },
-      )
-      await accepted
-      const client = createPeerClient(connection)
+      const { client } = await startHostilePeer(cleanups, answer)
       const dir = await tempDir()
       const downloadDir = join(dir, 'downloads')
       await mkdir(downloadDir)

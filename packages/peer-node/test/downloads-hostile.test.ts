@@ -1,19 +1,16 @@
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openIndexStore } from '@harddrive-party/index-store'
-import { createPeerClient } from '@harddrive-party/peer-node'
 import type { TransportStream } from '@harddrive-party/transport'
-import { nextConnection } from '@harddrive-party/transport/testing'
-import { decodeCbor, encodeCbor, encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DownloadsImpl } from '../src/downloads/downloads'
 import { defaultLogger } from '../src/logger'
 import { tempDir, waitUntil } from './helpers'
-import { Cleanups, startTransport, topic } from './serving-helpers'
+import { firstFrame, frame, startHostilePeer } from './raw-peer'
+import { Cleanups } from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())
-const frame = (value: unknown) => encodeFrame(encodeCbor(value))
 
 /** Every file the hostile peer offers: its content is its own name. */
 const HOSTILE = [
@@ -28,16 +25,6 @@ const HOSTILE = [
   'films/blocker/inside.txt', // a file is planted where this folder should be
 ]
 const HONEST = ['films/honest.txt', 'films/deep/er/honest2.txt']
-
-async function firstFrame(stream: TransportStream): Promise<Record<string, unknown>> {
-  const decoder = new FrameDecoder()
-  for await (const chunk of stream) {
-    decoder.push(chunk)
-    const f = decoder.nextFrame()
-    if (f !== undefined) return decodeCbor(f) as Record<string, unknown>
-  }
-  throw new Error('no request')
-}
 
 /** A peer speaking the real protocol with hand-written answers. */
 async function answer(stream: TransportStream): Promise<void> {
@@ -77,21 +64,7 @@ async function answer(stream: TransportStream): Promise<void> {
 
 describe('downloads from a malicious peer', () => {
   it('writes nothing outside the download dir, refuses or renames every hostile name, honest files arrive', async () => {
-    const server = await startTransport(cleanups)
-    server.addEventListener('connection', ({ detail }) => {
-      void (async () => {
-        for await (const stream of detail.incomingStreams()) void answer(stream).catch(() => {})
-      })()
-    })
-    const dialer = await startTransport(cleanups)
-    const accepted = nextConnection(server)
-    const connection = await dialer.dial(
-      { host: '127.0.0.1', port: server.address().port },
-      server.publicKey,
-      { topic: await topic(), carriers: ['tcp'] },
-    )
-    await accepted
-    const client = createPeerClient(connection)
+    const { client } = await startHostilePeer(cleanups, answer)
 
     const dir = await tempDir()
     const outside = join(dir, 'outside')

@@ -1,70 +1,45 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerName } from '@harddrive-party/peer-node'
-import { type LabProcess, NatLab, netnsSupport, skipReason } from '@harddrive-party/test-lab'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type PeerLab, peerLabSkipReason, startPeerLab } from './peer-lab'
 
 // A download across real NATs (test-lab) whose link goes down for 10 s mid-transfer.
-const support = netnsSupport()
-if (!support.ok) console.warn(`downloads NAT lab: ${skipReason(support)}`)
+const skip = peerLabSkipReason('downloads NAT lab')
 const fixture = join(import.meta.dirname, 'fixtures/download-peer.ts')
 
-describe.skipIf(!support.ok)('a download across NATs', () => {
-  let lab: NatLab
-  let broker: LabProcess
-  let dirs: string
-  const running = new Set<LabProcess>()
+describe.skipIf(skip !== '')('a download across NATs', () => {
+  let peerLab: PeerLab
 
   beforeAll(async () => {
-    lab = await NatLab.create({ nats: { A: 'easy', B: 'easy' } })
-    const conf = join(lab.lab.dir, 'mosquitto.conf')
-    await writeFile(conf, 'listener 1883 198.51.100.1\nallow_anonymous true\npersistence false\n')
-    broker = lab.pub.spawn('mosquitto', ['-c', conf])
-    dirs = await mkdtemp(join(tmpdir(), 'hdp-downloads-lab-'))
+    peerLab = await startPeerLab({
+      nats: { A: 'easy', B: 'easy' },
+      hosts: { a: 'A', b: 'B' },
+      prefix: 'hdp-downloads-lab-',
+    })
   }, 60_000)
 
-  afterAll(async () => {
-    await Promise.allSettled([...running].map((p) => p.stop(1000)))
-    await broker?.stop(1000)
-    await lab?.destroy()
-    if (dirs) await rm(dirs, { recursive: true, force: true })
-  })
+  afterAll(() => peerLab?.stop())
 
   it('resumes by itself after `ip link set down` for 10 s mid-transfer: byte-exact', async () => {
-    const a = await lab.addHost('a', 'A')
-    const b = await lab.addHost('b', 'B')
-    const stun = lab.stunServers.map((s) => `${s.host}:${s.port}`).join(',')
-    const common = [
-      '--broker',
-      'mqtt://198.51.100.1:1883',
-      '--topic',
-      'lab downloads',
-      '--stun',
-      stun,
-      '--host',
-      '0.0.0.0',
-    ]
+    const { lab, dir: dirs } = peerLab
+    const [a, b] = [peerLab.hosts.a!, peerLab.hosts.b!]
+    const topic = 'lab downloads'
     const share = join(dirs, 'share')
     await mkdir(share)
     const data = randomBytes(48 * 1024 * 1024)
     await writeFile(join(share, 'film.mkv'), data)
-    const server = a.ns.spawnNode(fixture, ['--dir', join(dirs, 'a'), '--share', share, ...common])
-    running.add(server)
+    const server = peerLab.start(a, { fixture, dir: join(dirs, 'a'), topic, share })
     const key = (await server.waitForLine(/^ready /, { timeoutMs: 60_000 })).split(' ')[1]!
     const downloads = join(dirs, 'downloads')
     // 3 MiB/s: 16 s of transfer, the link goes down after ~3.
-    const client = b.ns.spawnNode(fixture, [
-      '--dir',
-      join(dirs, 'b'),
-      '--downloads',
-      downloads,
-      '--rate',
-      String(3 * 1024 * 1024),
-      ...common,
-    ])
-    running.add(client)
+    const client = peerLab.start(b, {
+      fixture,
+      dir: join(dirs, 'b'),
+      topic,
+      extra: ['--downloads', downloads, '--rate', String(3 * 1024 * 1024)],
+    })
     await client.waitForLine(`connect ${key}`, { timeoutMs: 60_000 })
     client.send(`download ${key} share/film.mkv`)
     const id = (await client.waitForLine(/^added /, { timeoutMs: 10_000 })).split(' ')[1]!

@@ -1,9 +1,8 @@
-import { createPeerClient, type PeerClient } from '@harddrive-party/peer-node'
+import type { PeerClient } from '@harddrive-party/peer-node'
 import type { TransportStream } from '@harddrive-party/transport'
-import { nextConnection } from '@harddrive-party/transport/testing'
-import { encodeCbor, encodeFrame } from '@harddrive-party/wire-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Cleanups, collect, readBody, rejection, startTransport, topic } from './serving-helpers'
+import { frame, startHostilePeer } from './raw-peer'
+import { Cleanups, collect, readBody, rejection } from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())
@@ -12,24 +11,8 @@ afterEach(() => cleanups.run())
 async function hostileServer(
   answer: (stream: TransportStream) => Promise<void>,
 ): Promise<PeerClient> {
-  const server = await startTransport(cleanups)
-  server.addEventListener('connection', ({ detail }) => {
-    void (async () => {
-      for await (const stream of detail.incomingStreams()) void answer(stream).catch(() => {})
-    })()
-  })
-  const dialer = await startTransport(cleanups)
-  const accepted = nextConnection(server)
-  const connection = await dialer.dial(
-    { host: '127.0.0.1', port: server.address().port },
-    server.publicKey,
-    { topic: await topic(), carriers: ['tcp'] },
-  )
-  await accepted
-  return createPeerClient(connection)
+  return (await startHostilePeer(cleanups, answer)).client
 }
-
-const frame = (value: unknown) => encodeFrame(encodeCbor(value))
 
 describe('the client against a hostile peer', () => {
   it('drops listed entries outside the folder asked for, keeps the honest ones', async () => {

@@ -1,5 +1,48 @@
-import type { Connection } from '@harddrive-party/transport'
+import { createPeerClient, type PeerClient } from '@harddrive-party/peer-node'
+import type { Connection, TransportStream } from '@harddrive-party/transport'
+import { nextConnection } from '@harddrive-party/transport/testing'
 import { decodeCbor, encodeCbor, encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
+import { type Cleanups, startTransport, topic } from './serving-helpers'
+
+/** One protocol frame holding `value` as CBOR. */
+export const frame = (value: unknown): Uint8Array => encodeFrame(encodeCbor(value))
+
+/** The first frame on `stream` (a request), decoded. */
+export async function firstFrame(stream: TransportStream): Promise<Record<string, unknown>> {
+  const decoder = new FrameDecoder()
+  for await (const chunk of stream) {
+    decoder.push(chunk)
+    const f = decoder.nextFrame()
+    if (f !== undefined) return decodeCbor(f) as Record<string, unknown>
+  }
+  throw new Error('no request')
+}
+
+/**
+ * A test double of a peer: a real transport that answers every stream it is given with
+ * `answer(stream)` (hand-written bytes, honest or not), dialled over TCP on loopback. Returns our
+ * client for it and the connection.
+ */
+export async function startHostilePeer(
+  cleanups: Cleanups,
+  answer: (stream: TransportStream) => Promise<void>,
+): Promise<{ client: PeerClient; connection: Connection }> {
+  const server = await startTransport(cleanups)
+  server.addEventListener('connection', ({ detail }) => {
+    void (async () => {
+      for await (const stream of detail.incomingStreams()) void answer(stream).catch(() => {})
+    })()
+  })
+  const dialer = await startTransport(cleanups)
+  const accepted = nextConnection(server)
+  const connection = await dialer.dial(
+    { host: '127.0.0.1', port: server.address().port },
+    server.publicKey,
+    { topic: await topic(), carriers: ['tcp'] },
+  )
+  await accepted
+  return { client: createPeerClient(connection), connection }
+}
 
 /**
  * The real protocol without our client: sends one request (a value to encode, or raw payload
