@@ -63,7 +63,8 @@ export async function dialThroughRelay(
     const name = hex(relay.remotePublicKey).slice(0, 8)
     let stream: TransportStream | undefined
     try {
-      stream = await relay.openStream({ signal })
+      // No signal here: it would cover the stream's (the relayed connection's) whole life.
+      stream = await relay.openStream()
       await stream.write(encodeFrame(encodeRelayMessage({ type: 'relay', to: targetKey })))
       const head = await readAnswer(stream, signal)
       return await transport.dialThrough(duplexFromStream(stream, { head }), targetKey, {

@@ -147,10 +147,9 @@ export class RelayService {
     const refusal = this.#check(asker, target)
     if (refusal !== undefined) return this.#refuse(stream, asker, refusal[0], refusal[1])
     const targetConnection = this.#live(target)!
-    const signal = AbortSignal.any([this.#shutdown.signal, AbortSignal.timeout(OPEN_TIMEOUT_MS)])
     let toTarget: TransportStream
     try {
-      toTarget = await targetConnection.openStream({ signal })
+      toTarget = await openWithin(targetConnection, OPEN_TIMEOUT_MS)
     } catch (err) {
       return this.#refuse(
         stream,
@@ -281,6 +280,26 @@ export class RelayService {
     if (state.tokens < 1) return false
     state.tokens--
     return true
+  }
+}
+
+/**
+ * Opens a stream, giving up after `ms` (the connection may have its maximum open). Not with
+ * `openStream({ signal })`: that signal would cover the stream's whole life.
+ */
+async function openWithin(connection: Connection, ms: number): Promise<TransportStream> {
+  const opening = connection.openStream()
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void opening.then((stream) => stream.abort()).catch(() => {})
+      reject(new PeerNodeError('BUSY', `no stream within ${ms} ms`))
+    }, ms)
+  })
+  try {
+    return await Promise.race([opening, late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
