@@ -32,6 +32,8 @@ describe('harddrive-party arguments', () => {
       '--stun-server',
       '--ui-addr',
       '--upload-slots',
+      '--relay',
+      '--relay-limit',
       '--verbose',
     ]) {
       expect(stdout).toContain(option)
@@ -50,6 +52,8 @@ describe('harddrive-party arguments', () => {
     [['start', '--upload-slots', 'many'], '--upload-slots must be a whole number'],
     [['start', '--ui-addr', 'localhost'], '--ui-addr must be HOST:PORT'],
     [['start', '--mqtt-server', 'http://x'], '--mqtt-server must be an mqtt://'],
+    [['start', '--relay-limit', '2M'], '--relay-limit needs --relay'],
+    [['start', '--relay', '--relay-limit', 'fast'], '--relay-limit'],
     [['start', 'movie-night'], "start takes no arguments, got 'movie-night'"],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ])('%j is one clear line on stderr and exit code 2', async (args, message) => {
