@@ -67,6 +67,7 @@ export type {
   ApiPeerError,
   ApiPeers,
   ApiRead,
+  ApiRelay,
   ApiRescan,
   ApiResults,
   ApiServedCommandType,
