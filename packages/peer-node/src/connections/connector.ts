@@ -65,6 +65,14 @@ export class Connector {
       }
       // The remote's dial won while we were still punching towards it: that punch is moot.
       if (state.attempt?.phase === 'punch' && !this.#weDial(state)) state.attempt.controller.abort()
+      // A member that relays is now reachable: peers that needed one need not wait out their backoff.
+      const relays = [...state.announcements.values()].some((f) => f.announcement.relay === true)
+      if (relays && detail.connection.carrier !== 'relay') {
+        for (const other of this.#peers.values()) {
+          if (other === state || other.timer === undefined) continue
+          if (other.info?.tried.includes('relay')) this.#schedule(other, this.#delay(0))
+        }
+      }
     })
     options.registry.addEventListener('gone', ({ detail }) => {
       const state = this.#peers.get(hex(detail.key))
