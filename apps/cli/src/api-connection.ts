@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import type { ApiClient } from '@harddrive-party/peer-node'
+import type { ApiClient } from '@harddrive-party/peer-node/api-client'
 import { apiUrlFile } from './api-address'
 import { hostPortOption, last, type ParsedArgs } from './args'
 import { API_CODES, CliError, plainMessage } from './errors'
@@ -33,7 +33,10 @@ export interface Connected {
 
 /** A client of the peer running on the storage directory: its token and saved API URL. */
 export async function connect(args: ParsedArgs): Promise<Connected> {
-  const { createApiClient, defaultStorageDir } = await import('@harddrive-party/peer-node')
+  // The client entry only: the whole peer takes about a second to load, the client a fraction.
+  const { createApiClient, defaultStorageDir } = await import(
+    '@harddrive-party/peer-node/api-client'
+  )
   const storage = resolve(last(args, 'storage') ?? defaultStorageDir())
   const addr = last(args, 'ui-addr')
   let url = addr ? `http://${hostPort(addr)}/` : undefined

@@ -1,16 +1,5 @@
 import { defineCommand } from 'citty'
 
-/** Printed under each command's `--help`. */
-export const EXAMPLES: Record<string, string> = {
-  'harddrive-party':
-    '  hdp start --topic "our movie night" --share-dir ~/Videos\n  hdp start --help',
-  start:
-    '  hdp start --topic "our movie night" --share-dir ~/Videos --share-dir /srv/music\n' +
-    '  hdp start                      # again later: the same topics and shares\n' +
-    '  hdp start --no-mqtt            # LAN only (mDNS), no broker\n' +
-    "  hdp start --embedded-broker 1883 --topic club   # be the group's broker",
-}
-
 export const main = defineCommand({
   meta: {
     name: 'harddrive-party',
@@ -30,7 +19,7 @@ export const main = defineCommand({
     search: () => import('./commands/client').then((m) => m.search),
     read: () => import('./commands/client').then((m) => m.read),
     shares: () => import('./commands/shares').then((m) => m.shares),
-    download: () => import('./commands/downloads').then((m) => m.download),
+    download: () => import('./commands/download').then((m) => m.download),
     queue: () => import('./commands/downloads').then((m) => m.queue),
     pause: () => import('./commands/downloads').then((m) => m.pause),
     resume: () => import('./commands/downloads').then((m) => m.resume),

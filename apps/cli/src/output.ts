@@ -21,3 +21,8 @@ export function say(line: string): void {
 export function complain(line: string): void {
   process.stderr.write(`harddrive-party: ${line}\n`)
 }
+
+/** `1 file`, `2 files`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
+}

@@ -1,7 +1,8 @@
 import { isHdpError } from '@harddrive-party/wire-protocol'
 import { type CommandDef, runCommand, showUsage } from 'citty'
 import { CliError, type CliErrorCode, EXIT_CODES, plainMessage } from './errors'
-import { EXAMPLES, main } from './main'
+import { EXAMPLES } from './examples'
+import { main } from './main'
 import { complain } from './output'
 
 /**

@@ -64,6 +64,23 @@ export function startConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.e
   if (args.flags.stun === false) node.stunServers = []
   else if (stunServers.length > 0) node.stunServers = stunServers
 
+  const turnServers = args.strings['turn-server'] ?? []
+  for (const t of turnServers) {
+    // Checked fully by peer-node at start; here the shape, with the password never echoed.
+    if (
+      !/^turn:\/\/[^:@/\s]+:[^@\s]+@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=udp)?$/.test(
+        t,
+      )
+    ) {
+      const shown = t.replace(/^([a-z]+:\/\/[^:@/]*:)[^@]*@/i, '$1***@')
+      throw new CliError(
+        'USAGE',
+        `--turn-server must be turn://user:pass@host:port, got '${shown}'`,
+      )
+    }
+  }
+  if (turnServers.length > 0) node.turnServers = turnServers
+
   const mqttServer = last(args, 'mqtt-server')
   const embedded = last(args, 'embedded-broker')
   let broker = 'off'

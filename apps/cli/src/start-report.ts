@@ -1,6 +1,6 @@
 import type { PeerNode } from '@harddrive-party/peer-node'
 import { SingleBar } from 'cli-progress'
-import { colours, formatBytes, formatDuration, say, shortKey } from './output'
+import { colours, formatBytes, formatDuration, plural, say, shortKey } from './output'
 
 /** Prints one line per peer that connects or leaves, and each broker or mDNS status change. */
 export function reportEvents(node: PeerNode): void {
@@ -81,10 +81,9 @@ export async function scanShares(node: PeerNode, signal: AbortSignal): Promise<v
 export function natLine(node: PeerNode): string {
   const r = node.nat
   const at = r.publicAddress ? ` at ${r.publicAddress.host}:${r.publicAddress.port}` : ''
-  return `NAT: ${r.nat}${at} (${r.reason})`
-}
-
-/** `1 file`, `2 files`. */
-export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`
+  const turn = node.turn
+  const relayed = turn
+    ? `; TURN relay at ${turn.relayed.host}:${turn.relayed.port} (${turn.server})`
+    : ''
+  return `NAT: ${r.nat}${at} (${r.reason})${relayed}`
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { startConfig } from '../src/start-options'
 import { runCli } from './helpers'
 
 const dir = mkdtempSync(join(tmpdir(), 'hdp-cli-args-'))
@@ -30,6 +31,7 @@ describe('harddrive-party arguments', () => {
       '--no-mdns',
       '--embedded-broker',
       '--stun-server',
+      '--turn-server',
       '--ui-addr',
       '--upload-slots',
       '--relay',
@@ -44,6 +46,34 @@ describe('harddrive-party arguments', () => {
     expect(stdout).not.toMatch(ANSI)
   })
 
+  it("every command's --help explains each option with its default, and shows an example", async () => {
+    const commands = [
+      ...['info', 'join', 'leave', 'topics', 'peers', 'doctor', 'ls', 'search', 'read'],
+      ...['shares', 'download', 'queue', 'pause', 'resume', 'cancel', 'stop'],
+    ].map((c) => [c])
+    commands.push(['shares', 'add'], ['shares', 'remove'])
+    const results: Array<{ code: number | null; stdout: string }> = []
+    // Four at a time: each is a Node process.
+    for (let i = 0; i < commands.length; i += 4)
+      results.push(
+        ...(await Promise.all(commands.slice(i, i + 4).map((c) => runCli([...c, '--help'])))),
+      )
+    for (const [i, command] of commands.entries()) {
+      const { code, stdout } = results[i]!
+      expect({ command, code }).toEqual({ command, code: 0 })
+      expect(stdout, command.join(' ')).toMatch(/\nEXAMPLE\n\n {2}hdp /)
+      // An option that takes a value says what it is when left out.
+      for (const line of stdout.split('\n').filter((l) => /--[\w-]+=</.test(l)))
+        expect(line, command.join(' ')).toContain('(Default: ')
+      expect(stdout).toContain('--storage=<dir>')
+      expect(stdout).not.toMatch(ANSI)
+    }
+    const download = results[commands.findIndex((c) => c[0] === 'download')]!.stdout
+    for (const option of ['--detach', '--json', '--peer-timeout=<seconds>', '(Default: 60)'])
+      expect(download).toContain(option)
+    expect(download).toContain('hdp download BriefOtter/films/noir --json')
+  }, 120_000)
+
   it.each([
     [['start', '--bogus'], "Unknown option '--bogus'"],
     [['start', '--topic'], "Option '-t, --topic <value>' argument missing"],
@@ -55,6 +85,10 @@ describe('harddrive-party arguments', () => {
     [['start', '--relay-limit', '2M'], '--relay-limit needs --relay'],
     [['start', '--relay', '--relay-limit', 'fast'], '--relay-limit'],
     [['start', 'movie-night'], "start takes no arguments, got 'movie-night'"],
+    [
+      ['start', '--turn-server', 'stun://me:hunter2@198.51.100.1'],
+      "--turn-server must be turn://user:pass@host:port, got 'stun://me:***@198.51.100.1'",
+    ],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ])('%j is one clear line on stderr and exit code 2', async (args, message) => {
     const { code, stdout, stderr } = await runCli(args)
@@ -76,5 +110,16 @@ describe('harddrive-party arguments', () => {
     ])
     expect(code).toBe(2)
     expect(stderr).toContain(`--share-dir: not a directory: ${file}`)
+  })
+})
+
+describe('--turn-server', () => {
+  it('is repeatable and reaches peer-node as turnServers', () => {
+    const urls = ['turn://me:p%40ss@198.51.100.1:3478', 'turn://me:pw@[2001:db8::1]']
+    const config = startConfig(
+      { strings: { 'turn-server': urls, storage: [dir] }, flags: {}, positionals: [] },
+      { HOME: dir },
+    )
+    expect(config.node.turnServers).toEqual(urls)
   })
 })

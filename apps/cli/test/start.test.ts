@@ -28,12 +28,13 @@ function peer(args: string[]): LabProcess {
 }
 
 async function identity(p: LabProcess): Promise<{ name: string; short: string }> {
-  const line = await p.waitForLine(/^we are \S+ \([0-9a-f]{8}\)/)
+  const line = await p.waitForLine(/^we are \S+ \([0-9a-f]{8}\)/, { timeoutMs: 60_000 })
   const [, name, short] = /^we are (\S+) \(([0-9a-f]{8})\)/.exec(line)!
   return { name: name!, short: short! }
 }
 
-describe('harddrive-party start', () => {
+// Each peer is a new Node process: seconds to load on a machine busy with other tests.
+describe('harddrive-party start', { timeout: 120_000 }, () => {
   it('two peers meet on a topic, say who connected and left; a bare start brings topics and shares back', async () => {
     const films = join(dir, 'films')
     mkdirSync(join(films, 'noir'), { recursive: true })
@@ -100,7 +101,7 @@ describe('harddrive-party start', () => {
       `mqtt://127.0.0.1:${closed}`,
     ])
     running.push(p)
-    await p.waitForLine('ready: 0 peers connected')
+    await p.waitForLine('ready: 0 peers connected', { timeoutMs: 60_000 })
     await p.waitForLine(/^broker: offline \(.*unreachable.*retrying/)
     // Several retries happen in this time (backoff starts at 1 s); the line is not repeated.
     await new Promise((r) => setTimeout(r, 4000))
@@ -117,7 +118,7 @@ describe('harddrive-party start', () => {
       '--preserve-status',
       '-s',
       'INT',
-      '6',
+      '20',
       process.execPath,
       CLI,
       ...args,

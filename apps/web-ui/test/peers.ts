@@ -37,6 +37,8 @@ export async function startUiPeer(
     mqtt: { brokerUrl },
     mdns: false,
     topicKdf: TEST_KDF,
+    // Downloads stay in the test's folder, never the user's ~/Downloads.
+    downloadDir: join(dir, 'downloads'),
     connect: { directTimeoutMs: 2000, backoffMs: [200, 500, 1000, 2000] },
     ...extra,
   })
@@ -99,4 +101,15 @@ export async function makeMedia(root: string, manyFiles: number): Promise<string
     await Promise.all(names.slice(i, i + 500).map((n) => writeFile(join(media, 'many', n), n)))
   }
   return media
+}
+
+/** A second share: three files to queue, reorder and cancel, and a video to play while it arrives. */
+export async function makeMore(root: string, video: Buffer): Promise<string> {
+  const more = join(root, 'more')
+  await mkdir(join(more, 'queue'), { recursive: true })
+  for (const n of [1, 2, 3]) {
+    await writeFile(join(more, 'queue', `q${n}.bin`), randomBytes(4 * 1024 * 1024))
+  }
+  await writeFile(join(more, 'clip.webm'), video)
+  return more
 }

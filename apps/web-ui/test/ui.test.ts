@@ -5,6 +5,7 @@ import { createApiServer } from '@harddrive-party/peer-node'
 import { API_SERVED_COMMANDS } from '@harddrive-party/wire-protocol'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SEARCH_PAGE } from '../src/api/views'
 import { DESKTOP, launchChromium, PHONE, screenshot } from './browser'
 import { makeMedia, startUiPeer, stopUiPeer, type UiPeer, useBroker, WEB_ROOT } from './peers'
 
@@ -41,12 +42,12 @@ beforeAll(async () => {
     startUiPeer(broker.url, { downloads: { limits: { bytesPerSecond: 1_000_000 } } }),
     startUiPeer(broker.url),
   ])
+  browser = await launchChromium()
   const media = await makeMedia(peerB().dir, MANY)
   const t0 = Date.now()
   await peerB().api.call('add-share', { dir: media })
   console.log(`peer B shared ${MANY + 5} files in ${Date.now() - t0} ms`)
   await peerB().api.call('join', { topic: TOPIC })
-  browser = await launchChromium()
   page = await browser.newPage({ viewport: DESKTOP })
 }, 180_000)
 
@@ -149,6 +150,44 @@ describe('web UI against two real peers', () => {
       await expect(page.textContent('[data-testid="search-done"]')).resolves.toContain('3 results')
       await expect(page.locator('.results li').count()).resolves.toBe(3)
       await screenshot(page, 'search-desktop')
+    },
+    STEP_MS,
+  )
+
+  it(
+    "search pages: each peer's first page, then more from that peer on request",
+    async () => {
+      await page.fill('input[name="q"]', 'file-')
+      await page.press('input[name="q"]', 'Enter')
+      const done = page.locator('[data-testid="search-done"]')
+      await done.waitFor()
+      await expect(done.textContent()).resolves.toContain(`${SEARCH_PAGE} results so far`)
+      const more = page.locator('[data-testid="search-more"]', {
+        hasText: peerB().node.name,
+      })
+      await more.click()
+      await page.waitForFunction(
+        (n) =>
+          document
+            .querySelector('[data-testid="search-done"]')
+            ?.textContent?.includes(`${n} results so far`),
+        2 * SEARCH_PAGE,
+        { timeout: 20_000 },
+      )
+      // The second page continues the first: no result twice.
+      const paths = await page.locator('.results').evaluate(async (el) => {
+        const seen = new Set<string>()
+        for (let top = 0; top <= el.scrollHeight; top += el.clientHeight / 2) {
+          el.scrollTop = top
+          await new Promise((r) => requestAnimationFrame(r))
+          for (const row of el.querySelectorAll('[data-path]'))
+            seen.add(row.getAttribute('data-path') ?? '')
+        }
+        el.scrollTop = 0
+        return seen.size
+      })
+      expect(paths).toBe(2 * SEARCH_PAGE)
+      await screenshot(page, 'search-more-desktop')
     },
     STEP_MS,
   )

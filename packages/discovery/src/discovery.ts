@@ -2,12 +2,13 @@ import type {
   AbortOptions,
   AnnouncedAddress,
   Announcement,
-  ConnectRequest,
   Identity,
   NatType,
   PortAllocation,
+  SocketAddress,
   TopicKeys,
 } from '@harddrive-party/wire-protocol'
+import type { ConnectRequest } from '@harddrive-party/wire-protocol/internal'
 import type { TypedEventTarget } from 'main-event'
 
 // One home for shared types (wire-protocol); re-exported for our modules and the package door.
@@ -20,6 +21,8 @@ export interface AnnouncementInput {
   portAllocation?: PortAllocation
   /** We relay for members that cannot reach each other (announced only when true). */
   relay?: boolean
+  /** A TURN relayed address we hold (announced and sent in connect requests). */
+  relayed?: SocketAddress
 }
 
 /** Where a peer was found. */

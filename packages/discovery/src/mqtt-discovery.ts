@@ -1,11 +1,10 @@
+import type { Logger, TopicKeys } from '@harddrive-party/wire-protocol'
 import {
   CONNECT_REQUEST_FORMAT,
   type ConnectRequest,
   connectInbox,
-  type Logger,
   sealConnectRequest,
-  type TopicKeys,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { TypedEventEmitter } from 'main-event'
 import { checkSealedAnnouncement } from './announcement-check'
 import { BrokerProbe } from './broker-probe'
@@ -344,6 +343,7 @@ class MqttDiscoveryImpl extends TypedEventEmitter<DiscoveryEvents> implements Mq
       timestamp: Date.now(),
       nonce: crypto.getRandomValues(new Uint8Array(16)),
       ...(input.portAllocation !== undefined ? { portAllocation: input.portAllocation } : {}),
+      ...(input.relayed !== undefined ? { relayed: input.relayed } : {}),
     }
     const sealed = sealConnectRequest(request, topic, seedOf(this.#o.identity))
     return link.send(connectInbox(topic, to), sealed)

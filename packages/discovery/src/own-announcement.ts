@@ -32,6 +32,7 @@ export function sealOwnAnnouncement(
   }
   if (input?.portAllocation !== undefined) announcement.portAllocation = input.portAllocation
   if (input?.relay === true) announcement.relay = true
+  if (input?.relayed !== undefined) announcement.relayed = input.relayed
   try {
     const sealed = sealAnnouncement(announcement, topic, seedOf(identity))
     // Opening our own payload runs the same field checks every receiver will run.

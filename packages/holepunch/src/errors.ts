@@ -26,6 +26,21 @@ export type HolepunchErrorCode =
   | 'SOCKET_FAILED'
   /** `detectNat` or `punch` was called before `start()` or after `stop()`. */
   | 'NOT_STARTED'
+  /** A TURN server URL is not `turn://user:pass@host:port`, or its host is not an IP literal. */
+  | 'TURN_BAD_SERVER'
+  /** A TURN server did not answer a request after every retransmission. */
+  | 'TURN_TIMEOUT'
+  /**
+   * The TURN server refused our credentials (401 after we sent them, or more stale-nonce
+   * rounds than allowed), or its answers failed MESSAGE-INTEGRITY (a server without our key).
+   */
+  | 'TURN_UNAUTHORIZED'
+  /** A TURN server answered with an error response (the code is in the message). */
+  | 'TURN_ERROR_RESPONSE'
+  /** A TURN message was malformed: oversized or broken attribute, missing address, bad family. */
+  | 'TURN_BAD_RESPONSE'
+  /** The TURN allocation is closed (stopped, or its refresh failed). */
+  | 'TURN_CLOSED'
 
 /** The one error class of `@harddrive-party/holepunch`; branch on `code`. */
 export class HolepunchError extends HdpError<HolepunchErrorCode> {

@@ -21,3 +21,14 @@ export { STUN_DEFAULTS, stunBinding } from './stun-client'
 export type { StunErrorResponse, StunResponse, StunSuccess } from './stun-message'
 export { decodeBindingResponse, encodeBindingRequest } from './stun-message'
 export { parseStunServer } from './stun-servers'
+export type { TurnClientOptions } from './turn-client'
+export { TurnClient } from './turn-client'
+export {
+  decodeChannelData,
+  decodeTurnMessage,
+  encodeChannelData,
+  encodeTurnMessage,
+  encodeXorAddress,
+  longTermKey,
+  TURN_METHOD,
+} from './turn-message'

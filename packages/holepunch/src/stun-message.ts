@@ -193,7 +193,8 @@ function decodeAddress(value: Uint8Array, transactionId: Uint8Array, xor: boolea
   return { host: length === 4 ? address.join('.') : formatIPv6(address), port }
 }
 
-function formatIPv6(bytes: Uint8Array): string {
+/** RFC 5952 text of 16 address bytes. */
+export function formatIPv6(bytes: Uint8Array): string {
   const groups: number[] = []
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!)
   // RFC 5952: compress the longest run (two or more) of zero groups.

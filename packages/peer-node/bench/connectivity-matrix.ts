@@ -1,5 +1,5 @@
 // Connection matrix in the NAT lab (root only): every pair of {open, easy, hard, hard+mapping,
-// IPv6} with itself and the others, N fresh starts each (new keys, so either side may dial),
+// IPv6, hard+TURN} with itself and the others, N fresh starts each (new keys, so either side may dial),
 // time from both nodes ready to both connected, and the technique the dialer used.
 //   node --import tsx --conditions=@harddrive-party/source bench/connectivity-matrix.ts [N]
 // Prints a markdown table for docs/connectivity.md.
@@ -14,6 +14,7 @@ import {
   NatLab,
   netnsSupport,
   startMiniupnpd,
+  startStunServer,
 } from '@harddrive-party/test-lab'
 
 const N = Number(process.argv[2] ?? 3)
@@ -24,8 +25,10 @@ const support = netnsSupport()
 if (!support.ok) throw new Error(support.reason)
 const fixture = join(import.meta.dirname, '../test/fixtures/peer.ts')
 
-type Kind = 'open' | 'easy' | 'hard' | 'hard+mapping' | 'ipv6'
-const KINDS: Kind[] = ['open', 'easy', 'hard', 'hard+mapping', 'ipv6']
+type Kind = 'open' | 'easy' | 'hard' | 'hard+mapping' | 'ipv6' | 'hard+turn'
+const KINDS: Kind[] = ['open', 'easy', 'hard', 'hard+mapping', 'ipv6', 'hard+turn']
+/** A coturn with TURN on the public net; `hard+turn` hosts are configured with it. */
+const TURN = 'turn://hdp:bench@198.51.100.1:3480'
 
 const lab = await NatLab.create({
   // Two of each, so a pair of the same kind sits behind two different routers. The IPv6 hosts
@@ -39,10 +42,13 @@ const lab = await NatLab.create({
     M2: 'hard',
     V1: 'hard',
     V2: 'hard',
+    T1: 'hard',
+    T2: 'hard',
   },
   ipv6: true,
 })
 const upnp: Miniupnpd[] = []
+const stops: Array<() => Promise<void>> = []
 const dirs = await mkdtemp(join(tmpdir(), 'hdp-matrix-'))
 let broker: LabProcess | undefined
 try {
@@ -52,7 +58,16 @@ try {
     hard: [await lab.addHost('h1', 'H1'), await lab.addHost('h2', 'H2')],
     'hard+mapping': [await lab.addHost('m1', 'M1'), await lab.addHost('m2', 'M2')],
     ipv6: [await lab.addHost('v1', 'V1'), await lab.addHost('v2', 'V2')],
+    'hard+turn': [await lab.addHost('t1', 'T1'), await lab.addHost('t2', 'T2')],
   }
+  const turn = await startStunServer({
+    ns: lab.pub,
+    addresses: ['198.51.100.1'],
+    port: 3480,
+    dir: lab.lab.dir,
+    turn: { username: 'hdp', password: 'bench', realm: 'lab.example' },
+  })
+  stops.push(() => turn.stop())
   const [stun, other] = lab.stunServers
   for (const r of ['M1', 'M2']) {
     const u = await startMiniupnpd(lab.router(r), {
@@ -73,6 +88,7 @@ try {
       ...['--stun', lab.stunServers.map((s) => `${s.host}:${s.port}`).join(',')],
       ...['--host', kind === 'ipv6' ? '::' : '0.0.0.0'],
       ...(kind === 'hard+mapping' ? ['--port-mapping', 'nat-pmp'] : []),
+      ...(kind === 'hard+turn' ? ['--turn', TURN] : []),
     ])
 
   const rows: string[] = []
@@ -88,8 +104,8 @@ try {
         const pa = start(a, hosts[a][0]!, topic, join(dirs, `${topic}-a`))
         const pb = start(b, hosts[b][1]!, topic, join(dirs, `${topic}-b`))
         try {
-          const ka = (await pa.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')[1]
-          const kb = (await pb.waitForLine(/^ready /, { timeoutMs: 30_000 })).split(' ')[1]
+          const ka = (await pa.waitForLine(/^ready /, { timeoutMs: 120_000 })).split(' ')[1]
+          const kb = (await pb.waitForLine(/^ready /, { timeoutMs: 120_000 })).split(' ')[1]
           const readyAt = Date.now()
           await pa.waitForLine(`connect ${kb}`, { timeoutMs: TIMEOUT_MS })
           await pb.waitForLine(`connect ${ka}`, { timeoutMs: TIMEOUT_MS })
@@ -98,8 +114,10 @@ try {
           const dialer = infos.flat().find((p) => p.connection?.initiator)
           const used = dialer?.attempt?.used ?? '?'
           techniques.set(used, (techniques.get(used) ?? 0) + 1)
-        } catch {
+        } catch (err) {
           techniques.set('failed', (techniques.get('failed') ?? 0) + 1)
+          console.error(`${a}:${b} #${n}: ${String(err).split('\n')[0]}`)
+          for (const p of [pa, pb]) console.error(`  ${p.lines.slice(-3).join(' | ')}`)
         } finally {
           await Promise.allSettled([pa.stop(3000), pb.stop(3000)])
         }
@@ -119,6 +137,7 @@ try {
 } finally {
   await broker?.stop(1000)
   for (const u of upnp) await u.stop()
+  for (const stop of stops) await stop()
   await lab.destroy()
   await rm(dirs, { recursive: true, force: true })
 }

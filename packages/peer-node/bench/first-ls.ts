@@ -2,11 +2,11 @@
 // loopback: via mDNS only, and via a local mosquitto only. Each beside the bare discovery step in
 // the same run: a lone discovery instance's start() to its first verified announcement of the
 // peer that is already there. Both sides derive the topic keys with the real (default) KDF, as a
-// person's peer does. The NAT-lab figure (easy <-> hard) comes from test/nat-lab.test.ts, which
-// prints its connect times; see docs/peer-node.md.
+// person's peer does. As root, a third row: across easy <-> hard NATs in the NAT lab, beside bare
+// transport + holepunch + MQTT discovery (bench/first-ls-lab.ts).
 // Run: pnpm --filter @harddrive-party/peer-node bench:first-ls (one benchmark at a time).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg as osLoadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   createMdnsDiscovery,
@@ -16,7 +16,9 @@ import {
 } from '@harddrive-party/discovery'
 import { createTestIdentity, startMosquitto } from '@harddrive-party/discovery/testing'
 import { createPeerNode, type PeerNode, type PeerNodeOptions } from '@harddrive-party/peer-node'
-import { deriveTopicKeys, equalBytes } from '@harddrive-party/wire-protocol'
+import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
+import { easyHardRow } from './first-ls-lab'
 
 const RUNS = Number(process.env.HDP_BENCH_RUNS ?? 10)
 const TOPIC = `first-ls bench ${process.pid}`
@@ -28,6 +30,11 @@ async function freshDir(): Promise<string> {
   await mkdir(dir, { recursive: true })
   return dir
 }
+
+const loadavg = () =>
+  osLoadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')
 
 function p50(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -124,8 +131,23 @@ async function discoveryRun(via: Via, first: PeerNode, brokerUrl: string, mdnsPo
 
 const broker = await startMosquitto()
 const mdnsPort = 20_000 + Math.floor(Math.random() * 30_000)
-console.log(`first remote ls after start(), ${RUNS} runs per row, loopback, real topic KDF`)
+console.log(
+  `first remote ls after start(), ${RUNS} runs per row, real topic KDF (load ${loadavg()})`,
+)
 console.log('via          node p50   node max   bare discovery p50   bare max   goal')
+function printRow(via: string, nodeMs: number[], bareMs: number[], goal: string): void {
+  const ms = (xs: number[], f: (xs: number[]) => number, width: number) =>
+    (xs.length ? `${f(xs).toFixed(0)} ms` : '-').padStart(width)
+  const row = [
+    via.padEnd(10),
+    ms(nodeMs, p50, 10),
+    ms(nodeMs, max, 10),
+    ms(bareMs, p50, 20),
+    ms(bareMs, max, 10),
+    `   ${goal}`,
+  ]
+  console.log(row.join(' '))
+}
 try {
   for (const via of ['mdns', 'mqtt'] as const) {
     const first = await startFirst(via, broker.url, mdnsPort)
@@ -137,17 +159,17 @@ try {
       nodeMs.push(await nodeRun(via, first, broker.url, mdnsPort))
     }
     await first.stop()
-    const goal = via === 'mdns' ? '< 1000 ms' : '< 2000 ms'
-    const row = [
-      via.padEnd(10),
-      `${p50(nodeMs).toFixed(0)} ms`.padStart(10),
-      `${max(nodeMs).toFixed(0)} ms`.padStart(10),
-      `${p50(bareMs).toFixed(0)} ms`.padStart(20),
-      `${max(bareMs).toFixed(0)} ms`.padStart(10),
-      `   ${goal}`,
-    ]
-    console.log(row.join(' '))
+    printRow(via, nodeMs, bareMs, via === 'mdns' ? '< 1000 ms' : '< 2000 ms')
   }
+  // Across NATs the bare step is discovery + NAT detection + punch + dial (no ls: no peer-node).
+  const lab = await easyHardRow(RUNS)
+  if (lab) {
+    printRow('easy-hard', lab.nodeMs, lab.bareMs, '< 4000 ms')
+    const used = Object.entries(lab.techniques).map(([t, n]) => `${t} ×${n}`)
+    console.log(`easy-hard: ${used.join(', ')}; failed runs ${lab.failures.length}`)
+    for (const f of lab.failures) console.log(`  ${f}`)
+  }
+  console.log(`load average at the end: ${loadavg()}`)
 } finally {
   await broker.stop()
   await rm(base, { recursive: true, force: true })

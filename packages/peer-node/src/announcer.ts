@@ -1,10 +1,10 @@
 import { networkInterfaces } from 'node:os'
 import type { AnnouncementInput } from '@harddrive-party/discovery'
 import type { HolePuncher, LocalNat, NatReport } from '@harddrive-party/holepunch'
-import { type AnnouncedAddress, classifyAddress } from '@harddrive-party/wire-protocol'
+import type { AnnouncedAddress, Logger } from '@harddrive-party/wire-protocol'
+import { classifyAddress } from '@harddrive-party/wire-protocol/internal'
 import { TypedEventEmitter } from 'main-event'
 import { describeError } from './errors'
-import type { PeerNodeLogger } from './logger'
 
 export interface AnnouncerOptions {
   puncher: HolePuncher
@@ -20,7 +20,7 @@ export interface AnnouncerOptions {
   ipv6Addresses?: readonly string[] | undefined
   /** We relay for others: announced while others can reach us (open or easy NAT). */
   relay?: boolean
-  log: PeerNodeLogger
+  log: Logger
 }
 
 export interface AnnouncerEvents {
@@ -38,6 +38,7 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
   #lan: string[] = []
   #ipv6: string[] = []
   #mapping: { host: string; port: number } | undefined
+  #relayed: { host: string; port: number } | undefined
 
   constructor(options: AnnouncerOptions) {
     super()
@@ -61,6 +62,19 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
     if (JSON.stringify(this.announcement()) !== before) {
       this.safeDispatchEvent('change', { detail: this.#report })
     }
+  }
+
+  /** Our TURN relayed address, announced while we hold one (peers that cannot punch dial it). */
+  setRelayed(relayed: { host: string; port: number } | undefined): void {
+    const before = JSON.stringify(this.announcement())
+    this.#relayed = relayed
+    if (JSON.stringify(this.announcement()) !== before) {
+      this.safeDispatchEvent('change', { detail: this.#report })
+    }
+  }
+
+  get relayed(): { host: string; port: number } | undefined {
+    return this.#relayed
   }
 
   /** The report with a usable port mapping applied: what we announce and plan with. */
@@ -118,6 +132,7 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
       nat: r.nat,
       ...(r.portAllocation !== 'unknown' ? { portAllocation: r.portAllocation } : {}),
       ...(this.#o.relay === true && (r.nat === 'open' || r.nat === 'easy') ? { relay: true } : {}),
+      ...(this.#relayed ? { relayed: { ...this.#relayed } } : {}),
     }
   }
 

@@ -4,17 +4,20 @@ import type { Connection } from '@harddrive-party/transport'
 import type { CreateLogger } from '@harddrive-party/wire-protocol'
 import { deriveTopicKeys, type TopicKeys } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
-import { listPeers } from './connections/peers'
+import { listPeers, peerRef } from './connections/peers'
 import type { Downloads } from './downloads/download-types'
 import { defaultDownloadDir } from './downloads/downloads'
 import { PeerNodeError } from './errors'
 import { defaultLogger } from './logger'
+import { type NodeLimits, SavedLimits } from './node-limits'
 import { peerName } from './peer-names'
 import type { PortMappingInfo } from './port-mapping'
 import type { RelayInfo } from './relay/relay-service'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
 import { createRequestServer, type ServingLimits } from './serving/request-server'
-import { defaultStorageDir, openStorage, storageLayout } from './storage/storage-dir'
+import { defaultStorageDir } from './storage/default-storage-dir'
+import { openStorage, storageLayout } from './storage/storage-dir'
+import type { TurnInfo } from './turn-relays'
 import type { AbortOptions, PeerInfo, PeerNode, PeerNodeEvents, PeerNodeOptions } from './types'
 import { bindTransport } from './wiring/bind-transport'
 import { type Running, releaseRunning } from './wiring/running'
@@ -86,6 +89,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     return this.#require().mapper?.info
   }
 
+  get turn(): TurnInfo | undefined {
+    return this.#require().turn?.info
+  }
+
   address() {
     return this.#require().transport.address()
   }
@@ -120,22 +127,31 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     this.#shutdown = new AbortController()
     const storage = await openStorage(this.storage.dir, {
       logger: logger('storage'),
+      indexLogger: this.#layerLogger('index-store'),
       ...(signal ? { signal } : {}),
     })
     const parts: Partial<Running> = { storage }
     try {
       signal?.throwIfAborted()
+      parts.limits = await SavedLimits.load(storage.layout.limits, this.#log)
+      const saved = parts.limits.split
       // Serving first: a peer that connects the moment the transport listens is answered.
       parts.server = createRequestServer({
         store: storage.store,
         logger,
-        ...(o.serving ? { limits: o.serving } : {}),
+        limits: { ...saved.serving, ...o.serving },
         relay: () => parts.relay?.handlers,
+        peerName: (hex) =>
+          parts.registry && parts.connector && parts.book
+            ? peerRef(Buffer.from(hex, 'hex'), parts as Running).name
+            : peerName(Buffer.from(hex, 'hex')),
       })
       await parts.server.start()
       const topics = () => this.#topics.values()
-      parts.transport = await bindTransport(storage, o, topics, this.#log)
-      await wireNat(parts as Running, o, logger, this.#signal(signal))
+      const transportLogger = this.#layerLogger('transport')
+      parts.transport = await bindTransport(storage, o, topics, this.#log, transportLogger)
+      const puncherLogger = this.#layerLogger('holepunch')
+      await wireNat(parts as Running, o, logger, this.#signal(signal), puncherLogger)
       const withNat = parts as Running
       Object.assign(parts, await createConnections(withNat, o, logger))
       parts.downloads = createDownloads(withNat, o, this.downloadDir, logger)
@@ -143,7 +159,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       wireConnectionEvents(r, { events: this, onConnection: o.onConnection, log: this.#log })
       wireNatChanges(r, this, this.#log)
       r.connector.start()
-      parts.discovery = await startDiscovery(r, o, this, signal)
+      parts.discovery = await startDiscovery(r, o, this, signal, this.#layerLogger('discovery'))
       this.#running = r
       await this.#rejoin(r, signal)
       this.#tryRemembered(r)
@@ -217,6 +233,19 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     return this.#require().server.limits
   }
 
+  async setLimits(changes: Partial<NodeLimits>, options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const r = this.#require()
+    await r.limits.change(changes, ({ serving, downloads }) => {
+      r.server.setLimits(serving)
+      if (Object.keys(downloads).length > 0) r.downloads.setLimits(downloads)
+    })
+  }
+
+  uploads() {
+    return this.#require().server.uploads()
+  }
+
   connection(key: string | Uint8Array): Connection | undefined {
     const hex = typeof key === 'string' ? key.toLowerCase() : Buffer.from(key).toString('hex')
     return this.#running?.registry.get(hex)
@@ -236,6 +265,15 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     this.#shutdown.abort()
     await releaseRunning(r, this.#log)
     this.#topics.clear()
+  }
+
+  /**
+   * The logger a layer gets: none (its own `hdp:<package>:*` default) unless the embedder gave
+   * one, which then hears the layer's components tagged with the package name.
+   */
+  #layerLogger(pkg: string): CreateLogger | undefined {
+    const given = this.#o.logger
+    return given && ((component) => given(`${pkg}:${component}`))
   }
 
   #signal(signal: AbortSignal | undefined): AbortSignal {

@@ -10,11 +10,14 @@ import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo } from './connections/peer-state'
 import type { DownloadOptions, Downloads } from './downloads/download-types'
+import type { NodeLimits } from './node-limits'
 import type { PortMappingInfo, PortMappingOptions } from './port-mapping'
 import type { RelayInfo, RelayOptions } from './relay/relay-service'
 import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
+import type { Upload } from './serving/upload-tracker'
 import type { StorageLayout } from './storage/storage-dir'
+import type { TurnInfo } from './turn-relays'
 
 // One home for shared types (wire-protocol); re-exported for our modules and the package door.
 export type { AbortOptions }
@@ -77,6 +80,8 @@ export interface PeerNodeEvents {
   nat: CustomEvent<NatReport>
   /** A discovery half went online or offline. */
   'discovery:status': CustomEvent<DiscoveryStatus>
+  /** A peer's read of our files was queued, started, progressed (≤ 4/s) or ended. */
+  upload: CustomEvent<Upload>
 }
 
 export interface PeerNodeOptions {
@@ -100,6 +105,12 @@ export interface PeerNodeOptions {
    * SSDP multicast on the LAN, which the app turns on, not the library.
    */
   portMapping?: PortMappingOptions | false
+  /**
+   * TURN servers (`turn://user:pass@host:port`, UDP), tried in order. When our NAT is hard we
+   * allocate a relayed address on the first that works and announce it: a peer that cannot punch
+   * to us (hard↔hard) dials it (technique `turn`). Default none.
+   */
+  turnServers?: readonly string[]
   /** MQTT discovery (discovery's options), or `false`. Default `{}` (the public broker). */
   mqtt?: Omit<MqttDiscoveryOptions, 'identity' | 'getAnnouncement'> | false
   /** mDNS discovery (`interface` required; the port is the transport's), or `false` (default). */
@@ -127,7 +138,10 @@ export interface PeerNodeOptions {
    * open streams from it on an accepted connection yet (transport issue 9.4).
    */
   onConnection?: (peer: PeerRef, connection: Connection) => void
-  /** Upload slots, per-peer request limits and upload rates for serving our shares. */
+  /**
+   * Upload slots, per-peer request limits and upload rates for serving our shares. Fields given
+   * here win over the limits saved by `setLimits`.
+   */
   serving?: Partial<ServingLimits>
   /**
    * Relay for members that cannot reach each other (hard↔hard NATs): opt-in, ciphertext only,
@@ -141,7 +155,12 @@ export interface PeerNodeOptions {
   downloadDir?: string
   /** Reads per peer, progress interval, initial rate limits, listing page size. */
   downloads?: DownloadOptions
-  /** Logger factory; default `debug('hdp:peer-node:<component>')`. */
+  /**
+   * Logger factory for the whole node; default `debug('hdp:peer-node:<component>')`, and each
+   * layer its own `debug('hdp:<package>:<component>')`. Given one, it also receives the layers'
+   * lines, their components tagged with the package (`'transport:udx'`, `'discovery:mqtt'`,
+   * `'holepunch:puncher'`, `'index-store:scan'`); peer-node's own are untagged (`'node'`).
+   */
   logger?: CreateLogger
 }
 
@@ -166,6 +185,8 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
   readonly relay: RelayInfo
   /** Our router's port mapping while we hold one (`portMapping` option), for the doctor. */
   readonly portMapping: PortMappingInfo | undefined
+  /** Our TURN allocation while we hold one (`turnServers` option), for the doctor. */
+  readonly turn: TurnInfo | undefined
   /** Joins a topic (persisted; rejoined at every start). */
   join(name: string, options?: AbortOptions): Promise<void>
   /** Leaves a topic: its announcement is cleared, connections only it justified close. */
@@ -181,6 +202,15 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
   client(key: string | Uint8Array): PeerClient
   /** The limits our shares are served with (defaults filled in). */
   servingLimits(): ServingLimits
+  /**
+   * Changes upload slots and upload/download rates at once (`INVALID_OPTIONS` for an unknown
+   * key, a non-integer, slots outside 1..64 or a rate outside 0..2^40), and saves them in the
+   * storage directory (`limits.json`) for the next start, where `serving`/`downloads.limits`
+   * options still win for the fields they name.
+   */
+  setLimits(changes: Partial<NodeLimits>, options?: AbortOptions): Promise<void>
+  /** Peers reading our files now (queued first), then the last ended reads (newest first). */
+  uploads(): Upload[]
   /** The download queue (files and folders of other peers), while started. */
   readonly downloads: Downloads
   /** Where downloads land. */

@@ -131,7 +131,7 @@ describe.skipIf(skip !== '')('peer nodes across real NATs', () => {
       await browseBoth(lx, ly, 'easy<->easy after a silent cut')
     }
     for (const p of [px, py]) await p.stop(3000)
-  }, 180_000)
+  }, 300_000)
 
   /**
    * `cutter` (behind router `router`) drops its connection while its router forwards nothing

@@ -133,12 +133,7 @@ export async function startPeerLab(options: PeerLabOptions): Promise<PeerLab> {
           if (hex((await loadOrCreateIdentity(dy)).publicKey) > kx) return [dx, dy]
         }
       },
-      async share(name) {
-        const path = join(dir, `shares-${shares++}`, name)
-        await mkdir(join(path, 'albums'), { recursive: true })
-        await writeFile(join(path, 'albums', `song-of-${name}.flac`), `${name} sings`)
-        return path
-      },
+      share: (name) => makeShare(join(dir, `shares-${shares++}`), name),
       onStop(fn) {
         stops.push(fn)
       },
@@ -148,6 +143,17 @@ export async function startPeerLab(options: PeerLabOptions): Promise<PeerLab> {
     await stop()
     throw err
   }
+}
+
+/**
+ * A share folder `<parent>/<name>` holding `albums/song-of-<name>.flac` (content `<name> sings`),
+ * what `browse` expects to find; returns its path.
+ */
+export async function makeShare(parent: string, name: string): Promise<string> {
+  const path = join(parent, name)
+  await mkdir(join(path, 'albums'), { recursive: true })
+  await writeFile(join(path, 'albums', `song-of-${name}.flac`), `${name} sings`)
+  return path
 }
 
 /** Sends `command` to a fixture and parses the JSON after its `<first word> ` answer line. */
@@ -165,14 +171,15 @@ export function peersOf(proc: LabProcess): Promise<PeerInfo[]> {
 }
 
 /**
- * `ready <hex key> <port> <nat>` of a fixture, after `after` lines. The fixture indexes its share
- * before it joins, and on a loaded machine its scan worker alone can take seconds: 60 s.
+ * `ready <hex key> <port> <nat>` of a fixture, after `after` lines. 120 s: tsx compiles the
+ * fixture and it indexes its share before it joins; on this shared machine (load 20 on 2 cores)
+ * that took over 60 s.
  */
 export async function readyOf(
   proc: LabProcess,
   after = 0,
 ): Promise<{ key: string; port: number; nat: string }> {
-  const line = await proc.waitForLine(/^ready /, { timeoutMs: 60_000, after })
+  const line = await proc.waitForLine(/^ready /, { timeoutMs: 120_000, after })
   const [, key, port, nat] = line.split(' ')
   return { key: key!, port: Number(port), nat: nat! }
 }

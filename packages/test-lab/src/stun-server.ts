@@ -25,6 +25,17 @@ export interface StunServerOptions {
   ns?: Namespace
   /** Directory for the pid file, SQLite file and log. */
   dir: string
+  /**
+   * Also serve TURN (RFC 8656) with long-term credentials for this user; relayed ports are
+   * taken on the same addresses. Loopback peers are allowed when the addresses are loopback.
+   */
+  turn?: TurnUser
+}
+
+export interface TurnUser {
+  username: string
+  password: string
+  realm: string
 }
 
 /** Whether coturn's `turnserver` is installed. */
@@ -33,15 +44,33 @@ export function hasCoturn(): boolean {
 }
 
 /**
- * Starts a real coturn in STUN-only mode (RFC 5389/8489 Binding, XOR-MAPPED-ADDRESS; with two
+ * Starts a real coturn in STUN-only mode (or STUN and TURN with `turn`) (RFC 5389/8489 Binding, XOR-MAPPED-ADDRESS; with two
  * addresses it also reports OTHER-ADDRESS). Resolves once every address listens.
  */
 export async function startStunServer(options: StunServerOptions): Promise<StunServer> {
   const addresses = options.addresses ?? ['127.0.0.1', '127.0.0.2']
   const port = options.port ?? (options.ns ? 3478 : await freeUdpPortPair(addresses))
+  const turn = options.turn
+  const turnArgs = turn
+    ? [
+        '--lt-cred-mech',
+        '--user',
+        `${turn.username}:${turn.password}`,
+        '--realm',
+        turn.realm,
+        '--relay-ip',
+        addresses[0]!,
+        ...(addresses[0]!.startsWith('127.') ? ['--allow-loopback-peers'] : []),
+        '--no-multicast-peers',
+        '--min-port',
+        '49152',
+        '--max-port',
+        '65535',
+      ]
+    : ['--stun-only']
   const args = [
     '-n',
-    '--stun-only',
+    ...turnArgs,
     ...addresses.flatMap((a) => ['-L', a]),
     '-p',
     String(port),

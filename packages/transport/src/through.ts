@@ -1,19 +1,20 @@
 import type { Duplex } from 'node:stream'
-import { equalBytes, type TopicKeys } from '@harddrive-party/wire-protocol'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import { acceptOn } from './accept'
 import type { PeerConnection } from './connection'
 import { dialerHello } from './dial'
 import { TransportError } from './errors'
 import { type HandshakeContext, short } from './handshake'
 import { secureCarrier } from './noise'
-import type { Address } from './types'
+import type { SocketAddress } from './types'
 
 /** Where a relayed connection's remote "is" when the caller does not say: nowhere dialable. */
-const NO_ADDRESS: Address = { host: '0.0.0.0', port: 0 }
+const NO_ADDRESS: SocketAddress = { host: '0.0.0.0', port: 0 }
 
 export interface ThroughRequest {
   carrier: Duplex
-  remoteAddress: Address | undefined
+  remoteAddress: SocketAddress | undefined
   signal: AbortSignal | undefined
 }
 

@@ -11,6 +11,7 @@ import { TransportError } from './errors'
 import type { HandshakeContext } from './handshake'
 import type { Identity } from './identity'
 import { defaultLogger } from './logger'
+import { mainSocketFacade } from './main-socket'
 import { MAX_STREAMS_PER_SIDE } from './mux'
 import { CloseCode } from './mux-frame'
 import { enlargeReceiveBuffer } from './receive-buffer'
@@ -18,14 +19,15 @@ import { listenTcp } from './tcp-carrier'
 import { acceptThroughCarrier, dialThroughCarrier } from './through'
 import type {
   AbortOptions,
-  Address,
   Carrier,
-  ComponentLogger,
   Connection,
+  CreateLogger,
   DatagramSocket,
   DialOptions,
   DialThroughOptions,
   ThroughOptions,
+  Logger,
+  SocketAddress,
   Transport,
   TransportEvents,
   TransportOptions,
@@ -69,8 +71,8 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
   readonly socket: DatagramSocket
   readonly #options: TransportOptions
   readonly #identity: Identity
-  readonly #logger: (component: string) => ComponentLogger
-  readonly #log: ComponentLogger
+  readonly #logger: CreateLogger
+  readonly #log: Logger
   /** Listeners of the main socket outlive restarts, so `transport.socket` is stable. */
   readonly #mainListeners = new Set<DatagramListener>()
   readonly #connections = new Set<PeerConnection>()
@@ -90,7 +92,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     this.publicKey = options.identity.publicKey
     this.#logger = options.logger ?? defaultLogger
     this.#log = this.#logger('transport')
-    this.socket = this.#mainSocketFacade()
+    this.socket = mainSocketFacade(() => this.#running?.main, this.#mainListeners)
     this.#handshake = this.#handshakeContext()
   }
 
@@ -119,7 +121,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     await this.stop()
   }
 
-  address(): Address & { tcp: boolean } {
+  address(): SocketAddress & { tcp: boolean } {
     const running = this.#running
     if (running === undefined)
       return { host: this.#options.host ?? DEFAULTS.host, port: 0, tcp: false }
@@ -157,7 +159,11 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
 
   // ---- dialling ----
 
-  async dial(address: Address, expectedKey: Uint8Array, options: DialOptions): Promise<Connection> {
+  async dial(
+    address: SocketAddress,
+    expectedKey: Uint8Array,
+    options: DialOptions,
+  ): Promise<Connection> {
     options.signal?.throwIfAborted()
     if (expectedKey.length !== 32) throw new TypeError('expectedKey must be a 32-byte public key')
     const running = this.#require()
@@ -202,7 +208,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     noise: NoiseSecretStream,
     initiator: boolean,
     carrier: Carrier,
-    remoteAddress: Address,
+    remoteAddress: SocketAddress,
   ) {
     return new PeerConnection(noise, {
       initiator,
@@ -391,31 +397,5 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     }
     this.#running = undefined
     this.#log('stopped')
-  }
-
-  /** `transport.socket`: the same object across restarts, bound to whichever main socket is live. */
-  #mainSocketFacade(): DatagramSocket {
-    const self = this
-    return {
-      get port() {
-        return self.#running?.main.port ?? 0
-      },
-      send(data, port, host, options) {
-        const running = self.#running
-        if (running === undefined) {
-          return Promise.reject(new TransportError('NOT_STARTED', 'the transport is not started'))
-        }
-        return running.main.send(data, port, host, options)
-      },
-      onMessage(listener) {
-        self.#mainListeners.add(listener)
-        return () => {
-          self.#mainListeners.delete(listener)
-        }
-      },
-      close() {
-        return Promise.resolve() // the main socket closes with transport.stop()
-      },
-    }
   }
 }

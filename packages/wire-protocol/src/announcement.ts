@@ -45,6 +45,11 @@ export interface Announcement {
    * §7.5). Only sent when true.
    */
   relay?: boolean
+  /**
+   * A TURN relayed address (RFC 8656) the peer holds on a TURN server: a peer that can reach it
+   * no other way dials it (the holder permits the dialer's IP first). A `public` address.
+   */
+  relayed?: SocketAddress
   /** ms since the Unix epoch when this announcement was made. */
   timestamp: number
   /** 16 random bytes, fresh for each announcement (replay detection). */
@@ -153,6 +158,7 @@ export function announcementToWire(a: Announcement): Record<string, unknown> {
     nat: a.nat,
     portAllocation: a.portAllocation,
     ...(a.relay === true ? { relay: true } : {}),
+    relayed: a.relayed ? { host: a.relayed.host, port: a.relayed.port } : undefined,
     timestamp: a.timestamp,
     nonce: a.nonce,
   }
@@ -188,6 +194,17 @@ export function announcementFromWire(value: unknown): Announcement {
     nonce: bytes(m, 'nonce', 'announcement', { min: 16, max: 16 }),
   }
   if (optBool(m, 'relay', 'announcement') === true) announcement.relay = true
+  if (has(m, 'relayed')) {
+    const r = asFields(field(m, 'relayed'), 'announcement.relayed')
+    const relayed = {
+      host: validateHost(field(r, 'host'), 'announcement.relayed.host'),
+      port: uint(r, 'port', 'announcement.relayed', 65535),
+    }
+    // A dial target like any public address; port 0 (unknown) makes no sense for a relay.
+    checkAnnouncedAddress(relayed.host, relayed.port || 1, 'public', 'announcement.relayed')
+    if (relayed.port === 0) throw new WireError('BAD_ADDRESS', 'announcement.relayed: port 0')
+    announcement.relayed = relayed
+  }
   const alloc = field(m, 'portAllocation')
   if ((PORT_ALLOCATIONS as readonly unknown[]).includes(alloc))
     announcement.portAllocation = alloc as PortAllocation

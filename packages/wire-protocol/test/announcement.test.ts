@@ -1,16 +1,18 @@
 import {
   type Announcement,
+  deriveTopicKeys,
+  isHdpError,
+  openAnnouncement,
+  sealAnnouncement,
+} from '@harddrive-party/wire-protocol'
+import {
   createHelloProof,
   createMdnsCapability,
   decodeMdnsRecord,
-  deriveTopicKeys,
   encodeMdnsRecord,
-  isHdpError,
   matchMdnsCapabilities,
-  openAnnouncement,
-  sealAnnouncement,
   verifyHelloProof,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 
@@ -117,6 +119,20 @@ describe('sealed announcements', () => {
     expect(codeOf(() => openAnnouncement(sealAnnouncement(a, topic, seed), topic))).toBe(
       'BAD_FIELD',
     )
+  })
+
+  it('carry a TURN relayed address, which must be a public address with a port', () => {
+    const a = { ...announcement(), relayed: { host: '198.51.100.1', port: 50000 } }
+    expect(openAnnouncement(sealAnnouncement(a, topic, seed), topic).relayed).toEqual(a.relayed)
+    for (const [host, port, code] of [
+      ['10.0.0.1', 50000, 'BAD_ADDRESS'],
+      ['127.0.0.1', 50000, 'BAD_ADDRESS'],
+      ['198.51.100.1', 0, 'BAD_ADDRESS'],
+      ['relay.example', 50000, 'BAD_FIELD'],
+    ] as const) {
+      const bad = { ...announcement(), relayed: { host, port } }
+      expect(codeOf(() => openAnnouncement(sealAnnouncement(bad, topic, seed), topic))).toBe(code)
+    }
   })
 })
 

@@ -4,7 +4,6 @@ import {
   decodeHello,
   decodeIncomingRequest,
   decodeLsResponse,
-  decodeMdnsRecord,
   decodePeerRequest,
   decodeReadResponse,
   decodeRelayRequest,
@@ -15,6 +14,7 @@ import {
   encodeRelayMessage,
   encodeWatchMessage,
 } from '@harddrive-party/wire-protocol'
+import { decodeMdnsRecord } from '@harddrive-party/wire-protocol/internal'
 
 /** JSON form of a value with byte strings as `{ "$bytes": "<hex>" }`. */
 export function toJson(value: unknown): unknown {

@@ -5,8 +5,7 @@ import { asCliError, call, JSON_ARG, splitPeerPath } from '../api-connection'
 import { integerOption, last } from '../args'
 import { clientCommand, printJson } from '../client-command'
 import { CliError } from '../errors'
-import { colours, formatBytes, formatDuration, say, shortKey } from '../output'
-import { plural } from '../start-report'
+import { colours, formatBytes, formatDuration, plural, say, shortKey } from '../output'
 
 export const info = clientCommand({
   name: 'info',
@@ -25,7 +24,7 @@ export const info = clientCommand({
 
 export const join = clientCommand({
   name: 'join',
-  description: 'Join a topic (remembered). Example: hdp join "our movie night"',
+  description: 'Join a topic (remembered)',
   args: JSON_ARG,
   positionals: ['topic'],
   async run(args, conn) {
@@ -39,7 +38,7 @@ export const join = clientCommand({
 
 export const leave = clientCommand({
   name: 'leave',
-  description: 'Leave a topic. Example: hdp leave "our movie night"',
+  description: 'Leave a topic',
   args: JSON_ARG,
   positionals: ['topic'],
   async run(args, conn) {
@@ -156,7 +155,7 @@ async function list(
 export const ls = clientCommand({
   name: 'ls',
   description:
-    "List a peer's shares or a directory in them (every connected peer's shares without an argument). Example: hdp ls BriefOtter/films",
+    "List a peer's shares or a directory in them (every connected peer's shares without an argument)",
   args: LIST_ARGS,
   positionals: ['peer/path?'],
   async run(args, conn) {
@@ -173,11 +172,15 @@ export const ls = clientCommand({
 
 export const search = clientCommand({
   name: 'search',
-  description:
-    'Search the names in every connected peer\'s shares (--peer for one). Example: hdp search "come together"',
+  description: "Search the names in every connected peer's shares (--peer for one)",
   args: {
     ...LIST_ARGS,
-    peer: { type: 'string', valueHint: 'peer', description: 'Search only this peer (name or key)' },
+    peer: {
+      type: 'string',
+      valueHint: 'peer',
+      description: 'Search only this peer (name or key)',
+      default: 'every connected peer',
+    },
   },
   positionals: ['term'],
   async run(args, conn) {
@@ -193,8 +196,7 @@ export const search = clientCommand({
 
 export const read = clientCommand({
   name: 'read',
-  description:
-    "Write a peer's file (or a byte range of it) to stdout, byte for byte. Example: hdp read BriefOtter/films/a.mkv --start 0 --end 1024 > head.bin",
+  description: "Write a peer's file (or a byte range of it) to stdout, byte for byte",
   args: {
     start: { type: 'string', valueHint: 'n', description: 'First byte', default: '0' },
     end: {

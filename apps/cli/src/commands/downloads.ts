@@ -1,31 +1,7 @@
-import type { ApiDownload } from '@harddrive-party/wire-protocol'
-import { call, JSON_ARG, splitPeerPath } from '../api-connection'
+import { call, JSON_ARG } from '../api-connection'
 import { clientCommand, printJson } from '../client-command'
-import { CliError } from '../errors'
-import { formatBytes, say } from '../output'
-
-function line(d: ApiDownload): string {
-  const at = d.position === undefined ? '' : ` #${d.position}`
-  const why = d.reason ? ` (${d.reason})` : ''
-  return `${d.id} ${d.state}${at} ${d.peerName}/${d.path}: ${d.filesDone}/${d.files} files, ${formatBytes(d.bytesDone)} of ${formatBytes(d.size)}${why}`
-}
-
-// Not yet: waiting with a progress bar (every download is detached for now).
-export const download = clientCommand({
-  name: 'download',
-  description:
-    'Queue a file or folder of a peer for download; prints the request id. Example: hdp download BriefOtter/films/noir',
-  args: JSON_ARG,
-  positionals: ['peer/path'],
-  async run(args, conn) {
-    const { peer, path } = splitPeerPath(args.positionals[0]!)
-    if (path === '')
-      throw new CliError('USAGE', 'download: name a file or folder as PEER/SHARE/PATH')
-    const r = await call(conn, () => conn.api.call('download', { peer, path }))
-    if (args.flags.json) printJson(r)
-    else say(line(r.request))
-  },
-})
+import { downloadLine } from '../download-progress'
+import { say } from '../output'
 
 export const queue = clientCommand({
   name: 'queue',
@@ -35,7 +11,7 @@ export const queue = clientCommand({
     const r = await call(conn, () => conn.api.call('queue', {}))
     if (args.flags.json) return printJson(r)
     if (r.requests.length === 0) say('no downloads')
-    for (const d of r.requests) say(line(d))
+    for (const d of r.requests) say(downloadLine(d))
   },
 })
 

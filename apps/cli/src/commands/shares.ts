@@ -2,8 +2,7 @@ import { resolve } from 'node:path'
 import { call, JSON_ARG } from '../api-connection'
 import { clientCommand, printJson } from '../client-command'
 import { CliError } from '../errors'
-import { formatBytes, say } from '../output'
-import { plural } from '../start-report'
+import { formatBytes, plural, say } from '../output'
 
 const list = clientCommand({
   name: 'shares',
@@ -20,8 +19,7 @@ const list = clientCommand({
 
 export const add = clientCommand({
   name: 'add',
-  description:
-    'Share a directory (remembered; scanned in the background). Example: hdp shares add ~/Music',
+  description: 'Share a directory (remembered; scanned in the background)',
   args: JSON_ARG,
   positionals: ['dir'],
   async run(args, conn) {
@@ -35,8 +33,7 @@ export const add = clientCommand({
 
 export const remove = clientCommand({
   name: 'remove',
-  description:
-    'Stop sharing a share, by its name (see hdp shares). Example: hdp shares remove Music',
+  description: 'Stop sharing a share, by its name (see hdp shares)',
   args: JSON_ARG,
   positionals: ['name'],
   async run(args, conn) {

@@ -6,9 +6,9 @@ import { type ArgsDef, defineCommand } from 'citty'
 import { apiUrlFile } from '../api-address'
 import { parseStrict } from '../args'
 import { CliError, plainMessage } from '../errors'
-import { colours, complain, say, shortKey } from '../output'
+import { colours, complain, plural, say, shortKey } from '../output'
 import { PUBLIC_BROKER_URL, type StartConfig, startConfig } from '../start-options'
-import { natLine, plural, reportEvents, scanShares } from '../start-report'
+import { natLine, reportEvents, scanShares } from '../start-report'
 
 const args = {
   topic: {
@@ -70,6 +70,13 @@ const args = {
     valueHint: 'host:port',
     description: 'STUN server for NAT detection (repeatable)',
     default: 'a public list',
+  },
+  'turn-server': {
+    type: 'string',
+    valueHint: 'turn://user:pass@host:port',
+    description:
+      'TURN server (UDP) of your group (repeatable): relays to peers no punch reaches when we are behind a hard NAT',
+    default: 'none',
   },
   stun: {
     type: 'boolean',

@@ -1,4 +1,10 @@
-import type { ApiDownload, ApiEvent, ApiInfo, ApiPeer } from '@harddrive-party/wire-protocol'
+import type {
+  ApiDownload,
+  ApiEvent,
+  ApiInfo,
+  ApiPeer,
+  ApiUpload,
+} from '@harddrive-party/wire-protocol'
 import type { ApiConnection, ConnectionState } from './connection'
 
 export type TransferEvent = Extract<ApiEvent, { type: 'transfer' }>
@@ -19,7 +25,7 @@ export interface TransferView {
   filesDone?: number
   /** Our queue's order (1 = next), for reorder. */
   position?: number
-  /** Where the other peer's upload queue has us. */
+  /** Downloads: where the other peer's upload queue has us; uploads: where ours has them. */
   queuePosition?: number
   error?: string
 }
@@ -43,6 +49,29 @@ export function fromDownload(d: ApiDownload): TransferView {
   if (d.reason !== undefined) t.error = d.reason
   return t
 }
+/** A peer reading one of our files, as the `uploads` command lists it. */
+export function fromUpload(u: ApiUpload): TransferView {
+  const t: TransferView = {
+    requestId: u.id,
+    direction: 'upload',
+    peer: u.peer,
+    peerName: u.peerName,
+    path: u.path,
+    dir: false,
+    state: u.state,
+    bytes: u.bytes,
+    total: u.length,
+    bytesPerSecond: u.bytesPerSecond,
+  }
+  if (u.queuePosition !== undefined) t.queuePosition = u.queuePosition
+  if (u.error !== undefined) t.error = u.error
+  return t
+}
+
+/** Ended uploads kept on screen (a folder read by someone ends one upload per file). */
+const KEEP_ENDED_UPLOADS = 32
+const ENDED: ReadonlySet<TransferView['state']> = new Set(['done', 'failed', 'cancelled'])
+
 export type ScanEvent = Extract<ApiEvent, { type: 'scan' }>
 export type DiscoveryEvent = Extract<ApiEvent, { type: 'discovery' }>
 
@@ -138,6 +167,7 @@ export class Store {
         .call('shares')
         .then((r) => this.update({ shareTotals: { files: r.files, bytes: r.bytes } })),
       this.refreshQueue(),
+      this.refreshUploads(),
     ])
     for (const r of results) if (r.status === 'rejected') this.report(r.reason)
   }
@@ -149,6 +179,17 @@ export class Store {
       if (t.direction === 'upload') transfers.set(t.requestId, t)
     for (const d of r.requests) transfers.set(d.id, fromDownload(d))
     this.update({ transfers, queueLoaded: true })
+  }
+
+  /** Who reads our files now (and lately): events only tell what changes after we connect. */
+  async refreshUploads() {
+    const r = await this.api.call('uploads')
+    const transfers = new Map<string, TransferView>()
+    for (const t of this.state.transfers.values())
+      if (t.direction === 'download') transfers.set(t.requestId, t)
+    // The list has the newest ended first; the map keeps the oldest first (see pruning).
+    for (const u of [...r.uploads].reverse()) transfers.set(u.id, fromUpload(u))
+    this.update({ transfers })
   }
 
   /** Keeps a download's fields the events do not carry (files, position) after a command. */
@@ -198,6 +239,11 @@ export class Store {
         const old = transfers.get(e.requestId)
         const { type: _, ...live } = e
         transfers.set(e.requestId, { dir: false, ...old, ...live })
+        if (e.direction === 'upload') {
+          if (ENDED.has(e.state)) pruneEndedUploads(transfers)
+          this.update({ transfers })
+          return
+        }
         this.update({ transfers })
         // A new request or a state change moves others in our queue: their positions come from
         // one call (events carry no position).
@@ -229,4 +275,13 @@ export class Store {
         return
     }
   }
+}
+
+/** Drops the oldest ended uploads beyond the few kept (a Map keeps insertion order). */
+function pruneEndedUploads(transfers: Map<string, TransferView>) {
+  const ended = [...transfers.values()].filter(
+    (t) => t.direction === 'upload' && ENDED.has(t.state),
+  )
+  for (const t of ended.slice(0, Math.max(0, ended.length - KEEP_ENDED_UPLOADS)))
+    transfers.delete(t.requestId)
 }

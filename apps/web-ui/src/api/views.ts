@@ -7,3 +7,6 @@ export type PeerView = ApiPeer
 export function pageEntries(page: ApiEntryPage): EntryView[] {
   return page.entries.map((e) => ({ ...e, peer: page.peer, peerName: page.name }))
 }
+
+/** Search results per peer per page: the first answer comes quickly; more on request. */
+export const SEARCH_PAGE = 200

@@ -180,9 +180,8 @@ export function Browser({ store, state, peer }: { store: Store; state: AppState;
                   {row.open ? '▾' : '▸'}
                 </button>
               ) : (
-                <span class="twisty" aria-hidden="true">
-                  ·
-                </span>
+                // A file has nothing to open: an empty slot keeps names aligned with folders'.
+                <span class="twisty" aria-hidden="true" />
               )}
               <span class="name" title={row.entry.path}>
                 {baseName(row.entry.path)}

@@ -17,6 +17,7 @@ const TECHNIQUE_WORDS: Record<string, string> = {
   simultaneous: 'by both sides punching at once',
   birthday: 'by trying many ports at once (strict routers)',
   'port-prediction': 'by guessing the next port its router will use',
+  turn: "through your group's TURN relay (it sees only encrypted bytes)",
   remembered: 'at an address that worked before',
   accepted: 'they reached us',
 }
@@ -86,6 +87,16 @@ function PeerDoctor({ p }: { p: PeerView }) {
   )
 }
 
+/**
+ * Discovery reports only changes; until one comes, the peers it found say whether it works.
+ */
+function quietDiscovery(peers: PeerView[], via: 'mqtt' | 'mdns'): string {
+  const found = peers.filter((p) => p.announcedVia.includes(via)).length
+  return found > 0
+    ? `working (found ${found} peer${found === 1 ? '' : 's'})`
+    : 'no peers found through it yet'
+}
+
 function Discovery({
   label,
   value,
@@ -140,12 +151,12 @@ export function DoctorTab({ store, state }: { store: Store; state: AppState }) {
           <Discovery
             label="Broker (internet discovery)"
             value={state.discovery.mqtt}
-            off="no news since this page opened"
+            off={quietDiscovery(peers, 'mqtt')}
           />
           <Discovery
             label="mDNS (local network discovery)"
             value={state.discovery.mdns}
-            off="no news since this page opened"
+            off={quietDiscovery(peers, 'mdns')}
           />
         </ul>
       </section>

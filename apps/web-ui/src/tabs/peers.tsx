@@ -1,95 +1,14 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AppState, Store } from '../api/store'
-import { type EntryView, type PeerView, pageEntries } from '../api/views'
-import { baseName, bytes } from '../ui/format'
-import { VirtualList } from '../ui/virtual-list'
+import type { PeerView } from '../api/views'
+import { bytes } from '../ui/format'
 import { Browser } from './browse'
+import { Search } from './search'
 
 function connectionLine(p: PeerView): string {
   const c = p.connection
   if (!c) return p.connected ? 'connected' : 'not connected'
   return `${c.carrier.toUpperCase()} · ${c.remoteAddress.host}:${c.remoteAddress.port} · ${Math.round(c.rttMs)} ms`
-}
-
-function Search({ store }: { store: Store }) {
-  const [results, setResults] = useState<EntryView[]>([])
-  const [busy, setBusy] = useState(false)
-  const [done, setDone] = useState<string | undefined>()
-  const run = useRef<AbortController | undefined>(undefined)
-  const submit = (e: Event) => {
-    e.preventDefault()
-    const q = String(new FormData(e.target as HTMLFormElement).get('q') ?? '').trim()
-    if (!q) return
-    run.current?.abort()
-    const mine = new AbortController()
-    run.current = mine
-    const acc: EntryView[] = []
-    const failed: string[] = []
-    setResults([])
-    setBusy(true)
-    setDone(undefined)
-    // No peer: our peer asks everyone connected and streams pages as each answers.
-    store.api
-      .ls(
-        { path: '', search: q },
-        (page) => {
-          if (page.type === 'peer-error') failed.push(`${page.name}: ${page.message}`)
-          else acc.push(...pageEntries(page))
-          setResults([...acc])
-        },
-        mine.signal,
-      )
-      .then(() => {
-        const more = failed.length ? ` (no answer from ${failed.join('; ')})` : ''
-        setDone(`${acc.length} result${acc.length === 1 ? '' : 's'} for “${q}”${more}`)
-      })
-      .catch((err: Error) => !mine.signal.aborted && setDone(`Search stopped: ${err.message}`))
-      .finally(() => !mine.signal.aborted && setBusy(false))
-  }
-  useEffect(() => () => run.current?.abort(), [])
-  return (
-    <section class="search" aria-label="Search">
-      <form class="row" onSubmit={submit}>
-        <input
-          name="q"
-          type="search"
-          placeholder="Search every peer's files"
-          aria-label="Search every peer's files"
-        />
-        <button type="submit">Search</button>
-      </form>
-      {busy ? (
-        <p class="muted" role="status">
-          Searching… {results.length} so far
-        </p>
-      ) : done ? (
-        <p class="muted" role="status" data-testid="search-done">
-          {done}
-        </p>
-      ) : null}
-      {results.length > 0 ? (
-        <VirtualList
-          items={results}
-          rowHeight={40}
-          label="Search results"
-          class="results"
-          render={(r) => (
-            <div class="entry" data-path={r.path}>
-              <span class="name" title={r.path}>
-                {baseName(r.path)}
-                {r.dir ? '/' : ''} <small class="muted">{r.path}</small>
-              </span>
-              <span class="size">{bytes(r.size)}</span>
-              <span class="muted peer-name">{r.peerName}</span>
-              <button type="button" class="small" onClick={() => store.download(r.peer, r.path)}>
-                Download
-              </button>
-            </div>
-          )}
-        />
-      ) : null}
-    </section>
-  )
 }
 
 /** Total shared by each connected peer: the sum of its top-level shares, listed once. */

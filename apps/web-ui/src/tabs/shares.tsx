@@ -64,11 +64,7 @@ export function SharesTab({ store, state }: { store: Store; state: AppState }) {
         <strong>{totals?.files ?? 0}</strong> files.
       </p>
       <form class="row" onSubmit={add}>
-        <input
-          name="dir"
-          placeholder="/path/to/a/folder on the peer's machine"
-          aria-label="Folder to share"
-        />
+        <input name="dir" placeholder="Folder path, e.g. /srv/media" aria-label="Folder to share" />
         <button type="submit" disabled={!!busy}>
           Add share
         </button>

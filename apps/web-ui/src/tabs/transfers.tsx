@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AppState, Store, TransferView } from '../api/store'
 import { baseName, bytes, eta, percent, speed } from '../ui/format'
 
@@ -14,6 +14,14 @@ const VIDEO = /\.(mp4|m4v|webm|mkv|mov|ogv)$/i
 const AUDIO = /\.(mp3|m4a|aac|flac|ogg|oga|opus|wav)$/i
 
 function Player({ src, path, onClose }: { src: string; path: string; onClose: () => void }) {
+  const media = useRef<HTMLVideoElement & HTMLAudioElement>(null)
+  // play() rather than the autoplay attribute: autoplay waits until the browser expects to
+  // play through, which a file still arriving slower than its bitrate never promises.
+  useEffect(() => {
+    media.current?.play().catch(() => {
+      // Refused (no user gesture): the controls are there to press play.
+    })
+  }, [src])
   return (
     <div
       class="player"
@@ -32,10 +40,10 @@ function Player({ src, path, onClose }: { src: string; path: string; onClose: ()
       </div>
       {VIDEO.test(path) ? (
         // biome-ignore lint/a11y/useMediaCaption: people's own files have no caption tracks
-        <video src={src} controls autoPlay playsInline data-testid="player" />
+        <video ref={media} src={src} controls playsInline data-testid="player" />
       ) : AUDIO.test(path) ? (
         // biome-ignore lint/a11y/useMediaCaption: people's own files have no caption tracks
-        <audio src={src} controls autoPlay data-testid="player" />
+        <audio ref={media} src={src} controls data-testid="player" />
       ) : (
         <iframe src={src} title={baseName(path)} data-testid="player" sandbox="" />
       )}
@@ -49,6 +57,7 @@ const ORDER: Record<TransferView['state'], number> = {
   paused: 2,
   failed: 3,
   done: 4,
+  cancelled: 5,
 }
 
 export function TransfersTab({ store, state }: { store: Store; state: AppState }) {
@@ -62,7 +71,9 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
       .catch((err) => store.report(err))
   const call = store.api.call.bind(store.api)
   const downloads = all.filter((t) => t.direction === 'download')
-  const uploads = all.filter((t) => t.direction === 'upload')
+  // A read of no bytes is a peer checking a file's size and date (before or after a
+  // download), not an upload worth a row.
+  const uploads = all.filter((t) => t.direction === 'upload' && t.total > 0)
   // Our queue, in its order: what reorder moves.
   const waiting = downloads
     .filter((t) => t.state !== 'done' && t.state !== 'failed')
@@ -74,11 +85,12 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
     const pos = waiting.indexOf(t)
     return (
       <li key={t.requestId} class={`transfer ${t.state}`} data-path={t.path}>
-        <div class="line">
+        <div class="line head">
           <strong class="name" title={t.path}>
             {baseName(t.path)}
           </strong>
-          <span class="muted">
+          <span class="muted" data-testid="peer">
+            {t.direction === 'upload' ? 'to ' : 'from '}
             {t.peerName ?? state.peers.get(t.peer)?.name ?? t.peer.slice(0, 8)}
           </span>
           <span class={`status ${t.state}`}>{t.state === 'done' ? 'done' : t.state}</span>
@@ -94,14 +106,20 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
               {t.filesDone ?? 0} of {t.files} files
             </span>
           ) : null}
-          {t.state === 'active' ? (
+          {t.state === 'active' && t.bytesPerSecond > 0 ? (
             <>
               <span>{speed(t.bytesPerSecond)}</span>
               <span>{eta(t.bytes, t.total, t.bytesPerSecond)} left</span>
             </>
+          ) : t.state === 'active' ? (
+            <span>{t.bytes > 0 ? 'measuring speed…' : 'starting…'}</span>
           ) : null}
           {t.queuePosition !== undefined && t.state === 'queued' ? (
-            <span>#{t.queuePosition} in their upload queue</span>
+            <span>
+              {t.direction === 'download'
+                ? `#${t.queuePosition} in their upload queue`
+                : `waiting for an upload slot (#${t.queuePosition})`}
+            </span>
           ) : null}
           {t.error ? <span class="error">{t.error}</span> : null}
         </div>
@@ -181,12 +199,10 @@ export function TransfersTab({ store, state }: { store: Store; state: AppState }
       ) : null}
       <ul class="list">{downloads.map(row)}</ul>
       <h2>Uploads</h2>
-      {uploads.length === 0 ? (
-        <p class="muted">
-          No uploads reported (this version of the peer does not report them yet).
-        </p>
-      ) : null}
-      <ul class="list">{uploads.map(row)}</ul>
+      {uploads.length === 0 ? <p class="muted">Nobody is downloading from you right now.</p> : null}
+      <ul class="list" aria-label="Uploads" data-testid="uploads">
+        {uploads.map(row)}
+      </ul>
     </div>
   )
 }

@@ -1,18 +1,21 @@
 import type { PeerFound } from '@harddrive-party/discovery'
 import type { HolePuncher, LocalNat, PunchResult } from '@harddrive-party/holepunch'
 import type { Connection, Transport } from '@harddrive-party/transport'
-import {
-  derivePunchSecret,
-  isDialer,
-  type Logger,
-  type NatType,
-  type TopicKeys,
-} from '@harddrive-party/wire-protocol'
+import type { Logger, NatType, TopicKeys } from '@harddrive-party/wire-protocol'
+import { derivePunchSecret, isDialer } from '@harddrive-party/wire-protocol/internal'
 import { describeError } from '../errors'
 import type { ConnectionRegistry } from './connection-registry'
+import { ipv6Targets, openIpv6Pinholes } from './ipv6-pinhole'
 import { type AttemptInfo, best, type PeerState, REQUEST_INTERVAL_MS } from './peer-state'
 import { viaRelay } from './relay-attempt'
 import { type DialAddress, planConnection, type Technique } from './technique'
+import {
+  connectViaTurn,
+  isRelayedConnection,
+  planTurn,
+  type TurnAccess,
+  type TurnPlan,
+} from './turn-connect'
 
 /** What one attempt to reach a peer uses (the connector's options without its scheduling). */
 export interface AttemptOptions {
@@ -38,6 +41,8 @@ export interface AttemptOptions {
   punchOptions?: { timeoutMs?: number }
   /** The last resort when no technique can work (hard↔hard): a connection through a relay. */
   relayDial?: (key: Uint8Array, topic: TopicKeys, signal: AbortSignal) => Promise<Connection>
+  /** Our TURN allocation: used (or the peer's dialled) when punching cannot work. */
+  turn?: TurnAccess
 }
 
 /** IPs the peer was authenticated from: its reconnect punches skip the per-IP limit. */
@@ -86,18 +91,48 @@ export async function attemptConnection(
   const local = o.localNat()
   const remote = found.announcement
   const weDial = isDialer(o.publicKey, state.key)
-  const plan = planConnection({
-    local,
-    remote,
-    via: found.via,
-    weDial,
-    localIpv6: o.hasIpv6?.() ?? false,
-  })
+  const localIpv6 = o.hasIpv6?.() ?? false
+  const input = { local, remote, via: found.via, weDial, localIpv6 }
+  const plan = planConnection(input)
+  // Both on IPv6: the acceptor opens its firewall towards the dialer (simultaneous open).
+  const bothIpv6 = localIpv6 && found.via === 'mqtt' && ipv6Targets(remote.addresses).length > 0
+  if (bothIpv6 && !weDial) openIpv6Pinholes(o.transport.socket, remote.addresses, signal, o.log)
+  // TURN where IPv4 punching cannot work (with IPv6 on both sides: after the IPv6 dial).
+  const v4 = bothIpv6 ? planConnection({ ...input, localIpv6: false }) : plan
+  const turn =
+    v4.unreachable !== undefined && v4.direct.length === 0
+      ? planTurn({ ourRelayed: o.turn?.relayed(), remote, weDial })
+      : undefined
   // A connection the peer asked us to replace (connect request) does not count as its dial.
   const before = o.registry.get(state.hex)
-  if (plan.unreachable !== undefined && plan.direct.length === 0) {
-    if (before?.carrier === 'relay') return // relayed already, and nothing better is possible
-    const info = beginAttempt(state, local, remote.nat, found.via)
+  // Nothing direct or punched can work: TURN when either side holds an allocation, else a
+  // member that relays (docs/connectivity.md, "Which relay").
+  const unreachable = plan.unreachable !== undefined && plan.direct.length === 0
+  if (unreachable && turn === undefined && before?.carrier === 'relay') return // nothing better
+  const info = beginAttempt(state, local, remote.nat, found.via)
+  const viaTurn = async (turn: TurnPlan): Promise<void> => {
+    info.tried.push('turn')
+    requestConnect(o, state, found)
+    const { connection, dialled } = await connectViaTurn(turn, {
+      ...o,
+      key: state.key,
+      hex: state.hex,
+      topic,
+      signal,
+      before,
+      timeoutMs: o.acceptWaitMs ?? 15_000,
+      phase: (phase) => {
+        state.attempt!.phase = phase
+      },
+    })
+    if (dialled) return connected(o, state, info, 'turn', connection)
+    // While we waited, the peer may have reached us over IPv6 instead.
+    info.used = isRelayedConnection(connection) ? 'turn' : bothIpv6 ? 'ipv6' : 'accepted'
+    info.elapsedMs = Date.now() - state.startedAt
+    delete info.failure
+  }
+  if (unreachable) {
+    if (turn !== undefined) return viaTurn(turn)
     return viaRelay(
       {
         key: state.key,
@@ -113,10 +148,9 @@ export async function attemptConnection(
         startedAt: state.startedAt,
       },
       topic,
-      plan.unreachable,
+      plan.unreachable!,
     )
   }
-  const info = beginAttempt(state, local, remote.nat, found.via)
   const failures: string[] = []
   if (weDial) {
     const technique: Technique = found.via === 'mdns' || plan.punch === undefined ? 'lan' : 'direct'
@@ -133,6 +167,7 @@ export async function attemptConnection(
     }
   }
   if (plan.punch === undefined) {
+    if (turn !== undefined) return viaTurn(turn) // the IPv6 dial failed, or we wait for either
     if (weDial) throw new Error(failures.join('; ') || 'no address to dial')
     return // the dialer dials us; nothing to do until it does
   }

@@ -1,5 +1,6 @@
 import type { ConnectRequestFound, PeerFound, PeerGone } from '@harddrive-party/discovery'
-import { isDialer, type TopicKeys } from '@harddrive-party/wire-protocol'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import { isDialer } from '@harddrive-party/wire-protocol/internal'
 import { describeError } from '../errors'
 import {
   type AttemptOptions,

@@ -16,6 +16,8 @@ export type Technique =
   | 'birthday'
   /** hard↔hard with sequential port allocation on both. */
   | 'port-prediction'
+  /** Through a TURN server's relayed address (hard↔hard: punching cannot work). */
+  | 'turn'
   /** A peer remembered from an earlier run, dialled at its last addresses. */
   | 'remembered'
   /** The remote dialled us. */

@@ -3,7 +3,7 @@ import type { Connection, Transport } from '@harddrive-party/transport'
 import type { CreateLogger, TopicKeys } from '@harddrive-party/wire-protocol'
 import type { ConnectionRegistry } from '../connections/connection-registry'
 import { describeError, PeerNodeError } from '../errors'
-import type { PeerNodeLogger } from '../logger'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import type { RelayHandlers } from '../serving/request-server'
 import { acceptThroughRelay, dialThroughRelay, relayCandidates } from './relay-client'
 import { type RelayOptions, RelayService } from './relay-service'
@@ -28,7 +28,7 @@ export interface RelayRoomOptions {
 export class RelayRoom {
   readonly service: RelayService
   readonly #o: RelayRoomOptions
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
   #handshakes = 0
 
   constructor(options: RelayRoomOptions) {

@@ -6,7 +6,7 @@ import {
   type RelayRequest,
 } from '@harddrive-party/wire-protocol'
 import { describeError, PeerNodeError } from '../errors'
-import type { PeerNodeLogger } from '../logger'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { TokenBucket } from '../serving/rate-limit'
 
 /** Relaying for other members (`relay` option of `createPeerNode`); off unless enabled. */
@@ -78,7 +78,7 @@ interface Pair {
 export class RelayService {
   readonly #o: Required<Omit<RelayOptions, 'tap'>> & Pick<RelayOptions, 'tap'>
   readonly #live: (hex: string) => Connection | undefined
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
   readonly #bucket: TokenBucket
   readonly #pairs = new Set<Pair>()
   /** Request tokens per asking member (hex): a few in a burst, then one per second. */
@@ -91,7 +91,7 @@ export class RelayService {
   constructor(
     options: RelayOptions,
     live: (hex: string) => Connection | undefined,
-    log: PeerNodeLogger,
+    log: Logger,
   ) {
     const o = { ...DEFAULTS, enabled: false, ...options }
     for (const [name, min] of [

@@ -1,5 +1,5 @@
 import { createTransport, type Transport } from '@harddrive-party/transport'
-import type { Logger, TopicKeys } from '@harddrive-party/wire-protocol'
+import type { CreateLogger, Logger, TopicKeys } from '@harddrive-party/wire-protocol'
 import { describeError } from '../errors'
 import type { Storage } from '../storage/storage-dir'
 import type { PeerNodeOptions } from '../types'
@@ -13,6 +13,7 @@ export async function bindTransport(
   o: PeerNodeOptions,
   topics: () => Iterable<TopicKeys>,
   log: Logger,
+  layerLogger?: CreateLogger,
 ): Promise<Transport> {
   // Dual-stack by default (IPv4 peers arrive as plain IPv4 on UDX); a machine without IPv6
   // cannot bind `::`, and then binds IPv4 only.
@@ -24,6 +25,7 @@ export async function bindTransport(
       port,
       host,
       ...(o.agent ? { agent: o.agent } : {}),
+      ...(layerLogger ? { logger: layerLogger } : {}),
       ...o.transport,
     })
   const wanted = o.port ?? storage.settings.port

@@ -8,20 +8,25 @@ import type { Connector } from '../connections/connector'
 import type { PeerBook } from '../connections/peer-book'
 import type { DownloadsImpl } from '../downloads/downloads'
 import { describeError } from '../errors'
+import type { SavedLimits } from '../node-limits'
 import type { PortMapper } from '../port-mapping'
 import type { RelayRoom } from '../relay/relay-room'
 import type { RequestServer } from '../serving/request-server'
 import type { Storage } from '../storage/storage-dir'
+import type { TurnRelays } from '../turn-relays'
 
 /** What a started node holds; the wiring modules fill it in bring-up order. */
 export interface Running {
   storage: Storage
+  /** What `setLimits` saved (this run's changes included). */
+  limits: SavedLimits
   server: RequestServer
   transport: Transport
   puncher: HolePuncher
   announcer: Announcer
   mapper: PortMapper | undefined
   relay: RelayRoom
+  turn: TurnRelays | undefined
   registry: ConnectionRegistry
   connector: Connector
   book: PeerBook
@@ -51,6 +56,7 @@ export async function releaseRunning(r: Partial<Running>, log: Logger): Promise<
   await step('peer book', r.book && (() => r.book!.flush()))
   await step('connections', r.registry && (() => r.registry!.closeAll()))
   await step('port mapping', r.mapper && (() => r.mapper!.stop()))
+  await step('TURN', r.turn && (() => r.turn!.stop()))
   await step('puncher', r.puncher && (() => r.puncher!.stop()))
   await step('transport', r.transport && (() => r.transport!.stop()))
   await step('storage', r.storage && (() => r.storage!.close()))

@@ -41,6 +41,10 @@ export async function createConnections(
     hasIpv6: () => announcer.hasIpv6,
     log: logger('connector'),
     ...connectOptions(o),
+    turn: {
+      relayed: () => parts.turn?.relayed,
+      permit: (hosts) => parts.turn?.permit(hosts) ?? Promise.resolve(),
+    },
     // Discovery starts after the connector; attempts begin only once it is there.
     requestConnect: (topic, key) =>
       parts.discovery?.requestConnect(topic, key) ?? Promise.resolve(false),
@@ -94,6 +98,9 @@ export function wireConnectionEvents(r: Running, hooks: ConnectionHooks): void {
     })
     r.downloads.peerChanged()
   })
+  r.server.addEventListener('upload', ({ detail }) =>
+    hooks.events.safeDispatchEvent('upload', { detail }),
+  )
 }
 
 function connectOptions(o: PeerNodeOptions) {

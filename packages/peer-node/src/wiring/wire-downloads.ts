@@ -11,7 +11,7 @@ import type { Running } from './running'
  * live connection (a reconnect makes a new one), so requests share the connection's client.
  */
 export function createDownloads(
-  r: Pick<Running, 'storage' | 'registry' | 'connector' | 'book'>,
+  r: Pick<Running, 'storage' | 'limits' | 'registry' | 'connector' | 'book'>,
   o: PeerNodeOptions,
   downloadDir: string,
   logger: CreateLogger,
@@ -32,7 +32,10 @@ export function createDownloads(
     downloadDir,
     client: clientOf,
     peerName: (hex) => peerRef(Buffer.from(hex, 'hex'), r).name,
-    options: o.downloads ?? {},
+    options: {
+      ...o.downloads,
+      limits: { ...r.limits.split.downloads, ...o.downloads?.limits },
+    },
     log: logger('downloads'),
   })
 }

@@ -2,6 +2,7 @@ import { createHolePuncher, DEFAULT_STUN_SERVERS } from '@harddrive-party/holepu
 import type { CreateLogger } from '@harddrive-party/wire-protocol'
 import { Announcer } from '../announcer'
 import { PortMapper } from '../port-mapping'
+import { loopbackTarget, TurnRelays } from '../turn-relays'
 import type { PeerNodeOptions } from '../types'
 import type { Running } from './running'
 
@@ -16,12 +17,14 @@ export async function wireNat(
   o: PeerNodeOptions,
   logger: CreateLogger,
   signal: AbortSignal,
+  puncherLogger?: CreateLogger,
 ): Promise<void> {
   const { transport } = parts
   const puncher = createHolePuncher({
     socket: transport.socket,
     createSocket: (opts) => transport.createSocket(opts),
     ...(o.stunServers ? { stunServers: o.stunServers } : {}),
+    ...(puncherLogger ? { logger: puncherLogger } : {}),
   })
   await puncher.start()
   parts.puncher = puncher
@@ -42,4 +45,22 @@ export async function wireNat(
     if (mapping) announcer.setMapping({ host: mapping.externalHost, port: mapping.externalPort })
   }
   await announcer.refresh(signal)
+  if (o.turnServers !== undefined && o.turnServers.length > 0) {
+    // A lost allocation is unannounced; the `change` that follows allocates again.
+    const turn = new TurnRelays({
+      servers: o.turnServers,
+      log: logger('turn'),
+      onLost: () => announcer.setRelayed(undefined),
+    })
+    parts.turn = turn
+    // A relayed address only helps a hard NAT (everything else punches): allocate when we are
+    // one, now or after a later NAT check.
+    const allocate = async (): Promise<void> => {
+      if (announcer.localNat().nat !== 'hard' || turn.relayed !== undefined) return
+      const relay = await turn.start(loopbackTarget(transport.address()))
+      if (relay) announcer.setRelayed(relay.relayed)
+    }
+    announcer.addEventListener('change', () => void allocate())
+    await allocate()
+  }
 }
