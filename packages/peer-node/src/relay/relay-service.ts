@@ -1,4 +1,5 @@
 import type { Connection, TransportStream } from '@harddrive-party/transport'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import {
   encodeFrame,
   encodeRelayMessage,
@@ -6,7 +7,6 @@ import {
   type RelayRequest,
 } from '@harddrive-party/wire-protocol'
 import { describeError, PeerNodeError } from '../errors'
-import type { Logger } from '@harddrive-party/wire-protocol'
 import { TokenBucket } from '../serving/rate-limit'
 
 /** Relaying for other members (`relay` option of `createPeerNode`); off unless enabled. */
@@ -88,11 +88,7 @@ export class RelayService {
   #refused = 0
   #shutdown = new AbortController()
 
-  constructor(
-    options: RelayOptions,
-    live: (hex: string) => Connection | undefined,
-    log: Logger,
-  ) {
+  constructor(options: RelayOptions, live: (hex: string) => Connection | undefined, log: Logger) {
     const o = { ...DEFAULTS, enabled: false, ...options }
     for (const [name, min] of [
       ['maxBytesPerSecond', 0],
