@@ -38,12 +38,12 @@ export type { OpenedFile, ResolvedPath } from './resolve'
 export type { ScanProgressEvent, ShareScanSummary } from './scan-report'
 export type { Share } from './shares'
 export type { TopicState } from './topics'
-export type { WishlistOptions } from './wishlist'
 export type { WishlistAppend, WishlistEvents } from './wishlist-claims'
 export type { WishlistRequestInput } from './wishlist-input'
 export type {
   WishlistFile,
   WishlistFileState,
+  WishlistOptions,
   WishlistRequest,
   WishlistState,
 } from './wishlist-rows'

@@ -18,6 +18,12 @@ export interface WishlistAppend {
   done: boolean
   /** What the listing found the path to be (a file is appended as itself). */
   dir?: boolean
+  /**
+   * With `done`: the listing found nothing to download (the path is gone, or lists nothing).
+   * The request ends `failed` with this `code` and `reason` once its files (if any) end;
+   * `resume` lists it again.
+   */
+  failure?: { code: string; reason: string }
 }
 
 /** What a download loop may take at once (see {@link claimFiles}). */
@@ -142,4 +148,20 @@ export function requeueFiles(
     moved++
   }
   return moved
+}
+
+/** Every active file of `rows` back to queued (after a restart nothing is downloading). */
+export function requeueAllActive(
+  dbs: StoreDatabases,
+  rows: readonly RequestRow[],
+  put: (row: RequestRow) => void,
+): number {
+  let fixed = 0
+  for (const row of rows) {
+    if (row.filesActive === 0) continue
+    fixed += requeueFiles(dbs, row, 'active')
+    row.filesActive = 0
+    put(row)
+  }
+  return fixed
 }

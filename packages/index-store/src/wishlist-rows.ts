@@ -19,8 +19,13 @@ export interface WishlistRequest {
   size: number
   mtime?: number
   state: WishlistState
-  /** Why the last file failed (kept until `resume`). */
+  /** Why the last file failed, or why the request did (kept until `resume`). */
   reason?: string
+  /**
+   * Set when the request itself failed, not one of its files: the code its listing ended with
+   * (see {@link WishlistAppend.failure}), e.g. the path is gone or lists nothing.
+   */
+  code?: string
   files: number
   filesDone: number
   filesFailed: number
@@ -72,6 +77,7 @@ export type ItemRow = Omit<WishlistFile, 'requestId' | 'index' | 'peer' | 'desti
 
 export function stateOf(r: RequestRow): WishlistState {
   const listed = r.expanding !== true
+  if (r.code !== undefined && listed && r.filesDone + r.filesFailed === r.files) return 'failed'
   if (r.filesDone === r.files && listed) return 'done'
   if (r.paused) return 'paused'
   if (r.filesActive > 0) return 'active'
@@ -104,6 +110,7 @@ export function toRequest(r: RequestRow, position: number | undefined): Wishlist
   if (r.cursor !== undefined) out.cursor = r.cursor
   if (r.mtime !== undefined) out.mtime = r.mtime
   if (r.reason !== undefined) out.reason = r.reason
+  if (r.code !== undefined) out.code = r.code
   if (position !== undefined) out.position = position
   if (r.finishedAt !== undefined) out.finishedAt = r.finishedAt
   return out
@@ -166,4 +173,9 @@ export function newItemRow(
   }
   if (file.mtime !== undefined) item.mtime = file.mtime
   return item
+}
+
+export interface WishlistOptions {
+  /** How often pending `progress` values are written, in ms. Default 1000. */
+  progressFlushMs?: number
 }

@@ -74,3 +74,17 @@ export function changeFile(
   if (to.mtime === undefined) delete item.mtime
   else item.mtime = to.mtime
 }
+
+/** The folder's listing failed for good (`NOT_FOUND`, `EMPTY`): the request ends failed. */
+export function failListing(row: RequestRow, failure: { code: string; reason: string }): void {
+  row.code = failure.code.slice(0, 64)
+  row.reason = failure.reason.slice(0, 1024)
+}
+
+/** A failed listing is tried again: from the start when it appended nothing. */
+export function retryListing(row: RequestRow): void {
+  if (row.files === 0) row.expanding = true
+  delete row.code
+  delete row.reason
+  delete row.finishedAt
+}

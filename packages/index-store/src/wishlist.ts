@@ -6,6 +6,7 @@ import {
   type ClaimOptions,
   claimFiles,
   completeFiles,
+  requeueAllActive,
   requeueFiles,
   type WishlistAppend,
   type WishlistEvents,
@@ -31,14 +32,18 @@ import {
   toFile,
   toRequest,
   type WishlistFile,
+  type WishlistOptions,
   type WishlistRequest,
 } from './wishlist-rows'
-import { changeFile, completeFile, failFile, releaseFile, startFile } from './wishlist-transitions'
-
-export interface WishlistOptions {
-  /** How often pending `progress` values are written, in ms. Default 1000. */
-  progressFlushMs?: number
-}
+import {
+  changeFile,
+  completeFile,
+  failFile,
+  failListing,
+  releaseFile,
+  retryListing,
+  startFile,
+} from './wishlist-transitions'
 
 /**
  * The download queue's memory. Every change is one LMDB transaction, so a kill -9 at any
@@ -165,11 +170,6 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     return nextFile(this.#dbs, this.#queue, { peer, exclude: options.exclude })
   }
 
-  /** Applies pending progress of one file inside the current transaction. */
-  #applyProgress(row: RequestRow, index: number, item: ItemRow): void {
-    applyPending(this.#progress, row, index, item)
-  }
-
   /** A state change of one file, in one transaction. */
   #fileChange(
     id: string,
@@ -181,7 +181,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
       const item = Number.isInteger(index) ? this.#item(id, index) : undefined
       if (item === undefined)
         throw new IndexStoreError('UNKNOWN_REQUEST', `request ${id} has no file ${index}`)
-      this.#applyProgress(row, index, item)
+      applyPending(this.#progress, row, index, item)
       change(row, item)
       const now = Date.now()
       item.updatedAt = now
@@ -224,7 +224,9 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   async completeMany(files: readonly { requestId: string; index: number }[]): Promise<void> {
     if (files.length === 0) return
     const ids = await this.#txn(() =>
-      completeFiles(this.#dbs, files, (row, index, item) => this.#applyProgress(row, index, item)),
+      completeFiles(this.#dbs, files, (row, index, item) =>
+        applyPending(this.#progress, row, index, item),
+      ),
     )
     for (const id of ids) this.#changed(id)
   }
@@ -264,6 +266,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
       if (page.done) {
         delete row.expanding
         delete row.cursor
+        if (page.failure !== undefined) failListing(row, page.failure)
         if (isFinished(row)) row.finishedAt ??= now
       }
     })
@@ -313,7 +316,9 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     return this.#requestChange(id, (row) => {
       row.paused = true
       if (row.filesActive === 0) return
-      requeueFiles(this.#dbs, row, 'active', (index, item) => this.#applyProgress(row, index, item))
+      requeueFiles(this.#dbs, row, 'active', (index, item) =>
+        applyPending(this.#progress, row, index, item),
+      )
       row.filesActive = 0
     })
   }
@@ -322,6 +327,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   resume(id: string): Promise<WishlistRequest> {
     return this.#requestChange(id, (row) => {
       row.paused = false
+      if (row.code !== undefined) retryListing(row)
       if (row.filesFailed === 0) return
       requeueFiles(this.#dbs, row, 'failed')
       row.filesFailed = 0
@@ -378,16 +384,8 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
 
   /** After a restart nothing is downloading: active files go back to queued. */
   async recover(): Promise<number> {
-    let fixed = 0
-    await this.#txn(() => {
-      for (const { row } of [...this.#queue.entries()]) {
-        if (row.filesActive === 0) continue
-        fixed += requeueFiles(this.#dbs, row, 'active')
-        row.filesActive = 0
-        this.#putRow(row)
-      }
-    })
-    return fixed
+    const rows = [...this.#queue.entries()].map((entry) => entry.row)
+    return this.#txn(() => requeueAllActive(this.#dbs, rows, (row) => this.#putRow(row)))
   }
 
   async close(): Promise<void> {

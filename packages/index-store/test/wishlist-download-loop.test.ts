@@ -65,4 +65,28 @@ describe('wishlist: what a download loop needs', () => {
     const next = await w.claimMany({ maxFiles: 10, maxBytes: 10_000 })
     expect(next.map((f) => f.index)).toEqual([2, 3])
   })
+
+  it('a listing that finds nothing ends the request failed with its code; resume lists again', async () => {
+    const { store, dbPath, close } = await testStore()
+    cleanups.push(close)
+    const w = store.wishlist
+    await w.add({ peer: PEER, path: 'gone', expand: true, destination: '/d', id: 'r3' })
+    const failure = { code: 'NOT_FOUND', reason: 'the peer has no gone' }
+    await w.appendFiles('r3', { files: [], done: true, failure })
+    expect(w.get('r3')).toMatchObject({ state: 'failed', files: 0, ...failure })
+    expect(w.get('r3')?.finishedAt).toBeTypeOf('number')
+    await store.stop()
+    const again = await openIndexStore({ path: dbPath, scanThreads: 0 })
+    expect(again.wishlist.get('r3')).toMatchObject({ state: 'failed', code: 'NOT_FOUND' })
+    const resumed = await again.wishlist.resume('r3')
+    expect(resumed).toMatchObject({ state: 'queued', expanding: true })
+    expect(resumed.code).toBeUndefined()
+    await again.wishlist.appendFiles('r3', {
+      files: [{ path: 'gone/a', size: 1 }],
+      done: true,
+      dir: true,
+    })
+    expect(again.wishlist.get('r3')).toMatchObject({ state: 'queued', files: 1 })
+    await again.stop()
+  })
 })

@@ -1,6 +1,7 @@
 // Downloads through the whole node on loopback (two processes: the fixture peers), beside a
 // plain node:net copy of the same bytes in the same run. Prints a table and peak RSS.
-// Run: pnpm --filter @harddrive-party/peer-node bench   (BENCH_GIB=0.25 for a quicker run)
+// Run: pnpm --filter @harddrive-party/peer-node bench   (BENCH_GIB=0.25 for a quicker run;
+// BENCH_CPU_PROF=<dir>: both peers write a CPU profile there when they stop)
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
@@ -10,10 +11,11 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { startMosquitto } from '@harddrive-party/discovery/testing'
 import { peerName } from '@harddrive-party/peer-node'
-import { type LabProcess, spawnNode } from '@harddrive-party/test-lab'
+import { LabProcess, tsNodeArgs } from '@harddrive-party/test-lab'
 
 const GIB = Number(process.env.BENCH_GIB ?? 1)
 const SMALL = Number(process.env.BENCH_SMALL ?? 10_000)
+const PROFILE = process.env.BENCH_CPU_PROF
 const fixture = join(import.meta.dirname, '../test/fixtures/download-peer.ts')
 const root = await mkdtemp(join(tmpdir(), 'hdp-bench-downloads-'))
 const broker = await startMosquitto()
@@ -92,7 +94,11 @@ async function netCopy(dir: string, to: string): Promise<number> {
 }
 
 function start(dir: string, extra: string[]): LabProcess {
-  const proc = spawnNode(fixture, [
+  const profile = PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE]
+  const proc = new LabProcess(process.execPath, [
+    ...profile,
+    ...tsNodeArgs(),
+    fixture,
     '--dir',
     dir,
     '--broker',
@@ -150,6 +156,14 @@ try {
     `peak RSS: serving ${mib(await rss(server))}, downloading ${mib(await rss(client))}, bench (net copy) ${mib(process.resourceUsage().maxRSS)}`,
   )
 } finally {
+  if (PROFILE !== undefined) {
+    // A profile is written on a clean exit only: ask the peers to stop.
+    for (const p of procs) p.send('stop')
+    await Promise.race([
+      Promise.allSettled(procs.map((p) => p.exited)),
+      new Promise((resolve) => setTimeout(resolve, 30_000)),
+    ])
+  }
   await Promise.allSettled(procs.map((p) => p.stop(5000)))
   await broker.stop()
   await rm(root, { recursive: true, force: true })

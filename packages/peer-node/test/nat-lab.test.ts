@@ -130,6 +130,18 @@ describe.skipIf(skip !== '')('peer nodes across real NATs', () => {
       expect(silentMs).toBeLessThan(10_000)
       await browseBoth(lx, ly, 'easy<->easy after a silent cut')
     }
+    // Leaving the topic ends the connection it justified; joining again brings it back.
+    const marks = [px.lines.length, py.lines.length] as const
+    px.send('leave')
+    await px.waitForLine(/^left$/, { after: marks[0], timeoutMs: 30_000 })
+    await px.waitForLine(/^disconnect /, { after: marks[0], timeoutMs: 30_000 })
+    await py.waitForLine(/^disconnect /, { after: marks[1], timeoutMs: 30_000 })
+    const rejoined = Date.now()
+    px.send('join')
+    await px.waitForLine(/^connect /, { after: marks[0], timeoutMs: 90_000 })
+    await py.waitForLine(/^connect /, { after: marks[1], timeoutMs: 90_000 })
+    console.log(`easy<->easy: connected again ${Date.now() - rejoined} ms after leave + join`)
+    await browseBoth(lx, ly, 'easy<->easy after leave and join')
     for (const p of [px, py]) await p.stop(3000)
   }, 300_000)
 

@@ -11,17 +11,12 @@
  * proof, firewall), streams (concurrency, half-close, abort, backpressure), close events and
  * that every failure is typed. It uses real sockets on 127.0.0.1.
  */
-import { deriveTopicKeys, isHdpError, type TopicKeys } from '@harddrive-party/wire-protocol'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { isTransportError } from './errors'
 import { createIdentity, type Identity } from './identity'
-import type {
-  Connection,
-  SocketAddress,
-  Transport,
-  TransportOptions,
-  TransportStream,
-} from './types'
+import { echo, expectCode, nextConnection, readAll, testTopic, within } from './testing-helpers'
+import type { Connection, SocketAddress, Transport, TransportOptions } from './types'
 
 export interface ComplianceTransportOptions {
   identity: Identity
@@ -36,82 +31,7 @@ export interface ComplianceSetup {
   addressOf?(transport: Transport): SocketAddress
 }
 
-/** Test-speed topic keys (cheap scrypt); every peer of a test must use the same cost. */
-export function testTopic(name: string): Promise<TopicKeys> {
-  return deriveTopicKeys(name, { kdf: { N: 1024, r: 8, p: 1 } })
-}
-
-/** Rejects with a clear message when `promise` takes longer than `ms` (a bound, not a speed test). */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms)
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Reads a stream to its end and returns the bytes. */
-export async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  let length = 0
-  for await (const chunk of stream) {
-    parts.push(chunk)
-    length += chunk.length
-  }
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
-/** The next `connection` event of `transport`. */
-export function nextConnection(transport: Transport, ms = 10_000): Promise<Connection> {
-  return within(
-    new Promise<Connection>((resolve) =>
-      transport.addEventListener('connection', (e) => resolve(e.detail), { once: true }),
-    ),
-    ms,
-    'connection event',
-  )
-}
-
-/** Answers every incoming stream of every connection by echoing it back. */
-export function serveEcho(transport: Transport): void {
-  transport.addEventListener('connection', (event) => {
-    void (async () => {
-      for await (const stream of event.detail.incomingStreams()) void echo(stream)
-    })()
-  })
-}
-
-async function echo(stream: TransportStream): Promise<void> {
-  try {
-    for await (const chunk of stream) await stream.write(chunk)
-    await stream.end()
-  } catch {
-    stream.abort()
-  }
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<unknown> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err, `expected a ${code} error`).toBeDefined()
-  expect(isHdpError(err), `expected a typed error, got ${String(err)}`).toBe(true)
-  expect((err as { code: string }).code).toBe(code)
-  return err
-}
+export { nextConnection, readAll, serveEcho, testTopic, within } from './testing-helpers'
 
 export function transportCompliance(name: string, setup: ComplianceSetup): void {
   const addressOf =

@@ -4,8 +4,9 @@ import { describeError } from '../errors'
 import type { PeerClient } from '../remote/peer-client'
 import { TokenBucket } from '../serving/rate-limit'
 import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './download-types'
-import { type TransferOutcome, transferFile } from './file-transfer'
-import { expandRequest } from './folder-expander'
+import { type CompletedFile, DurableBatch } from './durable-batch'
+import { classify, type TransferOutcome, transferFile } from './file-transfer'
+import { type ExpandFailureCode, expandRequest } from './folder-expander'
 
 export interface EngineOptions {
   wishlist: IndexWishlist
@@ -25,6 +26,12 @@ export interface EngineOptions {
 /** A claimed batch: small files of one request fetched at once, within the peer's request limits. */
 const BATCH_FILES = 12
 const BATCH_BYTES = 1024 * 1024
+/**
+ * Completed files are made durable (fsync, rename, folder fsync) and recorded together: at most
+ * this many at once, at most this long after the first (see `durable-batch.ts`).
+ */
+const DURABLE_BATCH_FILES = 128
+const DURABLE_BATCH_MS = 30
 /** A transfer stopped by pause or cancel: its file goes back to the queue, nothing more. */
 const ABORTED: TransferOutcome = { kind: 'retry', reason: 'stopped' }
 
@@ -54,11 +61,20 @@ export class DownloadEngine {
   #halted: string | undefined
   #pumpQueued = false
   #timer: NodeJS.Timeout | undefined
+  readonly #durable: DurableBatch
+  readonly #folders = new Set<string>()
 
   constructor(options: EngineOptions) {
     this.#o = options
     this.#limits = options.limits
     this.#global = new TokenBucket(options.limits.bytesPerSecond)
+    this.#durable = new DurableBatch({
+      maxFiles: DURABLE_BATCH_FILES,
+      maxDelayMs: DURABLE_BATCH_MS,
+      onDurable: (files) => this.#recordDone(files),
+      onFailed: (c, err) => this.#record(c.file.peer, c.file, classify(err)),
+      onError: (err) => this.#logError(err),
+    })
   }
 
   get halted(): string | undefined {
@@ -92,18 +108,28 @@ export class DownloadEngine {
     })
   }
 
-  /** Stops a request's transfers (pause, cancel) and waits until their files are closed. */
+  /**
+   * Stops a request's transfers (pause, cancel) and waits until their files are closed and the
+   * completed ones are in place and recorded.
+   */
   async stopRequest(id: string): Promise<void> {
     const set = this.#transfers.get(id)
-    if (set === undefined) return
-    for (const t of set) t.abort.abort()
-    await Promise.allSettled([...set].map((t) => t.done))
+    if (set !== undefined) {
+      for (const t of set) t.abort.abort()
+      await Promise.allSettled([...set].map((t) => t.done))
+    }
+    await this.#durable.flush().catch(() => undefined) // its failures went to onFailed/onError
   }
 
   async stop(): Promise<void> {
     this.#abort.abort()
     if (this.#timer) clearTimeout(this.#timer)
     while (this.#running.size > 0) await Promise.allSettled([...this.#running])
+    await this.#durable.flush().catch((err: unknown) => this.#logError(err))
+  }
+
+  #logError(err: unknown): void {
+    this.#o.log.error('downloads: %s', describeError(err))
   }
 
   #track(work: Promise<void>): void {
@@ -156,6 +182,8 @@ export class DownloadEngine {
       signal: this.#abort.signal,
       onRefused: (path: string, why: string) =>
         this.#o.onError({ requestId: request.id, path, code: 'EXPAND', message: why }),
+      onNothing: (code: ExpandFailureCode, why: string) =>
+        this.#o.onError({ requestId: request.id, path: request.path, code, message: why }),
     }
     this.#track(
       expandRequest(context, client, request)
@@ -177,8 +205,9 @@ export class DownloadEngine {
 
   /**
    * One of a peer's download loops: claims a batch (one file, or up to 12 small ones of one
-   * request, 1 MiB in all), transfers its files at once (pipelined), records them (the done
-   * ones in one transaction), and claims again until nothing is left for this peer.
+   * request, 1 MiB in all), transfers its files at once (pipelined), hands the completed ones
+   * to the durable batch (which records them), and claims again until nothing is left for
+   * this peer.
    */
   async #worker(peer: string, client: PeerClient): Promise<void> {
     const { wishlist } = this.#o
@@ -193,26 +222,35 @@ export class DownloadEngine {
         })
         if (batch.length === 0) return
         const base = wishlist.get(batch[0]!.requestId)?.path ?? batch[0]!.path
-        const outcomes = await Promise.all(
-          batch.map((file) => this.#transfer(peer, client, file, base)),
+        // Each file is handed on as soon as it is complete, not when its batch is.
+        await Promise.all(
+          batch.map(async (file) => {
+            const outcome = await this.#transfer(peer, client, file, base)
+            if (outcome === ABORTED) {
+              await wishlist.release(file.requestId, file.index).catch(() => undefined)
+            } else if (outcome.kind === 'done') {
+              const { localPath, part } = outcome
+              await this.#durable.add(
+                part === undefined ? { file, localPath } : { file, localPath, part },
+              )
+            } else await this.#record(peer, file, outcome)
+          }),
         )
-        const done = batch.filter((_, i) => outcomes[i]!.kind === 'done')
-        await wishlist.completeMany(done).catch(async () => {
-          // A request was cancelled meanwhile: record the others one by one.
-          for (const f of done) await wishlist.complete(f.requestId, f.index).catch(() => undefined)
-        })
-        for (const [i, file] of batch.entries()) {
-          const outcome = outcomes[i]!
-          if (outcome === ABORTED) {
-            await wishlist.release(file.requestId, file.index).catch(() => undefined)
-          } else if (outcome.kind === 'done') {
-            this.#o.onFile({ ...fileRef(file, outcome.localPath), outcome: 'done' })
-          } else await this.#record(peer, file, outcome)
-        }
       }
     } finally {
       this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
     }
+  }
+
+  /** Files in place and durable: recorded done in one transaction, then announced. */
+  async #recordDone(files: CompletedFile[]): Promise<void> {
+    const { wishlist } = this.#o
+    const refs = files.map((c) => c.file)
+    await wishlist.completeMany(refs).catch(async () => {
+      // A request was cancelled meanwhile: record the others one by one.
+      for (const f of refs) await wishlist.complete(f.requestId, f.index).catch(() => undefined)
+    })
+    for (const c of files) this.#o.onFile({ ...fileRef(c.file, c.localPath), outcome: 'done' })
   }
 
   async #transfer(
@@ -240,6 +278,7 @@ export class DownloadEngine {
   #context(peer: string, signal: AbortSignal) {
     return {
       wishlist: this.#o.wishlist,
+      folders: this.#folders,
       signal,
       buckets: () => [this.#global, this.#peerBucket(peer)],
       onBytes: this.#o.onBytes,

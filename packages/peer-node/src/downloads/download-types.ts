@@ -32,6 +32,11 @@ export interface DownloadRequest {
   state: DownloadState
   /** Why it is failed, paused by the queue, or why its last file failed. */
   reason?: string
+  /**
+   * Set when the request failed as a whole, before any file: `NOT_FOUND` (the peer has no such
+   * path) or `EMPTY` (it lists nothing under it). `resume(id)` lists it again.
+   */
+  code?: 'NOT_FOUND' | 'EMPTY'
   /** Bytes of the files known so far. */
   size: number
   /** Files known so far (a folder grows while `expanding`). */
@@ -123,9 +128,19 @@ export interface DownloadErrorEvent {
   /**
    * `UNSAFE_NAME`: a remote name was refused (outside the folder, a symlink or file in the way...);
    * `DISK_FULL`: the queue halted; `CHANGED`: the remote file changed; `REMOTE`: the peer refused
-   * the read; `LOCAL_IO`: a file could not be written; `EXPAND`: the folder listing failed.
+   * the read; `LOCAL_IO`: a file could not be written; `EXPAND`: the folder listing failed
+   * (it is tried again) or dropped an entry; `NOT_FOUND` / `EMPTY`: the request failed as a
+   * whole (see {@link DownloadRequest.code}).
    */
-  code: 'UNSAFE_NAME' | 'DISK_FULL' | 'CHANGED' | 'REMOTE' | 'LOCAL_IO' | 'EXPAND'
+  code:
+    | 'UNSAFE_NAME'
+    | 'DISK_FULL'
+    | 'CHANGED'
+    | 'REMOTE'
+    | 'LOCAL_IO'
+    | 'EXPAND'
+    | 'NOT_FOUND'
+    | 'EMPTY'
   message: string
 }
 

@@ -279,6 +279,7 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
       updatedAt: row.updatedAt,
     }
     if (reason !== undefined) out.reason = reason
+    if (row.code === 'NOT_FOUND' || row.code === 'EMPTY') out.code = row.code
     if (row.position !== undefined) out.position = row.position
     if (row.finishedAt !== undefined) out.finishedAt = row.finishedAt
     return out

@@ -1,9 +1,9 @@
-import { mkdir, rm, stat } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import type { IndexWishlist, WishlistFile } from '@harddrive-party/index-store'
 import { isPeerNodeError } from '../errors'
 import type { PeerClient, RemoteRead } from '../remote/peer-client'
 import type { TokenBucket } from '../serving/rate-limit'
-import { localName, prepareLocalPath } from './local-path'
+import { localName, prepareLocalTarget } from './local-path'
 import { PartFile } from './part-file'
 
 export interface TransferContext {
@@ -14,16 +14,23 @@ export interface TransferContext {
   onBytes: (file: WishlistFile, bytesOnDisk: number) => void
   onQueued: (file: WishlistFile, position: number) => void
   onRestart: (file: WishlistFile, why: string) => void
+  /**
+   * Folders created or checked already (destinations and folders below them): not looked at
+   * again for each file of a folder of thousands.
+   */
+  folders: Set<string>
   /** Where the transfer's bytes go (for `downloads.file()` while it runs). */
   onLocal: (file: WishlistFile, finalPath: string) => void
 }
 
 /**
- * How a transfer ended. `done` and `failed` are recorded; `retry` means the file goes back to
+ * How a transfer ended. `done` carries the complete part, still open and not yet synced (the
+ * caller makes it durable and puts it in place, see `durable-batch.ts`; absent when the final
+ * file was already there); `failed` is recorded; `retry` means the file goes back to
  * the queue (the peer left, is busy, the transfer broke); `disk-full` halts the queue.
  */
 export type TransferOutcome =
-  | { kind: 'done'; localPath: string }
+  | { kind: 'done'; localPath: string; part?: PartFile }
   | { kind: 'failed'; reason: string; unsafeName: boolean }
   | { kind: 'retry'; reason: string }
   | { kind: 'disk-full'; reason: string }
@@ -42,28 +49,39 @@ export async function transferFile(
   base: string,
 ): Promise<TransferOutcome> {
   let finalPath: string
+  let existingSize: number | undefined
   try {
-    await mkdir(file.destination, { recursive: true })
-    finalPath = await prepareLocalPath(file.destination, localName(file.path, base).segments)
+    if (!context.folders.has(file.destination)) {
+      await mkdir(file.destination, { recursive: true })
+      context.folders.add(file.destination)
+    }
+    const { segments } = localName(file.path, base)
+    const target = await prepareLocalTarget(file.destination, segments, context.folders)
+    finalPath = target.path
+    existingSize = target.existingSize
   } catch (err) {
+    // Looked at again next time: a folder may have been removed or replaced meanwhile.
+    context.folders.clear()
     return classify(err)
   }
   context.onLocal(file, finalPath)
-  // Renamed into place before a crash kept us from recording it: the disk is the truth.
-  const existing = await stat(finalPath).catch(() => undefined)
   const part = await PartFile.open(finalPath).catch((err: unknown) => err)
   if (!(part instanceof PartFile)) return classify(part)
+  let outcome: TransferOutcome | undefined
   try {
-    if (existing?.isFile() && existing.size === file.size && part.size === 0) {
+    // Renamed into place before a crash kept us from recording it: the disk is the truth.
+    if (existingSize === file.size && part.size === 0) {
       await part.close()
       await rmPart(part)
       return { kind: 'done', localPath: finalPath }
     }
-    return await receive(context, client, file, part)
+    outcome = await receive(context, client, file, part)
+    return outcome
   } catch (err) {
     return classify(err)
   } finally {
-    await part.close()
+    // A complete part is handed over open; any other is closed here.
+    if (outcome?.kind !== 'done') await part.close()
   }
 }
 
@@ -115,16 +133,22 @@ async function receive(
     let position = read.offset
     let reportedAt = 0
     for await (const chunk of read.body) {
-      for (const bucket of context.buckets()) await bucket.take(chunk.length, { signal })
+      for (const bucket of context.buckets()) {
+        if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
+      }
       await part.write(chunk, position)
       position += chunk.length
       // Progress is for people: a few times a second is plenty (a chunk is 64 KiB).
       const now = performance.now()
-      if (now - reportedAt >= REPORT_MS || position === read.offset + read.length) {
+      if (now - reportedAt >= REPORT_MS) {
         reportedAt = now
         wishlist.progress(current.requestId, current.index, position)
         context.onBytes(current, position)
       }
+    }
+    if (position > read.offset) {
+      wishlist.progress(current.requestId, current.index, position)
+      context.onBytes(current, position)
     }
     if (part.size !== current.size) {
       return { kind: 'retry', reason: `got ${part.size} of ${current.size} bytes` }
@@ -147,8 +171,7 @@ async function receive(
       }
       if (check !== undefined) throw check
     }
-    await part.complete()
-    return { kind: 'done', localPath: part.finalPath }
+    return { kind: 'done', localPath: part.finalPath, part }
   }
   return { kind: 'retry', reason: `${file.path} keeps changing` }
 }
@@ -171,7 +194,7 @@ async function restart(
 
 const FATAL_REMOTE = new Set(['NOT_FOUND', 'FORBIDDEN', 'BAD_REQUEST', 'BAD_PATH', 'TOO_LARGE'])
 
-function classify(err: unknown): TransferOutcome {
+export function classify(err: unknown): TransferOutcome {
   const reason = err instanceof Error ? err.message : String(err)
   if (isPeerNodeError(err)) {
     if (err.code === 'UNSAFE_NAME') return { kind: 'failed', reason, unsafeName: true }

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs'
 import { lstat, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isSharePath } from '@harddrive-party/wire-protocol'
@@ -74,15 +75,30 @@ export function localName(remotePath: string, base: string): LocalName {
  * a final name that is a symlink or a folder. Returns the final path.
  */
 export async function prepareLocalPath(root: string, segments: readonly string[]): Promise<string> {
+  return (await prepareLocalTarget(root, segments)).path
+}
+
+/**
+ * {@link prepareLocalPath}, also saying whether a regular file already holds the final name
+ * (and its size): one look at each name serves both.
+ */
+export async function prepareLocalTarget(
+  root: string,
+  segments: readonly string[],
+  /** Folders found to be real folders already (this engine's; skipped, then added to). */
+  known?: Set<string>,
+): Promise<{ path: string; existingSize?: number }> {
   let dir = root
   for (const segment of segments.slice(0, -1)) {
     dir = join(dir, segment)
+    if (known?.has(dir)) continue
     await ensureDir(dir)
+    if (known !== undefined && known.size > 10_000) known.clear() // bounded
+    known?.add(dir)
   }
   const target = join(dir, segments.at(-1) ?? '')
-  await checkTarget(target)
-  await checkTarget(target + PART_SUFFIX)
-  return target
+  const [existing] = await Promise.all([checkTarget(target), checkTarget(target + PART_SUFFIX)])
+  return existing === undefined ? { path: target } : { path: target, existingSize: existing.size }
 }
 
 async function ensureDir(dir: string): Promise<void> {
@@ -100,9 +116,10 @@ async function ensureDir(dir: string): Promise<void> {
   if (!st.isDirectory()) throw unsafe(`${dir} is a file where a folder should be`)
 }
 
-async function checkTarget(path: string): Promise<void> {
+/** The regular file at `path` (undefined when there is none); anything else is refused. */
+async function checkTarget(path: string): Promise<Stats | undefined> {
   const st = await lstat(path).catch(missing)
-  if (st === undefined || st.isFile()) return
+  if (st === undefined || st.isFile()) return st
   throw unsafe(
     `${path} is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular file'}; not writing there`,
   )

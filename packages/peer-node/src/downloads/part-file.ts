@@ -5,8 +5,10 @@ import { PART_SUFFIX } from './local-path'
 /**
  * A file being downloaded: its bytes go to `<final>.part`, and where that file ends is where the
  * download resumes (the disk is the truth, not a counter that may run ahead of it). Complete:
- * fsync, then an atomic rename to the final name, so a final name never holds half a file.
- * Range-based: `write` takes a position, so several sources or re-fetched ranges fit later.
+ * `sync` (fsync), then `install` (an atomic rename to the final name), so a final name never
+ * holds half a file nor bytes not yet on the disk. Completed parts are synced in batches (see
+ * `durable-batch.ts`). Range-based: `write` takes a position, so several sources or re-fetched
+ * ranges fit later.
  */
 export class PartFile {
   readonly finalPath: string
@@ -45,17 +47,19 @@ export class PartFile {
 
   /** Writes all of `chunk` at `position`. */
   async write(chunk: Uint8Array, position: number): Promise<void> {
-    let done = 0
-    while (done < chunk.length) {
-      const { bytesWritten } = await this.#handle.write(
-        chunk,
-        done,
-        chunk.length - done,
-        position + done,
-      )
-      done += bytesWritten
+    await this.writev([chunk], position)
+  }
+
+  /** Writes `chunks` one after another from `position`, in one system call when it can. */
+  async writev(chunks: readonly Uint8Array[], position: number): Promise<void> {
+    let rest = [...chunks]
+    let at = position
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.#handle.writev(rest, at)
+      at += bytesWritten
+      rest = skipBytes(rest, bytesWritten)
     }
-    this.#size = Math.max(this.#size, position + chunk.length)
+    this.#size = Math.max(this.#size, at)
   }
 
   /** Drops bytes beyond `length` (a part longer than the file, or a changed remote file). */
@@ -64,9 +68,13 @@ export class PartFile {
     this.#size = length
   }
 
-  /** fsync, close, and rename into place atomically. */
-  async complete(): Promise<void> {
+  /** fsync: the bytes are on the disk, not only in the page cache. */
+  async sync(): Promise<void> {
     await this.#handle.sync()
+  }
+
+  /** Close and rename into place atomically (after {@link sync}). */
+  async install(): Promise<void> {
     await this.#handle.close()
     await rename(this.partPath, this.finalPath)
   }
@@ -74,6 +82,22 @@ export class PartFile {
   async close(): Promise<void> {
     await this.#handle.close().catch(() => {})
   }
+}
+
+/** What is left of `chunks` after their first `n` bytes (a short write). */
+function skipBytes(chunks: Uint8Array[], n: number): Uint8Array[] {
+  let left = n
+  while (left > 0 && chunks.length > 0) {
+    const first = chunks[0]!
+    if (first.length <= left) {
+      left -= first.length
+      chunks.shift()
+    } else {
+      chunks[0] = first.subarray(left)
+      left = 0
+    }
+  }
+  return chunks
 }
 
 /** Bytes on disk of a download: the final file when it is there, else its part (0 when none). */
