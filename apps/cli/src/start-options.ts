@@ -124,6 +124,14 @@ export function startConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.e
   if (perPeer !== undefined)
     serving.uploadBytesPerSecondPerPeer = rateOption(perPeer, 'upload-limit-per-peer')
   if (Object.keys(serving).length > 0) node.serving = serving
+  const relayLimit = last(args, 'relay-limit')
+  if (relayLimit !== undefined && args.flags.relay !== true)
+    throw new CliError('USAGE', '--relay-limit needs --relay')
+  if (args.flags.relay === true) {
+    node.relay = { enabled: true }
+    if (relayLimit !== undefined)
+      node.relay.maxBytesPerSecond = rateOption(relayLimit, 'relay-limit')
+  }
 
   const home = env.HOME ?? homedir()
   const uiAddr = hostPortOption(last(args, 'ui-addr') ?? '127.0.0.1:3030', 'ui-addr', 0)

@@ -34,6 +34,8 @@ describe('harddrive-party arguments', () => {
       '--turn-server',
       '--ui-addr',
       '--upload-slots',
+      '--relay',
+      '--relay-limit',
       '--verbose',
     ]) {
       expect(stdout).toContain(option)
@@ -80,6 +82,8 @@ describe('harddrive-party arguments', () => {
     [['start', '--upload-slots', 'many'], '--upload-slots must be a whole number'],
     [['start', '--ui-addr', 'localhost'], '--ui-addr must be HOST:PORT'],
     [['start', '--mqtt-server', 'http://x'], '--mqtt-server must be an mqtt://'],
+    [['start', '--relay-limit', '2M'], '--relay-limit needs --relay'],
+    [['start', '--relay', '--relay-limit', 'fast'], '--relay-limit'],
     [['start', 'movie-night'], "start takes no arguments, got 'movie-night'"],
     [
       ['start', '--turn-server', 'stun://me:hunter2@198.51.100.1'],

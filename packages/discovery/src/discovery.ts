@@ -19,6 +19,8 @@ export interface AnnouncementInput {
   addresses: AnnouncedAddress[]
   nat: NatType
   portAllocation?: PortAllocation
+  /** We relay for members that cannot reach each other (announced only when true). */
+  relay?: boolean
   /** A TURN relayed address we hold (announced and sent in connect requests). */
   relayed?: SocketAddress
 }

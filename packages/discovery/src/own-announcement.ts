@@ -31,6 +31,7 @@ export function sealOwnAnnouncement(
     nonce: crypto.getRandomValues(new Uint8Array(16)),
   }
   if (input?.portAllocation !== undefined) announcement.portAllocation = input.portAllocation
+  if (input?.relay === true) announcement.relay = true
   if (input?.relayed !== undefined) announcement.relayed = input.relayed
   try {
     const sealed = sealAnnouncement(announcement, topic, seedOf(identity))

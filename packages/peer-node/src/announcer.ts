@@ -18,6 +18,8 @@ export interface AnnouncerOptions {
   lanAddresses: readonly string[] | undefined
   /** Our global IPv6 addresses to announce; default every global one of our interfaces (when bound dual-stack). */
   ipv6Addresses?: readonly string[] | undefined
+  /** We relay for others: announced while others can reach us (open or easy NAT). */
+  relay?: boolean
   log: Logger
 }
 
@@ -129,6 +131,7 @@ export class Announcer extends TypedEventEmitter<AnnouncerEvents> {
       addresses: addresses.slice(0, 16),
       nat: r.nat,
       ...(r.portAllocation !== 'unknown' ? { portAllocation: r.portAllocation } : {}),
+      ...(this.#o.relay === true && (r.nat === 'open' || r.nat === 'easy') ? { relay: true } : {}),
       ...(this.#relayed ? { relayed: { ...this.#relayed } } : {}),
     }
   }

@@ -55,6 +55,7 @@ export type {
   PortMappingOptions,
   PortMappingProtocol,
 } from './port-mapping'
+export type { RelayInfo, RelayOptions, RelayPairInfo } from './relay/relay-service'
 export type {
   EntryPage,
   ListOptions,

@@ -12,6 +12,7 @@ import { defaultLogger } from './logger'
 import { type NodeLimits, SavedLimits } from './node-limits'
 import { peerName } from './peer-names'
 import type { PortMappingInfo } from './port-mapping'
+import type { RelayInfo } from './relay/relay-service'
 import { createPeerClient, type PeerClient } from './remote/peer-client'
 import { createRequestServer, type ServingLimits } from './serving/request-server'
 import { defaultStorageDir } from './storage/default-storage-dir'
@@ -80,6 +81,10 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
     return this.#require().announcer.report
   }
 
+  get relay(): RelayInfo {
+    return this.#require().relay.service.info
+  }
+
   get portMapping(): PortMappingInfo | undefined {
     return this.#require().mapper?.info
   }
@@ -135,6 +140,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
         store: storage.store,
         logger,
         limits: { ...saved.serving, ...o.serving },
+        relay: () => parts.relay?.handlers,
         peerName: (hex) =>
           parts.registry && parts.connector && parts.book
             ? peerRef(Buffer.from(hex, 'hex'), parts as Running).name

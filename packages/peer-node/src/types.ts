@@ -12,6 +12,7 @@ import type { AttemptInfo } from './connections/peer-state'
 import type { DownloadOptions, Downloads } from './downloads/download-types'
 import type { NodeLimits } from './node-limits'
 import type { PortMappingInfo, PortMappingOptions } from './port-mapping'
+import type { RelayInfo, RelayOptions } from './relay/relay-service'
 import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
 import type { Upload } from './serving/upload-tracker'
@@ -143,6 +144,11 @@ export interface PeerNodeOptions {
    */
   serving?: Partial<ServingLimits>
   /**
+   * Relay for members that cannot reach each other (hard↔hard NATs): opt-in, ciphertext only,
+   * with a bandwidth and pair cap (docs/connectivity.md). Default off.
+   */
+  relay?: RelayOptions
+  /**
    * Where downloads land: `<downloadDir>/<peer name>/<share>/<path>`. Default
    * `~/Downloads/harddrive-party`.
    */
@@ -175,6 +181,8 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
   address(): { host: string; port: number; tcp: boolean }
   /** The last NAT report (with our port mapping applied: then `open` at the mapped address). */
   readonly nat: NatReport
+  /** What our relay does (pairs, bytes forwarded each way), for the doctor. */
+  readonly relay: RelayInfo
   /** Our router's port mapping while we hold one (`portMapping` option), for the doctor. */
   readonly portMapping: PortMappingInfo | undefined
   /** Our TURN allocation while we hold one (`turnServers` option), for the doctor. */

@@ -1,3 +1,4 @@
+import { Duplex } from 'node:stream'
 import {
   type Connection,
   createIdentity,
@@ -121,4 +122,76 @@ describe('one connection per peer pair', () => {
     // The socket is closed: sending on it fails.
     await expect(extra.send(new Uint8Array(1), 9, '127.0.0.1')).rejects.toThrow()
   })
+})
+
+/** Two in-memory duplexes joined back to back: a carrier for `dialThrough` without a relay. */
+function duplexPair(): [Duplex, Duplex] {
+  const ends: Duplex[] = []
+  const make = (other: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk: Uint8Array, _encoding, callback) {
+        other().push(chunk)
+        callback()
+      },
+      final(callback) {
+        other().push(null)
+        callback()
+      },
+    })
+  ends.push(
+    make(() => ends[1]!),
+    make(() => ends[0]!),
+  )
+  return [ends[0]!, ends[1]!]
+}
+
+describe('a relayed connection is the last resort', () => {
+  it('a direct connection replaces a relayed one on both sides, and a relayed one never replaces a direct one', async () => {
+    const topic = await testTopic('relay-upgrade')
+    const a = await side(topic)
+    const b = await side(topic)
+    const [lower, higher] =
+      hex(a.transport.publicKey) < hex(b.transport.publicKey) ? [a, b] : [b, a]
+    const relayed = async () => {
+      const [x, y] = duplexPair()
+      const [dialled, accepted] = await Promise.all([
+        lower.transport.dialThrough(x, higher.transport.publicKey, { topic }),
+        higher.transport.acceptThrough(y),
+      ])
+      return { dialled, accepted }
+    }
+    const first = await relayed()
+    expect(lower.registry.add(first.dialled)).toBe(true)
+    expect(higher.registry.add(first.accepted)).toBe(true)
+    // The upgrade: the lower key dials directly; the direct connection wins on both sides.
+    const direct = await lower.transport.dial(
+      { host: '127.0.0.1', port: higher.transport.address().port },
+      higher.transport.publicKey,
+      { topic },
+    )
+    expect(lower.registry.add(direct)).toBe(true)
+    await waitUntil('the direct connection is live on both sides, the relayed one closed', () => {
+      const onLower = lower.registry.get(hex(higher.transport.publicKey))
+      const onHigher = higher.registry.get(hex(lower.transport.publicKey))
+      return (
+        // Direct: the dial races UDX and TCP, and on loopback either may win.
+        onLower !== undefined &&
+        onLower.carrier !== 'relay' &&
+        onHigher !== undefined &&
+        onHigher.carrier !== 'relay' &&
+        first.dialled.closeReason !== undefined &&
+        first.accepted.closeReason !== undefined
+      )
+    })
+    // A relayed connection arriving now (a late relay attempt) loses and is closed.
+    const late = await relayed()
+    expect(lower.registry.add(late.dialled)).toBe(false)
+    expect(higher.registry.add(late.accepted)).toBe(false)
+    expect(lower.registry.get(hex(higher.transport.publicKey))).toBe(direct)
+    await waitUntil(
+      'the late relayed connection is closed',
+      () => late.dialled.closeReason !== undefined,
+    )
+  }, 30_000)
 })

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import { createHelloProof, verifyHelloProof } from '@harddrive-party/wire-protocol/internal'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Admission, HalfOpenTicket } from './admission'
-import type { HelloRefusal } from './connection'
+import type { HelloRefusal, PeerConnection } from './connection'
 import { TransportError } from './errors'
 import { abortable, type HandshakeContext, short } from './handshake'
 import { decodeHelloPayload, encodeHelloPayload } from './hello'
@@ -28,7 +28,8 @@ export function acceptIncoming(
     ticket.release()
     return
   }
-  const work = accept(context, raw, carrier, from, handshake.signal)
+  const work = acceptOn(context, raw, carrier, from, handshake.signal)
+    .then((connection) => context.announce(connection))
     .catch((err) => {
       context.log(
         'handshake from %s:%d (%s) failed: %s',
@@ -69,13 +70,17 @@ export function acceptTcpSocket(
   acceptIncoming(context, socket, 'tcp', from, ticket)
 }
 
-async function accept(
+/**
+ * The acceptor's handshake on a carrier stream: Noise, the firewall, the hellos. Resolves
+ * with the open connection, registered with the transport (the caller announces it).
+ */
+export async function acceptOn(
   context: HandshakeContext,
   raw: EventEmitter,
   carrier: Carrier,
   from: SocketAddress,
   signal: AbortSignal,
-) {
+): Promise<PeerConnection> {
   let noise: NoiseSecretStream
   try {
     noise = await secureCarrier(raw, false, context.identity, signal)
@@ -125,7 +130,7 @@ async function accept(
     }
     await abortable(connection.receiveHello(check), signal)
     context.register(connection)
-    context.announce(connection)
+    return connection
   } catch (err) {
     connection.destroy(err instanceof Error ? err : undefined)
     throw err

@@ -81,7 +81,8 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       initiator: options.initiator,
       // UDX caps what it queues (256 KiB + one congestion window); TCP's socket buffers grow to
       // megabytes, and a large window would fill them in front of every other stream.
-      windowsFollowDelay: options.carrier === 'tcp',
+      // A relay's stream sits on another connection's carrier: its queues are that carrier's.
+      windowsFollowDelay: options.carrier !== 'udx',
       ...(options.carrier === 'udx' && {
         carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
       }),

@@ -85,7 +85,8 @@ async function attempt(
   return context.newConnection(noise, true, carrier, remoteAddress)
 }
 
-async function dialerHello(
+/** Sends our hello and checks the acceptor's (its proof of `topic`). */
+export async function dialerHello(
   context: HandshakeContext,
   connection: PeerConnection,
   topic: TopicKeys,

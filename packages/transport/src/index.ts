@@ -26,6 +26,8 @@ export { hasTransportCode, isTransportError, TransportError } from './errors'
 export type { Identity } from './identity'
 export { createIdentity, IDENTITY_FILE, loadOrCreateIdentity } from './identity'
 export { MAX_STREAMS_PER_SIDE } from './mux'
+export type { StreamDuplexOptions } from './stream-duplex'
+export { duplexFromStream } from './stream-duplex'
 export { createTransport } from './transport'
 export type {
   AbortOptions,
@@ -36,8 +38,10 @@ export type {
   CreateLogger,
   DatagramSocket,
   DialOptions,
+  DialThroughOptions,
   Logger,
   SocketAddress,
+  ThroughOptions,
   Transport,
   TransportEvents,
   TransportLimits,

@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TypedEventEmitter } from 'main-event'
 import UDX from 'udx-native'
@@ -10,10 +11,12 @@ import { TransportError } from './errors'
 import type { HandshakeContext } from './handshake'
 import type { Identity } from './identity'
 import { defaultLogger } from './logger'
+import { mainSocketFacade } from './main-socket'
 import { MAX_STREAMS_PER_SIDE } from './mux'
 import { CloseCode } from './mux-frame'
 import { enlargeReceiveBuffer } from './receive-buffer'
 import { listenTcp } from './tcp-carrier'
+import { acceptThroughCarrier, dialThroughCarrier } from './through'
 import type {
   AbortOptions,
   Carrier,
@@ -21,8 +24,10 @@ import type {
   CreateLogger,
   DatagramSocket,
   DialOptions,
+  DialThroughOptions,
   Logger,
   SocketAddress,
+  ThroughOptions,
   Transport,
   TransportEvents,
   TransportOptions,
@@ -87,7 +92,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     this.publicKey = options.identity.publicKey
     this.#logger = options.logger ?? defaultLogger
     this.#log = this.#logger('transport')
-    this.socket = this.#mainSocketFacade()
+    this.socket = mainSocketFacade(() => this.#running?.main, this.#mainListeners)
     this.#handshake = this.#handshakeContext()
   }
 
@@ -170,6 +175,31 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     const { signal, done } = this.#dialSignal(running, options.signal, timeoutMs)
     const request = { endpoint, address, expectedKey, carriers, topic: options.topic, signal }
     return this.#track(dialPeer(this.#handshake, request).finally(done))
+  }
+
+  async dialThrough(
+    carrier: Duplex,
+    expectedKey: Uint8Array,
+    options: DialThroughOptions,
+  ): Promise<Connection> {
+    options.signal?.throwIfAborted()
+    if (expectedKey.length !== 32) throw new TypeError('expectedKey must be a 32-byte public key')
+    this.#require()
+    const request = {
+      carrier,
+      expectedKey,
+      topic: options.topic,
+      remoteAddress: options.remoteAddress,
+      signal: options.signal,
+    }
+    return this.#track(dialThroughCarrier(this.#handshake, request))
+  }
+
+  async acceptThrough(carrier: Duplex, options: ThroughOptions = {}): Promise<Connection> {
+    options.signal?.throwIfAborted()
+    this.#require()
+    const request = { carrier, remoteAddress: options.remoteAddress, signal: options.signal }
+    return this.#track(acceptThroughCarrier(this.#handshake, request))
   }
 
   // ---- helpers ----
@@ -367,31 +397,5 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     }
     this.#running = undefined
     this.#log('stopped')
-  }
-
-  /** `transport.socket`: the same object across restarts, bound to whichever main socket is live. */
-  #mainSocketFacade(): DatagramSocket {
-    const self = this
-    return {
-      get port() {
-        return self.#running?.main.port ?? 0
-      },
-      send(data, port, host, options) {
-        const running = self.#running
-        if (running === undefined) {
-          return Promise.reject(new TransportError('NOT_STARTED', 'the transport is not started'))
-        }
-        return running.main.send(data, port, host, options)
-      },
-      onMessage(listener) {
-        self.#mainListeners.add(listener)
-        return () => {
-          self.#mainListeners.delete(listener)
-        }
-      },
-      close() {
-        return Promise.resolve() // the main socket closes with transport.stop()
-      },
-    }
   }
 }

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream'
 import type {
   AbortOptions,
   CreateLogger,
@@ -12,8 +13,11 @@ import type { TypedEventTarget } from 'main-event'
 // The shared structural types have one home, wire-protocol; these modules import them from here.
 export type { AbortOptions, CreateLogger, DatagramSocket, Logger, SocketAddress }
 
-/** How a connection's bytes travel. */
-export type Carrier = 'udx' | 'tcp'
+/**
+ * How a connection's bytes travel: UDX or TCP to the remote, or `relay`: inside a byte stream
+ * someone else carries ({@link Transport.dialThrough}).
+ */
+export type Carrier = 'udx' | 'tcp' | 'relay'
 
 /**
  * One byte stream of a connection. Read it with `for await`; write with `await write()`,
@@ -112,6 +116,20 @@ export interface DialOptions extends AbortOptions {
   carriers?: readonly Carrier[]
 }
 
+/** Options of {@link Transport.dialThrough} and {@link Transport.acceptThrough}. */
+export interface ThroughOptions extends AbortOptions {
+  /**
+   * What `connection.remoteAddress` reports (e.g. the relay's address). Default
+   * `0.0.0.0:0`: a relayed remote has no address of its own to dial.
+   */
+  remoteAddress?: SocketAddress
+}
+
+export interface DialThroughOptions extends ThroughOptions {
+  /** The topic we prove membership of, and require the remote to prove. */
+  topic: TopicKeys
+}
+
 export interface TransportEvents {
   /** A remote dialled us, passed the firewall and proved a topic: a new connection. */
   connection: CustomEvent<Connection>
@@ -182,7 +200,22 @@ export interface Transport extends TypedEventTarget<TransportEvents> {
     signal?: AbortSignal
   }): Promise<DatagramSocket>
   dial(address: SocketAddress, expectedKey: Uint8Array, options: DialOptions): Promise<Connection>
-  /** Connections open now (dialled and accepted). */
+  /**
+   * Dials `expectedKey` over `carrier`, a byte stream someone else carries (a relay's stream,
+   * see {@link duplexFromStream}): the same Noise handshake, key check, hellos and
+   * multiplexer as `dial`, so the carrier sees ciphertext only. Carrier `'relay'`.
+   */
+  dialThrough(
+    carrier: Duplex,
+    expectedKey: Uint8Array,
+    options: DialThroughOptions,
+  ): Promise<Connection>
+  /**
+   * The acceptor's side of `dialThrough`: firewall and topic proof as for a dial to us. The
+   * connection is returned, not announced as a `connection` event.
+   */
+  acceptThrough(carrier: Duplex, options?: ThroughOptions): Promise<Connection>
+  /** Connections open now (dialled, accepted, and through a carrier). */
   connections(): Connection[]
   /** `stop()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>

@@ -93,6 +93,14 @@ const valid: { name: string; codec: CodecName; value: unknown }[] = [
   },
   { name: 'queued', codec: 'read-response', value: { type: 'queued', position: 3 } },
   { name: 'watch', codec: 'incoming-request', value: { type: 'watch' } },
+  { name: 'relay', codec: 'relay-request', value: { type: 'relay', to: otherKey } },
+  { name: 'relayed', codec: 'relay-request', value: { type: 'relayed', from: key } },
+  { name: 'relay accepted', codec: 'relay-response', value: { type: 'relay-ok' } },
+  {
+    name: 'relay refused',
+    codec: 'relay-response',
+    value: { type: 'error', code: 'NOT_FOUND', message: 'not connected to bbbbbbbb' },
+  },
   {
     name: 'shares changed',
     codec: 'watch-response',
@@ -405,6 +413,24 @@ const invalid: { name: string; codec: CodecName; hex: string; error: string }[] 
   {
     name: 'watch answered with a read header',
     codec: 'watch-response',
+    hex: hex(encodeCbor({ type: 'header', size: 1, mtime: 0, offset: 0, length: 1 })),
+    error: 'UNKNOWN_MESSAGE',
+  },
+  {
+    name: 'relay to a short key',
+    codec: 'relay-request',
+    hex: hex(encodeCbor({ type: 'relay', to: new Uint8Array(31) })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'relayed without from',
+    codec: 'relay-request',
+    hex: hex(encodeCbor({ type: 'relayed' })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'relay answered with a read header',
+    codec: 'relay-response',
     hex: hex(encodeCbor({ type: 'header', size: 1, mtime: 0, offset: 0, length: 1 })),
     error: 'UNKNOWN_MESSAGE',
   },

@@ -41,6 +41,11 @@ export interface Announcement {
   nat: NatType
   portAllocation?: PortAllocation
   /**
+   * This member relays for members that cannot reach each other (opt-in, docs/protocol.md
+   * §7.5). Only sent when true.
+   */
+  relay?: boolean
+  /**
    * A TURN relayed address (RFC 8656) the peer holds on a TURN server: a peer that can reach it
    * no other way dials it (the holder permits the dialer's IP first). A `public` address.
    */
@@ -152,6 +157,7 @@ export function announcementToWire(a: Announcement): Record<string, unknown> {
     addresses: a.addresses.map((x) => ({ host: x.host, port: x.port, kind: x.kind, tcp: x.tcp })),
     nat: a.nat,
     portAllocation: a.portAllocation,
+    ...(a.relay === true ? { relay: true } : {}),
     relayed: a.relayed ? { host: a.relayed.host, port: a.relayed.port } : undefined,
     timestamp: a.timestamp,
     nonce: a.nonce,
@@ -187,6 +193,7 @@ export function announcementFromWire(value: unknown): Announcement {
     timestamp: uint(m, 'timestamp', 'announcement'),
     nonce: bytes(m, 'nonce', 'announcement', { min: 16, max: 16 }),
   }
+  if (optBool(m, 'relay', 'announcement') === true) announcement.relay = true
   if (has(m, 'relayed')) {
     const r = asFields(field(m, 'relayed'), 'announcement.relayed')
     const relayed = {

@@ -27,6 +27,25 @@ export interface ApiInfo {
   addresses: { transport: ApiAddress & { tcp: boolean }; api: string }
   versions: { protocol: string; alpn: string; node: string }
   storageDir: string
+  /** What our blind relay does (docs/connectivity.md); absent from older peers. */
+  relay?: ApiRelay
+}
+
+/** The relay's accounting: pairs now (bytes each way) and totals since start. */
+export interface ApiRelay {
+  enabled: boolean
+  maxBytesPerSecond: number
+  maxPairs: number
+  pairs: Array<{
+    asker: string
+    target: string
+    bytesToTarget: number
+    bytesToAsker: number
+    startedAt: number
+  }>
+  pairsTotal: number
+  bytesForwarded: number
+  refused: number
 }
 
 export interface ApiTopics {
@@ -53,7 +72,7 @@ export interface ApiPeer {
     nextAttemptAt?: number
   }
   connection?: {
-    carrier: 'udx' | 'tcp'
+    carrier: 'udx' | 'tcp' | 'relay'
     initiator: boolean
     remoteAddress: ApiAddress
     topic: string

@@ -56,6 +56,7 @@ export type {
   ApiPeerError,
   ApiPeers,
   ApiRead,
+  ApiRelay,
   ApiRescan,
   ApiResults,
   ApiServedCommandType,
@@ -100,6 +101,13 @@ export {
   PeerError,
   peerErrorFromMessage,
 } from './peer-messages'
+export type {
+  RelayAccepted,
+  RelayedRequest,
+  RelayRequest,
+  RelayResponse,
+} from './relay-messages'
+export { decodeRelayRequest, decodeRelayResponse, encodeRelayMessage } from './relay-messages'
 export type {
   IncomingRequest,
   SharesChangedMessage,

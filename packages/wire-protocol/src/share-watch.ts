@@ -7,6 +7,7 @@ import {
   type ErrorMessage,
   type PeerRequest,
 } from './peer-messages'
+import { decodeRelayRequest, type RelayedRequest, type RelayRequest } from './relay-messages'
 
 /**
  * Share-change notices (protocol 1.x addition, docs/protocol.md §7.4). A requester that caches
@@ -33,20 +34,22 @@ export interface SharesChangedMessage {
 
 export type WatchResponse = SharesChangedMessage | ErrorMessage
 
-/** A request a server can receive: `ls`, `read` or `watch`. */
-export type IncomingRequest = PeerRequest | WatchRequest
+/** A request a server can receive: `ls`, `read`, `watch`, or a relay's `relay` / `relayed`. */
+export type IncomingRequest = PeerRequest | WatchRequest | RelayRequest | RelayedRequest
 
 export function encodeWatchMessage(message: WatchRequest | WatchResponse): Uint8Array {
   return encodeCbor(message)
 }
 
 /**
- * Decodes the first frame of a request stream: `watch` here, `ls` and `read` by
- * {@link decodePeerRequest} (same errors).
+ * Decodes the first frame of a request stream: `watch` here, `relay` / `relayed` by
+ * {@link decodeRelayRequest}, `ls` and `read` by {@link decodePeerRequest} (same errors).
  */
 export function decodeIncomingRequest(buf: Uint8Array): IncomingRequest {
   const m = asFields(decodeCbor(buf), 'request')
-  if (field(m, 'type') === 'watch') return { type: 'watch' }
+  const type = field(m, 'type')
+  if (type === 'watch') return { type: 'watch' }
+  if (type === 'relay' || type === 'relayed') return decodeRelayRequest(buf)
   return decodePeerRequest(buf)
 }
 

@@ -71,6 +71,9 @@ describe('sealed announcements', () => {
   it('round-trip', () => {
     const a = announcement()
     expect(openAnnouncement(sealAnnouncement(a, topic, seed), topic)).toEqual(a)
+    const relaying = { ...announcement(), relay: true }
+    expect(openAnnouncement(sealAnnouncement(relaying, topic, seed), topic).relay).toBe(true)
+    expect(openAnnouncement(sealAnnouncement(a, topic, seed), topic)).not.toHaveProperty('relay')
   })
 
   it('are padded so their size does not tell peers apart', () => {

@@ -6,9 +6,12 @@ import {
   decodeLsResponse,
   decodePeerRequest,
   decodeReadResponse,
+  decodeRelayRequest,
+  decodeRelayResponse,
   decodeWatchResponse,
   encodeApiMessage,
   encodePeerMessage,
+  encodeRelayMessage,
   encodeWatchMessage,
 } from '@harddrive-party/wire-protocol'
 import { decodeMdnsRecord } from '@harddrive-party/wire-protocol/internal'
@@ -42,6 +45,8 @@ export const codecs = {
   'read-response': { decode: decodeReadResponse, encode: encodePeerMessage },
   'incoming-request': { decode: decodeIncomingRequest, encode: encodeWatchMessage },
   'watch-response': { decode: decodeWatchResponse, encode: encodeWatchMessage },
+  'relay-request': { decode: decodeRelayRequest, encode: encodeRelayMessage },
+  'relay-response': { decode: decodeRelayResponse, encode: encodeRelayMessage },
   'api-request': { decode: decodeApiRequest, encode: encodeApiMessage },
   'api-server-message': { decode: decodeApiServerMessage, encode: encodeApiMessage },
 } as const satisfies Record<

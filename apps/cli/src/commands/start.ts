@@ -120,6 +120,17 @@ const args = {
     description: 'Upload limit per peer in bytes/s',
     default: 'unlimited',
   },
+  relay: {
+    type: 'boolean',
+    description:
+      'Relay for group members that cannot reach each other (two hard NATs); they stay end-to-end encrypted, you forward ciphertext',
+  },
+  'relay-limit': {
+    type: 'string',
+    valueHint: 'rate',
+    description: 'Bandwidth for relaying, all pairs together, in bytes/s (with --relay)',
+    default: '1M',
+  },
   verbose: {
     type: 'boolean',
     alias: 'V',

@@ -131,6 +131,7 @@ function info(ctx: CommandContext): ApiInfo {
       node: process.version,
     },
     storageDir: node.storage.dir,
+    relay: node.relay,
   }
 }
 

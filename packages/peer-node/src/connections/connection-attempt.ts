@@ -7,6 +7,7 @@ import { describeError } from '../errors'
 import type { ConnectionRegistry } from './connection-registry'
 import { ipv6Targets, openIpv6Pinholes } from './ipv6-pinhole'
 import { type AttemptInfo, best, type PeerState, REQUEST_INTERVAL_MS } from './peer-state'
+import { viaRelay } from './relay-attempt'
 import { type DialAddress, planConnection, type Technique } from './technique'
 import {
   connectViaTurn,
@@ -38,6 +39,8 @@ export interface AttemptOptions {
   requestConnect?: (topic: TopicKeys, key: Uint8Array) => Promise<boolean>
   /** Passed to holepunch's `punch` (tests shorten the timeouts). */
   punchOptions?: { timeoutMs?: number }
+  /** The last resort when no technique can work (hard↔hard): a connection through a relay. */
+  relayDial?: (key: Uint8Array, topic: TopicKeys, signal: AbortSignal) => Promise<Connection>
   /** Our TURN allocation: used (or the peer's dialled) when punching cannot work. */
   turn?: TurnAccess
 }
@@ -102,6 +105,10 @@ export async function attemptConnection(
       : undefined
   // A connection the peer asked us to replace (connect request) does not count as its dial.
   const before = o.registry.get(state.hex)
+  // Nothing direct or punched can work: TURN when either side holds an allocation, else a
+  // member that relays (docs/connectivity.md, "Which relay").
+  const unreachable = plan.unreachable !== undefined && plan.direct.length === 0
+  if (unreachable && turn === undefined && before?.carrier === 'relay') return // nothing better
   const info = beginAttempt(state, local, remote.nat, found.via)
   const viaTurn = async (turn: TurnPlan): Promise<void> => {
     info.tried.push('turn')
@@ -124,9 +131,25 @@ export async function attemptConnection(
     info.elapsedMs = Date.now() - state.startedAt
     delete info.failure
   }
-  if (plan.unreachable !== undefined && plan.direct.length === 0) {
-    if (turn === undefined) throw new Error(plan.unreachable)
-    return viaTurn(turn)
+  if (unreachable) {
+    if (turn !== undefined) return viaTurn(turn)
+    return viaRelay(
+      {
+        key: state.key,
+        weDial,
+        info,
+        signal,
+        ...(o.relayDial !== undefined ? { dial: o.relayDial } : {}),
+        connected: (connection) => connected(o, state, info, 'relay', connection),
+        waitForDial: () => {
+          if (state.attempt) state.attempt.phase = 'wait'
+          return o.registry.waitFor(state.hex, o.acceptWaitMs ?? 15_000, signal, before)
+        },
+        startedAt: state.startedAt,
+      },
+      topic,
+      plan.unreachable!,
+    )
   }
   const failures: string[] = []
   if (weDial) {

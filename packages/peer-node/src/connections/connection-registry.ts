@@ -26,9 +26,10 @@ export interface ConnectionRegistryEvents {
 /**
  * One live connection per peer. When two exist (both dialled at once, or a reconnect arrived
  * before the old connection's death was noticed) both sides keep the same one, without talking:
- * the connection dialled by the lower key wins; between two dialled by the same side, the newer
- * wins (that side dials only after it dropped its previous connection, so the newer one is the
- * one it still has). The loser is closed.
+ * a direct connection beats a relayed one; otherwise the connection dialled by the lower key
+ * wins; between two dialled by the same side, the newer wins (that side dials only after it
+ * dropped its previous connection, so the newer one is the one it still has). The loser is
+ * closed.
  */
 export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEvents> {
   readonly #publicKey: Uint8Array
@@ -143,6 +144,8 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
   }
 
   #rank(connection: Connection): number {
+    // A relayed connection is the last resort: any direct one replaces it.
+    if (connection.carrier === 'relay') return -1
     const theirs = connection.remotePublicKey
     const dialledByLower = connection.initiator
       ? isDialer(this.#publicKey, theirs)

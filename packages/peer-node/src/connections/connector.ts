@@ -45,7 +45,9 @@ export class Connector {
       if (!this.#running) return
       const state = this.#state(detail.key) // a peer that dialled us may be new to us
       const hosts = this.#verifiedHosts.get(state.hex) ?? new Set<string>()
-      if (hosts.size < 8) hosts.add(detail.connection.remoteAddress.host)
+      // A relayed connection's address is the relay's, not the peer's.
+      if (hosts.size < 8 && detail.connection.carrier !== 'relay')
+        hosts.add(detail.connection.remoteAddress.host)
       this.#verifiedHosts.set(state.hex, hosts)
       this.#clearTimer(state)
       state.reconnecting = false
@@ -64,6 +66,14 @@ export class Connector {
       }
       // The remote's dial won while we were still punching towards it: that punch is moot.
       if (state.attempt?.phase === 'punch' && !this.#weDial(state)) state.attempt.controller.abort()
+      // A member that relays is now reachable: peers that needed one need not wait out their backoff.
+      const relays = [...state.announcements.values()].some((f) => f.announcement.relay === true)
+      if (relays && detail.connection.carrier !== 'relay') {
+        for (const other of this.#peers.values()) {
+          if (other === state || other.timer === undefined) continue
+          if (other.info?.tried.includes('relay')) this.#schedule(other, this.#delay(0))
+        }
+      }
     })
     options.registry.addEventListener('gone', ({ detail }) => {
       const state = this.#peers.get(hex(detail.key))
@@ -107,7 +117,9 @@ export class Connector {
     if (!this.#running) return
     const state = this.#state(found.announcement.key)
     state.announcements.set(`${found.topic.publicId}/${found.via}`, found)
-    if (this.#o.registry.get(state.hex) !== undefined || state.attempt !== undefined) return
+    // A relayed connection is kept only until a direct one works: a new announcement may allow it.
+    const live = this.#o.registry.get(state.hex)
+    if ((live !== undefined && live.carrier !== 'relay') || state.attempt !== undefined) return
     this.#clearTimer(state)
     this.#run(state)
   }

@@ -22,6 +22,8 @@ export type Technique =
   | 'remembered'
   /** The remote dialled us. */
   | 'accepted'
+  /** Through a member that relays (hard↔hard): ciphertext forwarded by it, no direct path. */
+  | 'relay'
 
 export interface DialAddress {
   host: string

@@ -23,6 +23,7 @@ export class AnswerStream {
   readonly #stallTimeoutMs: number
   readonly #signal: AbortSignal
   #reader: AsyncIterator<Uint8Array> | undefined
+  #decoder: FrameDecoder | undefined
   /** Set once a read header is sent: from then on only file bytes may follow, never a frame. */
   sendingBytes = false
 
@@ -43,6 +44,7 @@ export class AnswerStream {
   /** The request frame; the stream is aborted when none arrives within `timeoutMs`. */
   async readRequest(timeoutMs: number): Promise<Uint8Array> {
     const decoder = new FrameDecoder({ maxFrameBytes: MAX_REQUEST_FRAME_BYTES })
+    this.#decoder = decoder
     const timer = setTimeout(() => {
       this.stream.abort(new PeerNodeError('BAD_REQUEST', `no request within ${timeoutMs} ms`))
     }, timeoutMs)
@@ -60,6 +62,14 @@ export class AnswerStream {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /** Bytes that arrived after the request frame (a relay stream's first inner bytes). */
+  takeBuffered(): Uint8Array[] {
+    const out: Uint8Array[] = []
+    const decoder = this.#decoder
+    for (let raw = decoder?.takeRaw(Infinity); raw; raw = decoder?.takeRaw(Infinity)) out.push(raw)
+    return out
   }
 
   /** Stops reading (the requester's further bytes are refused). */

@@ -1,7 +1,13 @@
 import { setMaxListeners } from 'node:events'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
-import type { AbortOptions, CreateLogger, Logger } from '@harddrive-party/wire-protocol'
+import type {
+  AbortOptions,
+  CreateLogger,
+  Logger,
+  RelayedRequest,
+  RelayRequest,
+} from '@harddrive-party/wire-protocol'
 import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { PeerNodeError } from '../errors'
@@ -50,9 +56,30 @@ export const DEFAULT_SERVING_LIMITS: Readonly<ServingLimits> = {
   queuePositionIntervalMs: 1000,
 }
 
+/**
+ * Who answers the relay requests of protocol §7.5 (peer-node's relay room). Each resolves when
+ * the relayed stream is done with; `head` holds bytes that followed the request frame.
+ */
+export interface RelayHandlers {
+  relay(
+    peer: string,
+    request: RelayRequest,
+    stream: TransportStream,
+    head: Uint8Array[],
+  ): Promise<void>
+  relayed(
+    peer: string,
+    request: RelayedRequest,
+    stream: TransportStream,
+    head: Uint8Array[],
+  ): Promise<void>
+}
+
 export interface RequestServerOptions {
   store: IndexStore
   limits?: Partial<ServingLimits>
+  /** Relay requests; without them a peer's `relay` / `relayed` gets `BAD_REQUEST`. */
+  relay?: () => RelayHandlers | undefined
   /** Display name of a peer's hex key, for uploads. Default: the key's first 8 characters. */
   peerName?: (hex: string) => string
   logger?: CreateLogger
@@ -95,6 +122,7 @@ interface PeerState {
  */
 export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
   readonly #store: IndexStore
+  readonly #relay: RequestServerOptions['relay']
   readonly #limits: ServingLimits
   /** True while the per-peer slot share follows the slot count (it was not given). */
   #derivedPerPeer: boolean
@@ -115,6 +143,7 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
   constructor(options: RequestServerOptions) {
     super()
     this.#store = options.store
+    this.#relay = options.relay
     this.#limits = { ...DEFAULT_SERVING_LIMITS, ...options.limits }
     this.#derivedPerPeer = options.limits?.maxActiveReadsPerPeer === undefined
     if (this.#derivedPerPeer) {
@@ -275,7 +304,9 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
     state.requests++
     try {
       const request = decodeIncomingRequest(await answer.readRequest(this.#limits.requestTimeoutMs))
-      if (request.type !== 'watch') answer.stopReading()
+      if (request.type !== 'watch' && request.type !== 'relay' && request.type !== 'relayed') {
+        answer.stopReading()
+      }
       this.#log.trace('%s: %o', peer.slice(0, 8), request)
       switch (request.type) {
         case 'ls':
@@ -295,6 +326,18 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
             answer,
           )
           break
+        case 'relay':
+        case 'relayed': {
+          const handlers = this.#relay?.()
+          if (handlers === undefined) {
+            throw new PeerNodeError('BAD_REQUEST', 'this peer does not take relay requests')
+          }
+          // The stream now carries a relayed connection: its handler owns it until it ends.
+          if (request.type === 'relay') {
+            await handlers.relay(peer, request, stream, answer.takeBuffered())
+          } else await handlers.relayed(peer, request, stream, answer.takeBuffered())
+          break
+        }
         case 'watch':
           if (state.watches >= this.#limits.maxWatchesPerPeer) {
             throw new PeerNodeError('BUSY', `${state.watches} watches of yours are open already`)

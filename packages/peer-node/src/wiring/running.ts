@@ -10,6 +10,7 @@ import type { DownloadsImpl } from '../downloads/downloads'
 import { describeError } from '../errors'
 import type { SavedLimits } from '../node-limits'
 import type { PortMapper } from '../port-mapping'
+import type { RelayRoom } from '../relay/relay-room'
 import type { RequestServer } from '../serving/request-server'
 import type { Storage } from '../storage/storage-dir'
 import type { TurnRelays } from '../turn-relays'
@@ -24,6 +25,7 @@ export interface Running {
   puncher: HolePuncher
   announcer: Announcer
   mapper: PortMapper | undefined
+  relay: RelayRoom
   turn: TurnRelays | undefined
   registry: ConnectionRegistry
   connector: Connector
@@ -49,6 +51,7 @@ export async function releaseRunning(r: Partial<Running>, log: Logger): Promise<
   await step('downloads', r.downloads && (() => r.downloads!.stop()))
   await step('discovery', r.discovery && (() => r.discovery!.stop()))
   await step('connector', r.connector && (() => r.connector!.stop()))
+  r.relay?.stop()
   await step('serving', r.server && (() => r.server!.stop()))
   await step('peer book', r.book && (() => r.book!.flush()))
   await step('connections', r.registry && (() => r.registry!.closeAll()))

@@ -6,10 +6,11 @@ import { Connector } from '../connections/connector'
 import { PeerBook } from '../connections/peer-book'
 import { peerRef } from '../connections/peers'
 import { describeError } from '../errors'
+import { RelayRoom } from '../relay/relay-room'
 import type { PeerNodeEvents, PeerNodeOptions, PeerRef } from '../types'
 import type { Running } from './running'
 
-type ConnectionParts = Pick<Running, 'registry' | 'book' | 'connector'>
+type ConnectionParts = Pick<Running, 'registry' | 'book' | 'connector' | 'relay'>
 
 /**
  * Builds the connection rooms: the registry of live connections, the book of remembered peers
@@ -24,7 +25,14 @@ export async function createConnections(
   const registry = new ConnectionRegistry(transport.publicKey, logger('connections'))
   const book = new PeerBook({ write: (v) => storage.writePeers(v), log: logger('peers') })
   book.load(await storage.readPeers().catch(() => undefined))
-  const connector = new Connector({
+  const relay: RelayRoom = new RelayRoom({
+    options: o.relay,
+    transport,
+    registry,
+    announced: () => connector.announced(),
+    logger,
+  })
+  const connector: Connector = new Connector({
     transport,
     puncher,
     registry,
@@ -40,8 +48,9 @@ export async function createConnections(
     // Discovery starts after the connector; attempts begin only once it is there.
     requestConnect: (topic, key) =>
       parts.discovery?.requestConnect(topic, key) ?? Promise.resolve(false),
+    relayDial: (key, topic, signal) => relay.dial(key, topic, signal),
   })
-  return { registry, book, connector }
+  return { registry, book, connector, relay }
 }
 
 /** What the connection events reach outside the connection rooms. */
@@ -66,7 +75,9 @@ export function wireConnectionEvents(r: Running, hooks: ConnectionHooks): void {
     // port may be ephemeral), then what the peer announced.
     const found = r.connector.announced().get(peer.hex) ?? []
     const announced = found.flatMap((f) => f.announcement.addresses.filter((a) => a.port > 0))
-    const dialled = connection.initiator ? [connection.remoteAddress] : []
+    // A relayed connection's address is the relay's: nothing to dial the peer at next time.
+    const dialled =
+      connection.initiator && connection.carrier !== 'relay' ? [connection.remoteAddress] : []
     r.book.remember(peer.hex, connection.topic.publicId, [...dialled, ...announced])
     const replaced = detail.replaced !== undefined
     hooks.events.safeDispatchEvent('peer:connect', { detail: { peer, connection, replaced } })

@@ -34,6 +34,7 @@ export async function wireNat(
     stunServers: o.stunServers ?? DEFAULT_STUN_SERVERS,
     natTimeoutMs: o.natTimeoutMs ?? 10_000,
     lanAddresses: o.lanAddresses,
+    relay: o.relay?.enabled === true,
     log: logger('nat'),
   })
   parts.announcer = announcer
