@@ -18,6 +18,7 @@ import type {
   ConnectionStats,
   TransportStream,
 } from './types'
+import { UdxSendGate } from './udx-send-gate'
 
 /** Why a hello was refused: the close code the remote sees, and the local error. */
 export interface HelloRefusal {
@@ -84,6 +85,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       windowsFollowDelay: options.carrier === 'tcp',
       ...(options.carrier === 'udx' && {
         carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
+        sendGate: (wake: () => void) => new UdxSendGate(noise.rawStream as UDX.Stream, wake),
       }),
       keepAliveMs: options.keepAliveMs,
       idleTimeoutMs: options.idleTimeoutMs,
