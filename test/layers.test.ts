@@ -95,6 +95,18 @@ describe('layer graph (style H6)', () => {
         devDependencies: [],
         sources: [],
       },
+      {
+        dir: 'apps/web-ui',
+        name: '@harddrive-party/web-ui',
+        dependencies: ['@harddrive-party/wire-protocol'],
+        devDependencies: [],
+        sources: [
+          {
+            file: 'apps/web-ui/src/c.ts',
+            text: "import { encodeCbor } from '@harddrive-party/wire-protocol/internal'",
+          },
+        ],
+      },
     ]
     const found = findLayerViolations(bad).join('\n')
     expect(found).toContain('wire-protocol depends on I/O package ws')
@@ -104,6 +116,9 @@ describe('layer graph (style H6)', () => {
     expect(found).toContain("transport imports '@harddrive-party/peer-node'")
     expect(found).toContain("transport reaches outside its package: '../../peer-node/src/index'")
     expect(found).toContain('peer-node depends on @harddrive-party/cli')
+    expect(found).toContain(
+      "web-ui imports the internal entry '@harddrive-party/wire-protocol/internal'",
+    )
   })
 
   it('the checker catches a shared type declared outside wire-protocol, and code in its home', () => {

@@ -130,6 +130,10 @@ export function findLayerViolations(ws: Workspace): string[] {
         if (spec.startsWith(scope) && !allowed.includes(packageOf(spec).replace(scope, ''))) {
           problems.push(`${short} imports '${spec}' in ${file}`)
         }
+        // `./internal` entries are for sibling packages, outside semver: apps use the main door.
+        if (spec.startsWith(scope) && spec.endsWith('/internal') && pkg.dir.startsWith('apps/')) {
+          problems.push(`${short} imports the internal entry '${spec}' in ${file}`)
+        }
         if (short === 'wire-protocol') {
           const bare = spec.replace(/^node:/, '')
           if (spec.startsWith('node:') || builtinModules.includes(bare.split('/')[0]!)) {

@@ -15,7 +15,8 @@ import {
   startMosquitto,
   testTopicKeys,
 } from '@harddrive-party/discovery/testing'
-import { equalBytes, type TopicKeys } from '@harddrive-party/wire-protocol'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import { connectAsync } from 'mqtt'
 import makeMdns from 'multicast-dns'
 

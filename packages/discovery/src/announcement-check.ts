@@ -1,12 +1,12 @@
 import {
   type Announcement,
-  equalBytes,
   isWireError,
   limits,
   openAnnouncement,
   type TopicKeys,
   type WireErrorCode,
 } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import type { RejectionReason } from './discovery'
 
 export interface FreshnessWindow {

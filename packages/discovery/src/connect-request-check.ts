@@ -1,11 +1,9 @@
+import { isWireError, type TopicKeys, type WireErrorCode } from '@harddrive-party/wire-protocol'
 import {
   type ConnectRequest,
   equalBytes,
-  isWireError,
   openConnectRequest,
-  type TopicKeys,
-  type WireErrorCode,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import type { RejectionReason } from './discovery'
 import { bytesToHex } from './hex'
 import { ReplayGuard } from './replay-guard'

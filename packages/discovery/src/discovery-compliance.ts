@@ -1,4 +1,5 @@
-import { equalBytes, isHdpError, type TopicKeys } from '@harddrive-party/wire-protocol'
+import { isHdpError, type TopicKeys } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { AnnouncementInput, Discovery, Identity, PeerFound } from './discovery'
 import { byKey, createTestIdentity, testTopicKeys, waitForGone, waitForPeer } from './test-peers'

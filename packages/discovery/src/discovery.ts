@@ -2,12 +2,12 @@ import type {
   AbortOptions,
   AnnouncedAddress,
   Announcement,
-  ConnectRequest,
   Identity,
   NatType,
   PortAllocation,
   TopicKeys,
 } from '@harddrive-party/wire-protocol'
+import type { ConnectRequest } from '@harddrive-party/wire-protocol/internal'
 import type { TypedEventTarget } from 'main-event'
 
 // One home for shared types (wire-protocol); re-exported for our modules and the package door.

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import { type CreateLogger, isIPv6, limits } from '@harddrive-party/wire-protocol'
+import { type CreateLogger, limits } from '@harddrive-party/wire-protocol'
+import { isIPv6 } from '@harddrive-party/wire-protocol/internal'
 import { Aedes } from 'aedes'
 import type { AbortOptions } from './discovery'
 import { DiscoveryError } from './errors'

@@ -1,4 +1,4 @@
-import { equalBytes } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import type { Identity } from './discovery'
 import { DiscoveryError } from './errors'
 

@@ -1,13 +1,11 @@
+import type { CreateLogger, Logger, TopicKeys } from '@harddrive-party/wire-protocol'
 import {
-  type CreateLogger,
   createMdnsCapability,
   encodeMdnsRecord,
-  type Logger,
   MAX_MDNS_CAPABILITIES,
   type MdnsEndpoint,
   type MdnsRecord,
-  type TopicKeys,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { TypedEventEmitter } from 'main-event'
 import type {
   AbortOptions,

@@ -1,16 +1,14 @@
+import { type Announcement, isWireError, type TopicKeys } from '@harddrive-party/wire-protocol'
 import {
-  type Announcement,
   createMdnsCapability,
   decodeMdnsRecord,
   equalBytes,
   isIPv4,
-  isWireError,
   type MdnsEndpoint,
   type MdnsRecord,
   matchMdnsCapabilities,
-  type TopicKeys,
   validateMdnsEndpoint,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import type { RejectionReason } from './discovery'
 
 /** What one instance's TXT record proves, given the addresses its host record gave. */

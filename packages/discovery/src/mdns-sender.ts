@@ -1,5 +1,5 @@
 import type { Logger } from '@harddrive-party/wire-protocol'
-import { MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol'
+import { MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol/internal'
 import type { InstanceCache } from './mdns-record-cache'
 import { asksForUs, type LocalService, serviceRecords } from './mdns-service'
 import type { MdnsSocket } from './mdns-socket'

@@ -1,4 +1,4 @@
-import { MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol'
+import { MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol/internal'
 import type mDNS from 'multicast-dns'
 import { randomHex } from './hex'
 

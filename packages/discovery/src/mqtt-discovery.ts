@@ -1,11 +1,10 @@
+import type { Logger, TopicKeys } from '@harddrive-party/wire-protocol'
 import {
   CONNECT_REQUEST_FORMAT,
   type ConnectRequest,
   connectInbox,
-  type Logger,
   sealConnectRequest,
-  type TopicKeys,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { TypedEventEmitter } from 'main-event'
 import { checkSealedAnnouncement } from './announcement-check'
 import { BrokerProbe } from './broker-probe'

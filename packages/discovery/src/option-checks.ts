@@ -1,4 +1,4 @@
-import { isIPv4 } from '@harddrive-party/wire-protocol'
+import { isIPv4 } from '@harddrive-party/wire-protocol/internal'
 import { DiscoveryError } from './errors'
 
 export function positive(value: number, name: string): number {

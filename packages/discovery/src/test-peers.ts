@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { deriveTopicKeys, equalBytes, type TopicKeys } from '@harddrive-party/wire-protocol'
+import { deriveTopicKeys, type TopicKeys } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import type { AbortOptions, Discovery, Identity, PeerFound, PeerGone } from './discovery'
 import { randomHex } from './hex'
 

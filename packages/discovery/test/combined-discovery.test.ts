@@ -1,6 +1,6 @@
 import { createDiscovery, type PeerFound } from '@harddrive-party/discovery'
 import { createTestIdentity, testTopicKeys, waitForPeer } from '@harddrive-party/discovery/testing'
-import { equalBytes } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import { afterEach, describe, expect, it } from 'vitest'
 import { randomMdnsPort } from './helpers/mdns'
 

@@ -6,7 +6,7 @@ import {
   waitForGone,
   waitForPeer,
 } from '@harddrive-party/discovery/testing'
-import { equalBytes, MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol'
+import { equalBytes, MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol/internal'
 import makeMdns from 'multicast-dns'
 import { afterEach, describe, expect, it } from 'vitest'
 import { randomMdnsPort } from './helpers/mdns'

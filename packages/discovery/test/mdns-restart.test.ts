@@ -2,7 +2,7 @@
 // not leave that answer "pending" forever: after a restart the peer has to answer queries again.
 import { createMdnsDiscovery } from '@harddrive-party/discovery'
 import { createTestIdentity, testTopicKeys } from '@harddrive-party/discovery/testing'
-import { MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol'
+import { MDNS_SERVICE_TYPE } from '@harddrive-party/wire-protocol/internal'
 import makeMdns from 'multicast-dns'
 import { afterEach, expect, it } from 'vitest'
 import { randomMdnsPort } from './helpers/mdns'

@@ -4,7 +4,7 @@ import {
   type MqttDiscovery,
 } from '@harddrive-party/discovery'
 import { createTestIdentity, testTopicKeys, waitForPeer } from '@harddrive-party/discovery/testing'
-import { connectInbox } from '@harddrive-party/wire-protocol'
+import { connectInbox } from '@harddrive-party/wire-protocol/internal'
 import mqtt from 'mqtt'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 

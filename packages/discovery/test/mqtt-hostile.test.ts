@@ -14,10 +14,10 @@ import {
 } from '@harddrive-party/discovery/testing'
 import {
   type Announcement,
-  equalBytes,
   openAnnouncement,
   sealAnnouncement,
 } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BROKER_KINDS, sharedBroker } from './helpers/brokers'

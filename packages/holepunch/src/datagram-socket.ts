@@ -1,9 +1,5 @@
-import {
-  type DatagramSocket,
-  isIPv4,
-  isIPv6,
-  type SocketAddress,
-} from '@harddrive-party/wire-protocol'
+import type { DatagramSocket, SocketAddress } from '@harddrive-party/wire-protocol'
+import { isIPv4, isIPv6 } from '@harddrive-party/wire-protocol/internal'
 
 // The socket types are wire-protocol's (one home for shared types); re-exported for our modules.
 export type { DatagramSocket, SocketAddress }

@@ -1,12 +1,6 @@
 import { BlockList } from 'node:net'
-import {
-  type AddressClass,
-  type AddressKind,
-  classifyAddress,
-  isIPv4,
-  type NatType,
-  type PortAllocation,
-} from '@harddrive-party/wire-protocol'
+import type { AddressKind, NatType, PortAllocation } from '@harddrive-party/wire-protocol'
+import { type AddressClass, classifyAddress, isIPv4 } from '@harddrive-party/wire-protocol/internal'
 import { isIpLiteral, normalizeHost, type SocketAddress, sameAddress } from './datagram-socket'
 import type { HolepunchErrorCode } from './errors'
 import type { PunchRole, PunchTechnique } from './progress'

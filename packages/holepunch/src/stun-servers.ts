@@ -1,4 +1,4 @@
-import { isIPv6 } from '@harddrive-party/wire-protocol'
+import { isIPv6 } from '@harddrive-party/wire-protocol/internal'
 import { HolepunchError } from './errors'
 
 /** A STUN server as configured: a host name or IP literal and a port. */

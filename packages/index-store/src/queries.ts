@@ -1,9 +1,5 @@
-import {
-  hasControlChar,
-  isWireError,
-  limits,
-  validateSharePath,
-} from '@harddrive-party/wire-protocol'
+import { isWireError, limits, validateSharePath } from '@harddrive-party/wire-protocol'
+import { hasControlChar } from '@harddrive-party/wire-protocol/internal'
 import { type CursorMark, decodeCursor, queryHash } from './cursor'
 import { EntryStream, type PositionedEntry } from './entry-stream'
 import { IndexStoreError } from './errors'

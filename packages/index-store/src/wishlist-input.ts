@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { hasControlChar, isSharePath } from '@harddrive-party/wire-protocol'
+import { isSharePath } from '@harddrive-party/wire-protocol'
+import { hasControlChar } from '@harddrive-party/wire-protocol/internal'
 import { IndexStoreError } from './errors'
 import type { WishlistRequest } from './wishlist-rows'
 

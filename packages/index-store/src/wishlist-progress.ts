@@ -1,3 +1,7 @@
+import type { StoreDatabases } from './database'
+import type { ItemRow, RequestRow } from './wishlist-rows'
+import { recordBytes } from './wishlist-transitions'
+
 /** Bytes downloaded of one file, not yet written. */
 export interface PendingBytes {
   id: string
@@ -66,4 +70,44 @@ export class PendingProgress {
 
 export function keyOf(id: string, index: number): string {
   return `${id}\u0000${index}`
+}
+
+/** Inside the caller's transaction: applies one file's pending bytes (if any) to its rows. */
+export function applyPending(
+  progress: PendingProgress,
+  row: RequestRow,
+  index: number,
+  item: ItemRow,
+): void {
+  const p = progress.take(row.id, index)
+  if (p !== undefined) recordBytes(row, item, p.bytes)
+}
+
+/**
+ * Inside the caller's transaction: writes the pending values of `keys` (one row write per
+ * request). Values a state change applied meanwhile are gone and skipped; values of files that
+ * no longer exist (cancelled) are dropped.
+ */
+export function writePending(
+  dbs: StoreDatabases,
+  progress: PendingProgress,
+  keys: readonly string[],
+): void {
+  const rows = new Map<string, RequestRow>()
+  const now = Date.now()
+  for (const key of keys) {
+    const p = progress.get(key)
+    if (p === undefined) continue
+    const row = rows.get(p.id) ?? (dbs.requests.get(p.id) as RequestRow | undefined)
+    const item = dbs.items.get([p.id, p.index]) as ItemRow | undefined
+    if (row === undefined || item === undefined) {
+      progress.delete(key)
+      continue
+    }
+    rows.set(p.id, row)
+    applyPending(progress, row, p.index, item)
+    item.updatedAt = now
+    void dbs.items.put([p.id, p.index], item)
+  }
+  for (const row of rows.values()) void dbs.requests.put(row.id, row)
 }

@@ -3,6 +3,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { StoreDatabases } from './database'
 import { IndexStoreError } from './errors'
 import {
+  type ClaimOptions,
   claimFiles,
   completeFiles,
   requeueFiles,
@@ -17,8 +18,9 @@ import {
   peerHex,
   type WishlistRequestInput,
 } from './wishlist-input'
-import { keyOf, PendingProgress } from './wishlist-progress'
+import { applyPending, keyOf, PendingProgress, writePending } from './wishlist-progress'
 import { WishlistQueue } from './wishlist-queue'
+import { listRequests, nextFile, requestFiles } from './wishlist-reads'
 import {
   type ItemRow,
   isFinished,
@@ -31,14 +33,7 @@ import {
   type WishlistFile,
   type WishlistRequest,
 } from './wishlist-rows'
-import {
-  changeFile,
-  completeFile,
-  failFile,
-  recordBytes,
-  releaseFile,
-  startFile,
-} from './wishlist-transitions'
+import { changeFile, completeFile, failFile, releaseFile, startFile } from './wishlist-transitions'
 
 export interface WishlistOptions {
   /** How often pending `progress` values are written, in ms. Default 1000. */
@@ -149,34 +144,13 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   ): AsyncGenerator<WishlistRequest> {
     this.#check()
     const peer = options.peer === undefined ? undefined : peerHex(options.peer)
-    // Snapshot first: an LMDB read must not stay open while the consumer awaits.
-    const rows = [...this.#queue.entries()].map(({ row }) => row)
-    let position = 0
-    for (const row of rows) {
-      options.signal?.throwIfAborted()
-      const finished = isFinished(row)
-      if (!finished) position++
-      if (peer !== undefined && row.peer !== peer) continue
-      yield toRequest(row, finished ? undefined : position)
-    }
+    yield* listRequests(this.#queue, { peer, signal: options.signal })
   }
 
   /** The files of a request, in order. */
   async *files(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<WishlistFile> {
     this.#check()
-    const row = this.#mustRow(id)
-    const PAGE = 512
-    for (let from = 0; from < row.files; from += PAGE) {
-      options.signal?.throwIfAborted()
-      const page: WishlistFile[] = []
-      for (const { key, value } of this.#dbs.items.getRange({
-        start: [id, from],
-        end: [id, from + PAGE],
-      })) {
-        page.push(toFile(row, key[1], value as ItemRow))
-      }
-      yield* page
-    }
+    yield* requestFiles(this.#dbs, this.#mustRow(id), options.signal)
   }
 
   /**
@@ -188,28 +162,12 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
   ): WishlistFile | undefined {
     this.#check()
     const peer = options.peer === undefined ? undefined : peerHex(options.peer)
-    for (const { row } of this.#queue.entries()) {
-      if (peer !== undefined && row.peer !== peer) continue
-      const s = stateOf(row)
-      if (s !== 'queued' && s !== 'active') continue
-      if (row.filesDone + row.filesFailed + row.filesActive >= row.files) continue
-      for (const { key, value } of this.#dbs.items.getRange({
-        start: [row.id, row.queuedFrom],
-        end: [row.id, row.files],
-      })) {
-        const item = value as ItemRow
-        if (item.state !== 'queued') continue
-        if (options.exclude?.has(`${row.id}/${key[1]}`)) continue
-        return toFile(row, key[1], item)
-      }
-    }
-    return undefined
+    return nextFile(this.#dbs, this.#queue, { peer, exclude: options.exclude })
   }
 
   /** Applies pending progress of one file inside the current transaction. */
   #applyProgress(row: RequestRow, index: number, item: ItemRow): void {
-    const p = this.#progress.take(row.id, index)
-    if (p !== undefined) recordBytes(row, item, p.bytes)
+    applyPending(this.#progress, row, index, item)
   }
 
   /** A state change of one file, in one transaction. */
@@ -253,12 +211,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
    * at least one): a loop fetching small files pays one transaction per batch, not per file.
    */
   async claimMany(
-    options: {
-      peer?: Uint8Array | string
-      exclude?: ReadonlySet<string>
-      maxFiles?: number
-      maxBytes?: number
-    } = {},
+    options: Omit<ClaimOptions, 'peer'> & { peer?: Uint8Array | string } = {},
   ): Promise<WishlistFile[]> {
     const { peer, ...rest } = options
     const checked = peer === undefined ? rest : { ...rest, peer: peerHex(peer) }
@@ -336,25 +289,7 @@ export class Wishlist extends TypedEventEmitter<WishlistEvents> {
     if (this.#progress.size === 0) return
     await this.#flushing
     const keys = this.#progress.keys()
-    const run = this.#dbs.env.transaction(() => {
-      const rows = new Map<string, RequestRow>()
-      const now = Date.now()
-      for (const key of keys) {
-        const p = this.#progress.get(key)
-        if (p === undefined) continue // a state change applied it meanwhile
-        const row = rows.get(p.id) ?? this.#row(p.id)
-        const item = this.#item(p.id, p.index)
-        if (row === undefined || item === undefined) {
-          this.#progress.delete(key)
-          continue
-        }
-        rows.set(p.id, row)
-        this.#applyProgress(row, p.index, item)
-        item.updatedAt = now
-        this.#putItem(p.id, p.index, item)
-      }
-      for (const row of rows.values()) this.#putRow(row)
-    })
+    const run = this.#dbs.env.transaction(() => writePending(this.#dbs, this.#progress, keys))
     this.#flushing = run.then(
       () => {},
       () => {},

@@ -16,7 +16,8 @@ import {
 } from '@harddrive-party/discovery'
 import { createTestIdentity, startMosquitto } from '@harddrive-party/discovery/testing'
 import { createPeerNode, type PeerNode, type PeerNodeOptions } from '@harddrive-party/peer-node'
-import { deriveTopicKeys, equalBytes } from '@harddrive-party/wire-protocol'
+import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
+import { equalBytes } from '@harddrive-party/wire-protocol/internal'
 import { easyHardRow } from './first-ls-lab'
 
 const RUNS = Number(process.env.HDP_BENCH_RUNS ?? 10)

@@ -1,10 +1,10 @@
 import { networkInterfaces } from 'node:os'
 import type { AnnouncementInput } from '@harddrive-party/discovery'
 import type { HolePuncher, LocalNat, NatReport } from '@harddrive-party/holepunch'
-import { type AnnouncedAddress, classifyAddress } from '@harddrive-party/wire-protocol'
+import type { AnnouncedAddress, Logger } from '@harddrive-party/wire-protocol'
+import { classifyAddress } from '@harddrive-party/wire-protocol/internal'
 import { TypedEventEmitter } from 'main-event'
 import { describeError } from './errors'
-import type { PeerNodeLogger } from './logger'
 
 export interface AnnouncerOptions {
   puncher: HolePuncher
@@ -18,7 +18,7 @@ export interface AnnouncerOptions {
   lanAddresses: readonly string[] | undefined
   /** Our global IPv6 addresses to announce; default every global one of our interfaces (when bound dual-stack). */
   ipv6Addresses?: readonly string[] | undefined
-  log: PeerNodeLogger
+  log: Logger
 }
 
 export interface AnnouncerEvents {

@@ -47,6 +47,7 @@ export type {
 export { defaultDownloadDir } from './downloads/downloads'
 export type { PeerNodeErrorCode } from './errors'
 export { isPeerNodeError, PeerNodeError } from './errors'
+export type { NodeLimits } from './node-limits'
 export { displayNames, PEER_NAME_WORDS, peerName } from './peer-names'
 export { createPeerNode } from './peer-node'
 export type {
@@ -66,6 +67,8 @@ export type {
 } from './remote/peer-client'
 export { createPeerClient, PeerClient } from './remote/peer-client'
 export type {
+  LiveServingLimits,
+  RequestServerEvents,
   RequestServerOptions,
   RequestServerStats,
   ServingLimits,
@@ -75,6 +78,7 @@ export {
   DEFAULT_SERVING_LIMITS,
   RequestServer,
 } from './serving/request-server'
+export type { Upload, UploadState } from './serving/upload-tracker'
 export { defaultStorageDir } from './storage/default-storage-dir'
 export type { StorageLayout } from './storage/storage-dir'
 export type {

@@ -1,9 +1,6 @@
 import type { Logger } from '@harddrive-party/wire-protocol'
 import debug from 'debug'
 
-/** Internal shorthand for wire-protocol's {@link Logger} (not exported from the package). */
-export type PeerNodeLogger = Logger
-
 /** The default logger: `debug('hdp:peer-node:<component>')` with `:error` and `:trace`. */
 export function defaultLogger(component: string): Logger {
   const name = `hdp:peer-node:${component}`

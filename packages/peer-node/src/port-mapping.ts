@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { isIPv4 } from 'node:net'
 import { type Gateway, pmpNat, upnpNat } from '@achingbrain/nat-port-mapper'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { describeError } from './errors'
-import type { PeerNodeLogger } from './logger'
 
 /** Ways to ask the home router for a port mapping, in the order they are tried. */
 export type PortMappingProtocol = 'upnp' | 'nat-pmp'
@@ -51,10 +51,10 @@ interface Active {
  */
 export class PortMapper {
   readonly #o: Required<PortMappingOptions>
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
   #active: Active | undefined
 
-  constructor(options: PortMappingOptions, log: PeerNodeLogger) {
+  constructor(options: PortMappingOptions, log: Logger) {
     this.#o = {
       protocols: options.protocols ?? ['upnp', 'nat-pmp'],
       timeoutMs: options.timeoutMs ?? 5000,

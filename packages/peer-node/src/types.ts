@@ -10,9 +10,11 @@ import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'
 import type { AttemptInfo } from './connections/peer-state'
 import type { DownloadOptions, Downloads } from './downloads/download-types'
+import type { NodeLimits } from './node-limits'
 import type { PortMappingInfo, PortMappingOptions } from './port-mapping'
 import type { PeerClient } from './remote/peer-client'
 import type { ServingLimits } from './serving/request-server'
+import type { Upload } from './serving/upload-tracker'
 import type { StorageLayout } from './storage/storage-dir'
 
 // One home for shared types (wire-protocol); re-exported for our modules and the package door.
@@ -76,6 +78,8 @@ export interface PeerNodeEvents {
   nat: CustomEvent<NatReport>
   /** A discovery half went online or offline. */
   'discovery:status': CustomEvent<DiscoveryStatus>
+  /** A peer's read of our files was queued, started, progressed (≤ 4/s) or ended. */
+  upload: CustomEvent<Upload>
 }
 
 export interface PeerNodeOptions {
@@ -126,7 +130,10 @@ export interface PeerNodeOptions {
    * open streams from it on an accepted connection yet (transport issue 9.4).
    */
   onConnection?: (peer: PeerRef, connection: Connection) => void
-  /** Upload slots, per-peer request limits and upload rates for serving our shares. */
+  /**
+   * Upload slots, per-peer request limits and upload rates for serving our shares. Fields given
+   * here win over the limits saved by `setLimits`.
+   */
   serving?: Partial<ServingLimits>
   /**
    * Where downloads land: `<downloadDir>/<peer name>/<share>/<path>`. Default
@@ -135,7 +142,12 @@ export interface PeerNodeOptions {
   downloadDir?: string
   /** Reads per peer, progress interval, initial rate limits, listing page size. */
   downloads?: DownloadOptions
-  /** Logger factory; default `debug('hdp:peer-node:<component>')`. */
+  /**
+   * Logger factory for the whole node; default `debug('hdp:peer-node:<component>')`, and each
+   * layer its own `debug('hdp:<package>:<component>')`. Given one, it also receives the layers'
+   * lines, their components tagged with the package (`'transport:udx'`, `'discovery:mqtt'`,
+   * `'holepunch:puncher'`, `'index-store:scan'`); peer-node's own are untagged (`'node'`).
+   */
   logger?: CreateLogger
 }
 
@@ -173,6 +185,15 @@ export interface PeerNode extends TypedEventTarget<PeerNodeEvents> {
   client(key: string | Uint8Array): PeerClient
   /** The limits our shares are served with (defaults filled in). */
   servingLimits(): ServingLimits
+  /**
+   * Changes upload slots and upload/download rates at once (`INVALID_OPTIONS` for an unknown
+   * key, a non-integer, slots outside 1..64 or a rate outside 0..2^40), and saves them in the
+   * storage directory (`limits.json`) for the next start, where `serving`/`downloads.limits`
+   * options still win for the fields they name.
+   */
+  setLimits(changes: Partial<NodeLimits>, options?: AbortOptions): Promise<void>
+  /** Peers reading our files now (queued first), then the last ended reads (newest first). */
+  uploads(): Upload[]
   /** The download queue (files and folders of other peers), while started. */
   readonly downloads: Downloads
   /** Where downloads land. */

@@ -1,4 +1,5 @@
-import { encodeCbor, encodeFrame } from '@harddrive-party/wire-protocol'
+import { encodeFrame } from '@harddrive-party/wire-protocol'
+import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   Cleanups,

@@ -1,7 +1,8 @@
 import { createPeerClient, type PeerClient } from '@harddrive-party/peer-node'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
 import { nextConnection } from '@harddrive-party/transport/testing'
-import { decodeCbor, encodeCbor, encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
+import { encodeFrame, FrameDecoder } from '@harddrive-party/wire-protocol'
+import { decodeCbor, encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { type Cleanups, startTransport, topic } from './serving-helpers'
 
 /** One protocol frame holding `value` as CBOR. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { TokenBucket } from '../src/serving/rate-limit'
 import { UploadSlots } from '../src/serving/upload-slots'
 
 describe('UploadSlots', () => {
@@ -65,5 +66,54 @@ describe('UploadSlots', () => {
     a1()
     b()
     slots.close()
+  })
+
+  it('resize: more slots start waiting reads at once; fewer let reads in progress finish first', async () => {
+    const slots = new UploadSlots({ slots: 1 })
+    const a = await slots.acquire('a')
+    const granted: string[] = []
+    const b = slots.acquire('b').then((r) => {
+      granted.push('b')
+      return r
+    })
+    const c = slots.acquire('c').then((r) => {
+      granted.push('c')
+      return r
+    })
+    expect(slots.stats()).toEqual({ active: 1, waiting: 2 })
+    slots.resize(3)
+    const [rb, rc] = await Promise.all([b, c])
+    expect(granted.sort()).toEqual(['b', 'c'])
+    expect(slots.stats()).toEqual({ active: 3, waiting: 0 })
+    slots.resize(1)
+    const d = slots.acquire('d')
+    a()
+    rb()
+    // Two of three released, one still active: with one slot, d still waits.
+    await new Promise((r) => setTimeout(r, 20))
+    expect(slots.stats()).toEqual({ active: 1, waiting: 1 })
+    rc()
+    ;(await d)()
+    expect(slots.stats()).toEqual({ active: 0, waiting: 0 })
+    expect(() => slots.resize(0)).toThrow(/slots must be a positive integer/)
+    slots.close()
+  })
+})
+
+describe('TokenBucket.setRate', () => {
+  it('a changed rate holds from the next take; 0 lifts the limit', async () => {
+    const bucket = new TokenBucket(10_000)
+    await bucket.take(64 * 1024) // the burst: at once
+    bucket.setRate(1_000_000)
+    let started = performance.now()
+    await bucket.take(200_000) // at the old rate ~20 s; at the new one ~0.1 s
+    const fastMs = performance.now() - started
+    expect(fastMs).toBeGreaterThan(50)
+    expect(fastMs).toBeLessThan(1000)
+    bucket.setRate(0)
+    expect(bucket.unlimited).toBe(true)
+    started = performance.now()
+    await bucket.take(10_000_000)
+    expect(performance.now() - started).toBeLessThan(50)
   })
 })

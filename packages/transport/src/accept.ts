@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
-import { createHelloProof, verifyHelloProof } from '@harddrive-party/wire-protocol'
+import { createHelloProof, verifyHelloProof } from '@harddrive-party/wire-protocol/internal'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Admission, HalfOpenTicket } from './admission'
 import type { HelloRefusal } from './connection'
@@ -9,7 +9,7 @@ import { abortable, type HandshakeContext, short } from './handshake'
 import { decodeHelloPayload, encodeHelloPayload } from './hello'
 import { CloseCode } from './mux-frame'
 import { secureCarrier } from './noise'
-import type { Address, Carrier } from './types'
+import type { Carrier, SocketAddress } from './types'
 
 /**
  * Takes a carrier stream someone opened to us (admission already counted it in `ticket`) and
@@ -19,7 +19,7 @@ export function acceptIncoming(
   context: HandshakeContext,
   raw: EventEmitter,
   carrier: Carrier,
-  from: Address,
+  from: SocketAddress,
   ticket: HalfOpenTicket,
 ): void {
   const handshake = context.handshakeSignal()
@@ -73,7 +73,7 @@ async function accept(
   context: HandshakeContext,
   raw: EventEmitter,
   carrier: Carrier,
-  from: Address,
+  from: SocketAddress,
   signal: AbortSignal,
 ) {
   let noise: NoiseSecretStream

@@ -10,12 +10,12 @@ import type { MuxStream } from './mux-stream'
 import { receiveBufferStatus } from './receive-buffer'
 import type {
   AbortOptions,
-  Address,
   Carrier,
-  ComponentLogger,
   Connection,
   ConnectionEvents,
   ConnectionStats,
+  Logger,
+  SocketAddress,
   TransportStream,
 } from './types'
 import { UdxSendGate } from './udx-send-gate'
@@ -37,11 +37,11 @@ export type HelloCheck = (payload: Uint8Array) => HelloRefusal | undefined
 export interface PeerConnectionOptions {
   initiator: boolean
   carrier: Carrier
-  remoteAddress: Address
+  remoteAddress: SocketAddress
   keepAliveMs: number
   idleTimeoutMs: number
   streamBacklog: number
-  log: ComponentLogger
+  log: Logger
 }
 
 /**
@@ -54,7 +54,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   readonly handshakeHash: Uint8Array
   readonly initiator: boolean
   readonly carrier: Carrier
-  readonly remoteAddress: Address
+  readonly remoteAddress: SocketAddress
   topic!: TopicKeys
   remoteAgent: string | undefined
   readonly #mux: Mux

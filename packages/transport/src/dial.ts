@@ -1,11 +1,11 @@
 import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
 import {
   createHelloProof,
   equalBytes,
-  type TopicKeys,
   verifyHelloProof,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { type AttemptProgress, raceCarriers } from './carrier-race'
 import type { HelloRefusal, PeerConnection } from './connection'
 import { TransportError } from './errors'
@@ -14,12 +14,12 @@ import { decodeHelloPayload, encodeHelloPayload } from './hello'
 import { CloseCode } from './mux-frame'
 import { secureCarrier } from './noise'
 import { connectTcp } from './tcp-carrier'
-import type { Address, Carrier } from './types'
+import type { Carrier, SocketAddress } from './types'
 import type { UdxEndpoint } from './udx-endpoint'
 
 export interface DialRequest {
   endpoint: UdxEndpoint
-  address: Address
+  address: SocketAddress
   expectedKey: Uint8Array
   carriers: readonly Carrier[]
   topic: TopicKeys
@@ -54,13 +54,13 @@ async function attempt(
   context: HandshakeContext,
   carrier: Carrier,
   endpoint: UdxEndpoint,
-  address: Address,
+  address: SocketAddress,
   expectedKey: Uint8Array,
   signal: AbortSignal,
   progress: AttemptProgress,
 ): Promise<PeerConnection> {
   let raw: EventEmitter
-  let remoteAddress: Address
+  let remoteAddress: SocketAddress
   if (carrier === 'udx') {
     const { stream, from } = await endpoint.connect(address.host, address.port, signal)
     raw = stream

@@ -1,18 +1,18 @@
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { PeerConnection } from './connection'
 import type { Identity } from './identity'
-import type { Address, Carrier, ComponentLogger, TransportOptions } from './types'
+import type { Carrier, Logger, SocketAddress, TransportOptions } from './types'
 
 /** What dialling and accepting need from the transport that runs them. */
 export interface HandshakeContext {
   readonly identity: Identity
   readonly options: TransportOptions
-  readonly log: ComponentLogger
+  readonly log: Logger
   newConnection(
     noise: NoiseSecretStream,
     initiator: boolean,
     carrier: Carrier,
-    remoteAddress: Address,
+    remoteAddress: SocketAddress,
   ): PeerConnection
   /** Lists a connection that passed the hello among the transport's connections. */
   register(connection: PeerConnection): void

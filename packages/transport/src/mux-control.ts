@@ -1,5 +1,6 @@
 import { TransportError, type TransportErrorCode } from './errors'
-import { CloseCode, decodeCodeAndReason } from './mux-frame'
+import { CloseCode, decodeCodeAndReason, FrameType, ResetCode, readU32 } from './mux-frame'
+import type { MuxStream } from './mux-stream'
 
 /** What the remote's CLOSE code means to us. */
 const CLOSE_ERRORS: Record<number, [TransportErrorCode, string]> = {
@@ -38,4 +39,53 @@ export function pingPayload(nonce: number): Uint8Array {
 /** Stream ids are odd from the dialer (initiator) and even from the acceptor. */
 export function isLocalId(id: number, initiator: boolean): boolean {
   return id % 2 === (initiator ? 1 : 0)
+}
+
+/** Frame types addressed to one stream (OPEN excepted: it creates the stream). */
+export function isStreamFrame(type: number): boolean {
+  return (
+    (type >= FrameType.DATA && type <= FrameType.WINDOW) ||
+    type === FrameType.BLOCKED ||
+    type === FrameType.STOP
+  )
+}
+
+/**
+ * Hands one stream frame to its stream. Returns the protocol violation in words when the frame
+ * breaks the rules (the connection then closes), undefined when it was taken.
+ */
+export function deliverStreamFrame(
+  stream: MuxStream,
+  type: number,
+  payload: Uint8Array,
+): string | undefined {
+  const id = stream.id
+  switch (type) {
+    case FrameType.DATA:
+      // An empty frame moves no bytes but costs a queue entry: never legitimate (issue 9.2).
+      if (payload.length === 0) return `empty data frame on stream ${id}`
+      return stream.receiveData(payload) ? undefined : `stream ${id} overran its window`
+    case FrameType.END:
+      return stream.receiveEnd() ? undefined : `stream ${id} ended twice`
+    case FrameType.BLOCKED:
+      stream.receiveBlocked()
+      return undefined
+    case FrameType.STOP:
+      stream.receiveStop()
+      return undefined
+    case FrameType.WINDOW:
+      if (payload.length !== 4 || !stream.receiveWindow(readU32(payload, 0)))
+        return `bad window update on stream ${id}`
+      return undefined
+    case FrameType.RESET: {
+      const { code, reason } = decodeCodeAndReason(payload)
+      stream.fail(
+        code === ResetCode.REFUSED
+          ? new TransportError('STREAM_REFUSED', `the remote refused stream ${id}: ${reason}`)
+          : new TransportError('RESET', `the remote reset stream ${id}: ${reason}`),
+      )
+      return undefined
+    }
+  }
+  return undefined
 }

@@ -1,22 +1,26 @@
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TransportError } from './errors'
 import { Fifo } from './fifo'
-import { carrierError, isLocalId, remoteCloseError } from './mux-control'
+import {
+  carrierError,
+  deliverStreamFrame,
+  isLocalId,
+  isStreamFrame,
+  remoteCloseError,
+} from './mux-control'
 import {
   CloseCode,
   type CloseCodeValue,
-  decodeCodeAndReason,
   encodeCodeAndReason,
   encodeFrame,
   FrameType,
   MUX_HEADER_BYTES,
-  ResetCode,
   readU32,
 } from './mux-frame'
 import { MuxPinger } from './mux-ping'
 import { MuxSender } from './mux-sender'
 import { MuxStream, type StreamHost } from './mux-stream'
-import type { ComponentLogger } from './types'
+import type { Logger } from './types'
 import type { SendGate, UdxSendGate } from './udx-send-gate'
 
 /** Streams one side may have open at once on a connection (both sides enforce it). */
@@ -50,7 +54,7 @@ export interface MuxOptions {
   sendGate?: (wake: () => void) => SendGate
   keepAliveMs: number
   idleTimeoutMs: number
-  log: ComponentLogger
+  log: Logger
   hooks: MuxHooks
 }
 
@@ -62,7 +66,7 @@ export interface MuxOptions {
 export class Mux implements StreamHost {
   readonly noise: NoiseSecretStream
   readonly #options: MuxOptions
-  readonly #log: ComponentLogger
+  readonly #log: Logger
   readonly #streams = new Map<number, MuxStream>()
   readonly #sender: MuxSender
   #helloSeen = false
@@ -299,11 +303,7 @@ export class Mux implements StreamHost {
       this.#onOpen(id)
       return
     }
-    const streamFrame =
-      (type >= FrameType.DATA && type <= FrameType.WINDOW) ||
-      type === FrameType.BLOCKED ||
-      type === FrameType.STOP
-    if (!streamFrame) return // unknown: a newer minor version
+    if (!isStreamFrame(type)) return // unknown: a newer minor version
     const stream = this.#streams.get(id)
     if (stream === undefined) {
       // Frames for a stream that already finished (we aborted it, or both ends closed) race
@@ -312,39 +312,8 @@ export class Mux implements StreamHost {
       this.#protocolError(`frame for unknown stream ${id}`)
       return
     }
-    switch (type) {
-      case FrameType.DATA:
-        if (payload.length === 0) {
-          // An empty frame moves no bytes but costs a queue entry: never legitimate (issue 9.2).
-          this.#protocolError(`empty data frame on stream ${id}`)
-          return
-        }
-        if (!stream.receiveData(payload)) this.#protocolError(`stream ${id} overran its window`)
-        return
-      case FrameType.END:
-        if (!stream.receiveEnd()) this.#protocolError(`stream ${id} ended twice`)
-        return
-      case FrameType.BLOCKED:
-        stream.receiveBlocked()
-        return
-      case FrameType.STOP:
-        stream.receiveStop()
-        return
-      case FrameType.WINDOW:
-        if (payload.length !== 4 || !stream.receiveWindow(readU32(payload, 0))) {
-          this.#protocolError(`bad window update on stream ${id}`)
-        }
-        return
-      case FrameType.RESET: {
-        const { code, reason } = decodeCodeAndReason(payload)
-        stream.fail(
-          code === ResetCode.REFUSED
-            ? new TransportError('STREAM_REFUSED', `the remote refused stream ${id}: ${reason}`)
-            : new TransportError('RESET', `the remote reset stream ${id}: ${reason}`),
-        )
-        return
-      }
-    }
+    const violation = deliverStreamFrame(stream, type, payload)
+    if (violation !== undefined) this.#protocolError(violation)
   }
 
   #onOpen(id: number): void {

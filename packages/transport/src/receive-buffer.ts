@@ -1,5 +1,5 @@
 import type UDX from 'udx-native'
-import type { ComponentLogger } from './types'
+import type { Logger } from './types'
 
 /**
  * UDP receive buffer we ask for. UDX acknowledges from userspace, so a burst of one
@@ -17,7 +17,7 @@ export interface ReceiveBufferStatus {
 }
 
 /** Asks for a larger receive buffer on a bound socket; logs once when the system caps it. */
-export function enlargeReceiveBuffer(socket: UDX.Socket, log: ComponentLogger): void {
+export function enlargeReceiveBuffer(socket: UDX.Socket, log: Logger): void {
   try {
     socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES)
   } catch (err) {

@@ -15,7 +15,13 @@ import { deriveTopicKeys, isHdpError, type TopicKeys } from '@harddrive-party/wi
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { isTransportError } from './errors'
 import { createIdentity, type Identity } from './identity'
-import type { Address, Connection, Transport, TransportOptions, TransportStream } from './types'
+import type {
+  Connection,
+  SocketAddress,
+  Transport,
+  TransportOptions,
+  TransportStream,
+} from './types'
 
 export interface ComplianceTransportOptions {
   identity: Identity
@@ -27,7 +33,7 @@ export interface ComplianceSetup {
   /** A new, not yet started transport listening on loopback. */
   create(options: ComplianceTransportOptions): Transport
   /** Where others dial `transport` (default: 127.0.0.1 and its bound port). */
-  addressOf?(transport: Transport): Address
+  addressOf?(transport: Transport): SocketAddress
 }
 
 /** Test-speed topic keys (cheap scrypt); every peer of a test must use the same cost. */
@@ -109,7 +115,8 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<unkn
 
 export function transportCompliance(name: string, setup: ComplianceSetup): void {
   const addressOf =
-    setup.addressOf ?? ((t: Transport): Address => ({ host: '127.0.0.1', port: t.address().port }))
+    setup.addressOf ??
+    ((t: Transport): SocketAddress => ({ host: '127.0.0.1', port: t.address().port }))
 
   describe(`transport compliance: ${name}`, () => {
     let topic: TopicKeys

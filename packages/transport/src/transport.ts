@@ -16,12 +16,13 @@ import { enlargeReceiveBuffer } from './receive-buffer'
 import { listenTcp } from './tcp-carrier'
 import type {
   AbortOptions,
-  Address,
   Carrier,
-  ComponentLogger,
   Connection,
+  CreateLogger,
   DatagramSocket,
   DialOptions,
+  Logger,
+  SocketAddress,
   Transport,
   TransportEvents,
   TransportOptions,
@@ -65,8 +66,8 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
   readonly socket: DatagramSocket
   readonly #options: TransportOptions
   readonly #identity: Identity
-  readonly #logger: (component: string) => ComponentLogger
-  readonly #log: ComponentLogger
+  readonly #logger: CreateLogger
+  readonly #log: Logger
   /** Listeners of the main socket outlive restarts, so `transport.socket` is stable. */
   readonly #mainListeners = new Set<DatagramListener>()
   readonly #connections = new Set<PeerConnection>()
@@ -115,7 +116,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     await this.stop()
   }
 
-  address(): Address & { tcp: boolean } {
+  address(): SocketAddress & { tcp: boolean } {
     const running = this.#running
     if (running === undefined)
       return { host: this.#options.host ?? DEFAULTS.host, port: 0, tcp: false }
@@ -153,7 +154,11 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
 
   // ---- dialling ----
 
-  async dial(address: Address, expectedKey: Uint8Array, options: DialOptions): Promise<Connection> {
+  async dial(
+    address: SocketAddress,
+    expectedKey: Uint8Array,
+    options: DialOptions,
+  ): Promise<Connection> {
     options.signal?.throwIfAborted()
     if (expectedKey.length !== 32) throw new TypeError('expectedKey must be a 32-byte public key')
     const running = this.#require()
@@ -173,7 +178,7 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     noise: NoiseSecretStream,
     initiator: boolean,
     carrier: Carrier,
-    remoteAddress: Address,
+    remoteAddress: SocketAddress,
   ) {
     return new PeerConnection(noise, {
       initiator,

@@ -11,10 +11,6 @@ import type { TypedEventTarget } from 'main-event'
 
 // The shared structural types have one home, wire-protocol; these modules import them from here.
 export type { AbortOptions, CreateLogger, DatagramSocket, Logger, SocketAddress }
-/** Internal shorthand for {@link SocketAddress} (not exported from the package). */
-export type Address = SocketAddress
-/** Internal shorthand for {@link Logger} (not exported from the package). */
-export type ComponentLogger = Logger
 
 /** How a connection's bytes travel. */
 export type Carrier = 'udx' | 'tcp'
@@ -83,7 +79,7 @@ export interface Connection extends TypedEventTarget<ConnectionEvents> {
   readonly initiator: boolean
   readonly carrier: Carrier
   /** The remote's address as seen from here (for UDX: the mapping our packets go to). */
-  readonly remoteAddress: Address
+  readonly remoteAddress: SocketAddress
   /** The remote's software name from its hello, when it sent one. */
   readonly remoteAgent: string | undefined
   /** Noise handshake hash: unique to this session. */
@@ -135,7 +131,7 @@ export interface TransportOptions {
    */
   firewall?: (
     remotePublicKey: Uint8Array,
-    address: Address & { carrier: Carrier },
+    address: SocketAddress & { carrier: Carrier },
   ) => boolean | Promise<boolean>
   /** Also listen on TCP on the same port number, as a faster second carrier. Default true. */
   tcp?: boolean
@@ -178,14 +174,14 @@ export interface Transport extends TypedEventTarget<TransportEvents> {
   start(options?: AbortOptions): Promise<void>
   stop(options?: AbortOptions): Promise<void>
   /** The bound address; `tcp` tells whether the TCP carrier listens on the same port. */
-  address(): Address & { tcp: boolean }
+  address(): SocketAddress & { tcp: boolean }
   /** Another socket on the same UDX instance (birthday punching); it accepts connections too. */
   createSocket(options?: {
     port?: number
     host?: string
     signal?: AbortSignal
   }): Promise<DatagramSocket>
-  dial(address: Address, expectedKey: Uint8Array, options: DialOptions): Promise<Connection>
+  dial(address: SocketAddress, expectedKey: Uint8Array, options: DialOptions): Promise<Connection>
   /** Connections open now (dialled and accepted). */
   connections(): Connection[]
   /** `stop()`, for `await using`. */

@@ -8,18 +8,23 @@ import {
   newNonce,
 } from './control-datagram'
 import { TransportError } from './errors'
-import type { Address, ComponentLogger, DatagramSocket } from './types'
+import type { DatagramSocket, Logger, SocketAddress } from './types'
 
-export type DatagramListener = (data: Uint8Array, from: Address) => void
+export type DatagramListener = (data: Uint8Array, from: SocketAddress) => void
 
 export interface EndpointContext {
   readonly udx: UDX
   readonly admission: Admission
-  readonly log: ComponentLogger
+  readonly log: Logger
   allocateStreamId(): number
   releaseStreamId(id: number): void
   /** A dialer's UDX stream is connected on our side; run the acceptor's handshake on it. */
-  onIncoming(stream: UDX.Stream, endpoint: UdxEndpoint, from: Address, ticket: HalfOpenTicket): void
+  onIncoming(
+    stream: UDX.Stream,
+    endpoint: UdxEndpoint,
+    from: SocketAddress,
+    ticket: HalfOpenTicket,
+  ): void
 }
 
 interface PendingDial {
@@ -30,7 +35,7 @@ interface PendingDial {
   cookie: Uint8Array | undefined
   timer: NodeJS.Timeout | undefined
   sends: number
-  resolve: (value: { stream: UDX.Stream; from: Address }) => void
+  resolve: (value: { stream: UDX.Stream; from: SocketAddress }) => void
   reject: (err: unknown) => void
 }
 
@@ -135,7 +140,7 @@ export class UdxEndpoint implements DatagramSocket {
     host: string,
     port: number,
     signal: AbortSignal,
-  ): Promise<{ stream: UDX.Stream; from: Address }> {
+  ): Promise<{ stream: UDX.Stream; from: SocketAddress }> {
     checkAddress(host, port)
     signal.throwIfAborted()
     if (this.#closing !== undefined) throw new TransportError('CLOSED', 'socket is closed')

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createSocket as createDgramSocket, type Socket as DgramSocket } from 'node:dgram'
 import { connect, type Socket } from 'node:net'
-import { createHelloProof } from '@harddrive-party/wire-protocol'
+import { createHelloProof } from '@harddrive-party/wire-protocol/internal'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import { describe, expect, it } from 'vitest'
 import { decodeControlDatagram, encodeControlDatagram, newNonce } from '../src/control-datagram'

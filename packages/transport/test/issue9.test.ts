@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net'
-import { createHelloProof } from '@harddrive-party/wire-protocol'
+import { createHelloProof } from '@harddrive-party/wire-protocol/internal'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import { describe, expect, it } from 'vitest'
 import { encodeHelloPayload } from '../src/hello'

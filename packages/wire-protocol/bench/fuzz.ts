@@ -1,4 +1,5 @@
-import { deriveTopicKeys, encodeCbor, isWireError } from '@harddrive-party/wire-protocol'
+import { deriveTopicKeys, isWireError } from '@harddrive-party/wire-protocol'
+import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import {
   byteDecoders,
   createRng,

@@ -3,15 +3,13 @@
 // test then holds every implementation (this one included) to these bytes.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { deriveTopicKeys, encodeFrame, sealAnnouncement } from '@harddrive-party/wire-protocol'
 import {
   createHelloProof,
   createMdnsCapability,
-  deriveTopicKeys,
   encodeCbor,
-  encodeFrame,
   encodeMdnsRecord,
-  sealAnnouncement,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { type CodecName, codecs, toJson } from '../test/vector-codec'
 
@@ -199,6 +197,55 @@ const valid: { name: string; codec: CodecName; value: unknown }[] = [
       event: { type: 'discovery', via: 'mqtt', state: 'offline', message: 'broker unreachable' },
     },
   },
+  { name: 'api uploads', codec: 'api-request', value: { id: 6, command: { type: 'uploads' } } },
+  {
+    name: 'api set-limits',
+    codec: 'api-request',
+    value: {
+      id: 7,
+      command: { type: 'set-limits', uploadSlots: 2, uploadBytesPerSecond: 1048576 },
+    },
+  },
+  {
+    name: 'api upload queued for a slot',
+    codec: 'api-server-message',
+    value: {
+      type: 'event',
+      event: {
+        type: 'transfer',
+        direction: 'upload',
+        requestId: 'u7',
+        peer: hex(otherKey),
+        peerName: 'PersianChinchilla',
+        path: 'films/a.mkv',
+        bytes: 0,
+        total: 734003200,
+        bytesPerSecond: 0,
+        state: 'queued',
+        queuePosition: 2,
+      },
+    },
+  },
+  {
+    name: 'api upload cancelled',
+    codec: 'api-server-message',
+    value: {
+      type: 'event',
+      event: {
+        type: 'transfer',
+        direction: 'upload',
+        requestId: 'u8',
+        peer: hex(otherKey),
+        peerName: 'PersianChinchilla',
+        path: 'films/a.mkv',
+        bytes: 65536,
+        total: 734003200,
+        bytesPerSecond: 131072,
+        state: 'cancelled',
+        error: 'the reader closed the stream',
+      },
+    },
+  },
 ]
 
 /** Hex of `map` (CBOR, under 23 entries) with one more entry: `x` => `valueHex`. */
@@ -227,6 +274,45 @@ const invalid: { name: string; codec: CodecName; hex: string; error: string }[] 
       encodeCbor({
         type: 'event',
         event: { type: 'scan', share: 'a', dirs: -1, files: 0, bytes: 0, skipped: 0, done: true },
+      }),
+    ),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'api set-limits with no limit',
+    codec: 'api-request',
+    hex: hex(encodeCbor({ id: 1, command: { type: 'set-limits' } })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'api set-limits with zero upload slots',
+    codec: 'api-request',
+    hex: hex(encodeCbor({ id: 1, command: { type: 'set-limits', uploadSlots: 0 } })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'api set-limits with an unknown limit',
+    codec: 'api-request',
+    hex: hex(encodeCbor({ id: 1, command: { type: 'set-limits', uploadslots: 2 } })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'api transfer event with an unknown state',
+    codec: 'api-server-message',
+    hex: hex(
+      encodeCbor({
+        type: 'event',
+        event: {
+          type: 'transfer',
+          direction: 'upload',
+          requestId: 'u1',
+          peer: 'p',
+          path: 'a',
+          bytes: 0,
+          total: 0,
+          bytesPerSecond: 0,
+          state: 'stolen',
+        },
       }),
     ),
     error: 'BAD_FIELD',

@@ -16,12 +16,16 @@ export type ApiEvent =
       type: 'transfer'
       direction: 'download' | 'upload'
       requestId: string
+      /** The other peer's hex key. */
       peer: string
+      /** Its display name (uploads: who is downloading from us). */
+      peerName?: string
       path: string
       bytes: number
       total: number
       bytesPerSecond: number
-      state: 'queued' | 'active' | 'paused' | 'done' | 'failed'
+      /** `cancelled`: an upload the requester (or our stop) ended before its last byte. */
+      state: TransferState
       queuePosition?: number
       error?: string
     }
@@ -45,7 +49,15 @@ export type ApiEvent =
   | { type: 'discovery'; via: 'mqtt' | 'mdns'; state: 'online' | 'offline'; message: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
 
-const TRANSFER_STATES = ['queued', 'active', 'paused', 'done', 'failed'] as const
+export const TRANSFER_STATES = [
+  'queued',
+  'active',
+  'paused',
+  'done',
+  'failed',
+  'cancelled',
+] as const
+export type TransferState = (typeof TRANSFER_STATES)[number]
 
 export function decodeEvent(e: Fields): ApiEvent {
   const type = field(e, 'type')
@@ -78,7 +90,7 @@ export function decodeEvent(e: Fields): ApiEvent {
     }
     case 'transfer': {
       const direction = str(e, 'direction', 'transfer event', 8)
-      const state = str(e, 'state', 'transfer event', 8)
+      const state = str(e, 'state', 'transfer event', 16)
       if (
         (direction !== 'download' && direction !== 'upload') ||
         !(TRANSFER_STATES as readonly string[]).includes(state)
@@ -94,8 +106,10 @@ export function decodeEvent(e: Fields): ApiEvent {
         bytes: uint(e, 'bytes', 'transfer event'),
         total: uint(e, 'total', 'transfer event'),
         bytesPerSecond: uint(e, 'bytesPerSecond', 'transfer event'),
-        state: state as (typeof TRANSFER_STATES)[number],
+        state: state as TransferState,
       }
+      const peerName = optStr(e, 'peerName', 'transfer event', 128)
+      if (peerName !== undefined) out.peerName = peerName
       const pos = optUint(e, 'queuePosition', 'transfer event')
       if (pos !== undefined) out.queuePosition = pos
       const error = optStr(e, 'error', 'transfer event', MAX_ERROR_MESSAGE_CHARS)

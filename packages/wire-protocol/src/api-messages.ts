@@ -64,9 +64,36 @@ export type ApiCommand =
   | { type: 'reorder'; requestId: string; position: number }
   | { type: 'read'; peer: PeerRef; path: string; offset?: number; length?: number }
   | { type: 'limits' }
+  | ({ type: 'set-limits' } & ApiLimitChanges)
+  | { type: 'uploads' }
   | { type: 'stop' }
 
 export type ApiCommandType = ApiCommand['type']
+
+/**
+ * The limits a controller may change while the peer runs (`set-limits`): upload slots and
+ * byte rates (bytes/s, 0 = unlimited). At least one; the peer applies them at once and keeps
+ * them for its next start.
+ */
+export interface ApiLimitChanges {
+  uploadSlots?: number
+  uploadBytesPerSecond?: number
+  uploadBytesPerSecondPerPeer?: number
+  downloadBytesPerSecond?: number
+  downloadBytesPerSecondPerPeer?: number
+}
+
+/** Most upload slots `set-limits` takes (each slot is one file read at once). */
+export const MAX_UPLOAD_SLOTS = 64
+/** Largest rate `set-limits` takes, bytes/s (1 TiB/s: anything above is "unlimited", say 0). */
+export const MAX_RATE_BYTES_PER_SECOND = 2 ** 40
+
+const RATE_LIMIT_KEYS = [
+  'uploadBytesPerSecond',
+  'uploadBytesPerSecondPerPeer',
+  'downloadBytesPerSecond',
+  'downloadBytesPerSecondPerPeer',
+] as const
 
 export interface ApiRequest {
   id: number
@@ -139,8 +166,11 @@ function decodeCommand(c: Fields): ApiCommand {
     case 'peers':
     case 'rescan':
     case 'limits':
+    case 'uploads':
     case 'stop':
       return { type }
+    case 'set-limits':
+      return { type, ...limitChanges(c, w) }
     case 'join':
     case 'leave':
       return { type, topic: validateTopicName(str(c, 'topic', w, MAX_TEXT_CHARS)) }
@@ -195,6 +225,30 @@ function decodeCommand(c: Fields): ApiCommand {
     default:
       throw new WireError('UNKNOWN_MESSAGE', `unknown api command "${String(type).slice(0, 32)}"`)
   }
+}
+
+function limitChanges(c: Fields, w: string): ApiLimitChanges {
+  const out: ApiLimitChanges = {}
+  for (const key of Object.keys(c)) {
+    if (
+      key !== 'type' &&
+      key !== 'uploadSlots' &&
+      !(RATE_LIMIT_KEYS as readonly string[]).includes(key)
+    )
+      throw new WireError('BAD_FIELD', `${w}: unknown limit "${key.slice(0, 32)}"`)
+  }
+  const slots = optUint(c, 'uploadSlots', w, MAX_UPLOAD_SLOTS)
+  if (slots !== undefined) {
+    if (slots < 1) throw new WireError('BAD_FIELD', `${w}.uploadSlots must be at least 1`)
+    out.uploadSlots = slots
+  }
+  for (const key of RATE_LIMIT_KEYS) {
+    const rate = optUint(c, key, w, MAX_RATE_BYTES_PER_SECOND)
+    if (rate !== undefined) out[key] = rate
+  }
+  if (Object.keys(out).length === 0)
+    throw new WireError('BAD_FIELD', `${w} needs at least one limit to change`)
+  return out
 }
 
 function peer(c: Fields, w: string): PeerRef {

@@ -1,3 +1,4 @@
+import type { TransferState } from './api-events'
 import type { ApiCommand, ApiErrorCode } from './api-messages'
 import type { Entry } from './peer-messages'
 
@@ -134,6 +135,38 @@ export interface ApiLimits {
   api: { maxBodyBytes: number; maxReadBytes: number; maxWebSocketQueueBytes: number }
 }
 
+/**
+ * A peer reading one of our files (peer-node's `Upload`): waiting for an upload slot
+ * (`queued`, with its place), being sent (`active`), or recently ended.
+ */
+export interface ApiUpload {
+  /** Ours, unique while the peer runs (`u1`, `u2`, ...). */
+  id: string
+  /** The reader's hex key and display name. */
+  peer: string
+  peerName: string
+  path: string
+  /** The file's size, and the range the reader asked for. */
+  size: number
+  offset: number
+  length: number
+  /** Bytes of the range sent so far. */
+  bytes: number
+  bytesPerSecond: number
+  state: Extract<TransferState, 'queued' | 'active' | 'done' | 'failed' | 'cancelled'>
+  /** While `queued`: 1 = next to get a slot. */
+  queuePosition?: number
+  error?: string
+  startedAt: number
+  updatedAt: number
+  finishedAt?: number
+}
+
+/** `uploads`: reads in progress (queued first), then the most recently ended ones (newest first). */
+export interface ApiUploads {
+  uploads: ApiUpload[]
+}
+
 /** A download request (peer-node's `DownloadRequest`). */
 export interface ApiDownload {
   id: string
@@ -170,6 +203,8 @@ export interface ApiResults {
   rescan: ApiRescan
   read: ApiRead
   limits: ApiLimits
+  'set-limits': ApiLimits
+  uploads: ApiUploads
   download: { request: ApiDownload }
   queue: { requests: ApiDownload[] }
   pause: { request: ApiDownload }
@@ -195,6 +230,8 @@ export const API_SERVED_COMMANDS = [
   'rescan',
   'read',
   'limits',
+  'set-limits',
+  'uploads',
   'download',
   'queue',
   'pause',

@@ -12,13 +12,6 @@
  * const req = decodePeerRequest(decoder.nextFrame()!) // { type: 'ls', path: 'music', recursive: false }
  * ```
  */
-export { isIPv4, isIPv6, validateHost } from './address'
-export type { AddressClass } from './address-class'
-export {
-  ANNOUNCED_ADDRESS_CLASSES,
-  checkAnnouncedAddress,
-  classifyAddress,
-} from './address-class'
 export type {
   AddressKind,
   AnnouncedAddress,
@@ -26,21 +19,15 @@ export type {
   NatType,
   PortAllocation,
 } from './announcement'
-export {
-  ADDRESS_KINDS,
-  ANNOUNCEMENT_FORMAT,
-  announcementFromWire,
-  NAT_TYPES,
-  openAnnouncement,
-  PORT_ALLOCATIONS,
-  sealAnnouncement,
-} from './announcement'
-export { decodeApiEventJson } from './api-events'
+export { openAnnouncement, sealAnnouncement } from './announcement'
+export type { TransferState } from './api-events'
+export { decodeApiEventJson, TRANSFER_STATES } from './api-events'
 export type {
   ApiCommand,
   ApiCommandType,
   ApiErrorCode,
   ApiEvent,
+  ApiLimitChanges,
   ApiRequest,
   ApiServerMessage,
   PeerRef,
@@ -52,6 +39,8 @@ export {
   decodeApiRequestJson,
   decodeApiServerMessage,
   encodeApiMessage,
+  MAX_RATE_BYTES_PER_SECOND,
+  MAX_UPLOAD_SLOTS,
 } from './api-messages'
 export type {
   ApiAddress,
@@ -73,35 +62,16 @@ export type {
   ApiShare,
   ApiShares,
   ApiTopics,
+  ApiUpload,
+  ApiUploads,
 } from './api-results'
 export { API_ERROR_STATUS, API_SERVED_COMMANDS, MAX_API_READ_BYTES } from './api-results'
-export { decodeCbor, encodeCbor } from './cbor'
-export { hasControlChar } from './check'
-export { compareKeys, derivePunchSecret, isDialer } from './connect'
-export type { ConnectRequest } from './connect-request'
-export {
-  CONNECT_REQUEST_FORMAT,
-  connectInbox,
-  openConnectRequest,
-  sealConnectRequest,
-} from './connect-request'
 export type { WireErrorCode } from './errors'
 export { HdpError, isHdpError, isWireError, WireError } from './errors'
 export type { FrameOptions } from './framing'
 export { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, readFrames } from './framing'
 export { publicKeyFromSeed } from './keys'
 export * as limits from './limits'
-export type { MdnsEndpoint, MdnsRecord } from './mdns-record'
-export {
-  createMdnsCapability,
-  decodeMdnsRecord,
-  encodeMdnsRecord,
-  MAX_MDNS_CAPABILITIES,
-  MDNS_CAPABILITY_BYTES,
-  MDNS_SERVICE_TYPE,
-  matchMdnsCapabilities,
-  validateMdnsEndpoint,
-} from './mdns-record'
 export { isSharePath, joinSharePath, splitSharePath, validateSharePath } from './path'
 export type {
   EndMessage,
@@ -126,7 +96,6 @@ export {
   decodePeerRequest,
   decodeReadResponse,
   encodePeerMessage,
-  lsLimit,
   PEER_ERROR_CODES,
   PeerError,
   peerErrorFromMessage,
@@ -146,14 +115,7 @@ export type {
   Logger,
   SocketAddress,
 } from './shared-types'
-export type { DeriveTopicOptions, HelloProofInput, HelloRole, TopicKeys } from './topic'
-export {
-  createHelloProof,
-  deriveTopicKeys,
-  equalBytes,
-  TOPIC_KDF,
-  validateTopicName,
-  verifyHelloProof,
-} from './topic'
+export type { DeriveTopicOptions, TopicKeys } from './topic'
+export { deriveTopicKeys, validateTopicName } from './topic'
 export type { ProtocolVersion } from './version'
-export { ALPN, checkVersion, PROTOCOL_MAJOR, PROTOCOL_MINOR, PROTOCOL_VERSION } from './version'
+export { checkVersion, PROTOCOL_MAJOR, PROTOCOL_MINOR, PROTOCOL_VERSION } from './version'

@@ -1,13 +1,15 @@
 import {
-  type AddressClass,
   type AnnouncedAddress,
-  classifyAddress,
   deriveTopicKeys,
   isWireError,
   openAnnouncement,
   sealAnnouncement,
-  validateMdnsEndpoint,
 } from '@harddrive-party/wire-protocol'
+import {
+  type AddressClass,
+  classifyAddress,
+  validateMdnsEndpoint,
+} from '@harddrive-party/wire-protocol/internal'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { describe, expect, it } from 'vitest'
 

@@ -1,16 +1,18 @@
 import {
   type Announcement,
+  deriveTopicKeys,
+  isHdpError,
+  openAnnouncement,
+  sealAnnouncement,
+} from '@harddrive-party/wire-protocol'
+import {
   createHelloProof,
   createMdnsCapability,
   decodeMdnsRecord,
-  deriveTopicKeys,
   encodeMdnsRecord,
-  isHdpError,
   matchMdnsCapabilities,
-  openAnnouncement,
-  sealAnnouncement,
   verifyHelloProof,
-} from '@harddrive-party/wire-protocol'
+} from '@harddrive-party/wire-protocol/internal'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 

@@ -3,15 +3,14 @@ import { join } from 'node:path'
 import {
   decodeApiRequest,
   decodeApiServerMessage,
-  decodeCbor,
   decodeHello,
   decodeLsResponse,
   decodePeerRequest,
   decodeReadResponse,
-  encodeCbor,
   isWireError,
   limits,
 } from '@harddrive-party/wire-protocol'
+import { decodeCbor, encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { Decoder } from 'cbor-x'
 import { describe, expect, it } from 'vitest'
 

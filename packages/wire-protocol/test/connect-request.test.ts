@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { describe, expect, it } from 'vitest'
+import { isWireError, sealAnnouncement } from '../src/index'
 import {
   type ConnectRequest,
   connectInbox,
-  isWireError,
   openConnectRequest,
-  sealAnnouncement,
   sealConnectRequest,
-} from '../src/index'
+} from '../src/internal'
 
 // The vector of docs/protocol.md §6.2.
 const seed = new Uint8Array(32).fill(3)

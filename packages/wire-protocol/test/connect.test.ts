@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { compareKeys, derivePunchSecret, isDialer } from '../src/index'
+import { compareKeys, derivePunchSecret, isDialer } from '../src/internal'
 
 // The vectors of docs/protocol.md §6.1 (dialer rule and punch secret).
 const proofKey = new Uint8Array(32).fill(0x11)

@@ -3,11 +3,9 @@ import { join } from 'node:path'
 import {
   decodeApiRequest,
   decodeApiServerMessage,
-  decodeCbor,
   decodeHello,
   decodeIncomingRequest,
   decodeLsResponse,
-  decodeMdnsRecord,
   decodePeerRequest,
   decodeReadResponse,
   decodeWatchResponse,
@@ -17,6 +15,7 @@ import {
   type TopicKeys,
   validateSharePath,
 } from '@harddrive-party/wire-protocol'
+import { decodeCbor, decodeMdnsRecord } from '@harddrive-party/wire-protocol/internal'
 import { ed25519 } from '@noble/curves/ed25519.js'
 
 /** Every decoder of untrusted bytes, as a function of bytes. Shared by the property test and the fuzz script. */
@@ -82,6 +81,10 @@ export const HOSTILE_WORDS = [
   'transfer',
   'join',
   'download',
+  'uploads',
+  'set-limits',
+  'upload',
+  'cancelled',
   '../x',
   '',
   'a/b',
@@ -116,6 +119,9 @@ export const HOSTILE_KEYS = [
   'event',
   'data',
   'state',
+  'uploadSlots',
+  'uploadBytesPerSecond',
+  'peerName',
   'body',
   'sig',
   '__proto__',

@@ -4,7 +4,6 @@ import {
   decodeHello,
   decodeIncomingRequest,
   decodeLsResponse,
-  decodeMdnsRecord,
   decodePeerRequest,
   decodeReadResponse,
   decodeWatchResponse,
@@ -12,6 +11,7 @@ import {
   encodePeerMessage,
   encodeWatchMessage,
 } from '@harddrive-party/wire-protocol'
+import { decodeMdnsRecord } from '@harddrive-party/wire-protocol/internal'
 
 /** JSON form of a value with byte strings as `{ "$bytes": "<hex>" }`. */
 export function toJson(value: unknown): unknown {

@@ -1,16 +1,18 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  createHelloProof,
-  createMdnsCapability,
-  decodeMdnsRecord,
   deriveTopicKeys,
   encodeFrame,
   isWireError,
-  matchMdnsCapabilities,
   openAnnouncement,
   sealAnnouncement,
 } from '@harddrive-party/wire-protocol'
+import {
+  createHelloProof,
+  createMdnsCapability,
+  decodeMdnsRecord,
+  matchMdnsCapabilities,
+} from '@harddrive-party/wire-protocol/internal'
 import { describe, expect, it } from 'vitest'
 import { type CodecName, codecs, fromJson } from './vector-codec'
 
@@ -58,6 +60,8 @@ describe('protocol vectors (docs/protocol/vectors.json)', () => {
       'watch-response:shares-changed',
       'watch-response:error',
       'api-request:join',
+      'api-request:uploads',
+      'api-request:set-limits',
       'api-server-message:result',
       'api-server-message:error',
       'api-server-message:event',

@@ -49,6 +49,7 @@ const ORDER: Record<TransferView['state'], number> = {
   paused: 2,
   failed: 3,
   done: 4,
+  cancelled: 5,
 }
 
 export function TransfersTab({ store, state }: { store: Store; state: AppState }) {

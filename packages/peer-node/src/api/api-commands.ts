@@ -1,6 +1,5 @@
 import type { IndexStore, Share } from '@harddrive-party/index-store'
 import {
-  ALPN,
   API_SERVED_COMMANDS,
   type ApiCommand,
   type ApiEntryPage,
@@ -16,8 +15,9 @@ import {
   PROTOCOL_MAJOR,
   PROTOCOL_MINOR,
 } from '@harddrive-party/wire-protocol'
+import { ALPN } from '@harddrive-party/wire-protocol/internal'
 import type { PeerInfo, PeerNode } from '../types'
-import { runDownloadCommand } from './api-downloads'
+import { apiUpload, runDownloadCommand } from './api-downloads'
 import { ApiError, publicMessage, toApiError } from './api-error'
 
 /** What commands need besides the node. */
@@ -79,16 +79,15 @@ export async function runCommand(
       return rescan(ctx, undefined)
     case 'read':
       return read(command, ctx)
-    case 'limits': {
-      const {
-        requestTimeoutMs: _t,
-        stallTimeoutMs: _s,
-        queuePositionIntervalMs: _q,
-        ...serving
-      } = node.servingLimits()
-      const { bytesPerSecond, bytesPerSecondPerPeer } = node.downloads.status().limits
-      return { serving, downloads: { bytesPerSecond, bytesPerSecondPerPeer }, api: ctx.limits }
+    case 'limits':
+      return limits(ctx)
+    case 'set-limits': {
+      const { type: _, ...changes } = command
+      await node.setLimits(changes, { signal: ctx.signal })
+      return limits(ctx)
     }
+    case 'uploads':
+      return { uploads: node.uploads().map(apiUpload) }
     case 'download':
     case 'queue':
     case 'pause':
@@ -100,6 +99,17 @@ export async function runCommand(
       ctx.stop()
       return { stopping: true }
   }
+}
+
+function limits(ctx: CommandContext): ApiLimits {
+  const {
+    requestTimeoutMs: _t,
+    stallTimeoutMs: _s,
+    queuePositionIntervalMs: _q,
+    ...serving
+  } = ctx.node.servingLimits()
+  const { bytesPerSecond, bytesPerSecondPerPeer } = ctx.node.downloads.status().limits
+  return { serving, downloads: { bytesPerSecond, bytesPerSecondPerPeer }, api: ctx.limits }
 }
 
 function info(ctx: CommandContext): ApiInfo {

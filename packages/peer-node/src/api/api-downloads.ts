@@ -1,5 +1,6 @@
-import type { ApiCommand, ApiDownload, ApiEvent } from '@harddrive-party/wire-protocol'
+import type { ApiCommand, ApiDownload, ApiEvent, ApiUpload } from '@harddrive-party/wire-protocol'
 import type { DownloadRequest } from '../downloads/download-types'
+import type { Upload } from '../serving/upload-tracker'
 import type { PeerNode } from '../types'
 import { ApiError } from './api-error'
 
@@ -53,6 +54,28 @@ function known(node: PeerNode, id: string): string {
 
 export function apiDownload(r: DownloadRequest): ApiDownload {
   return { ...r }
+}
+
+export function apiUpload(u: Upload): ApiUpload {
+  return { ...u }
+}
+
+/** An upload as a `transfer` event: `total` is the range the reader asked for. */
+export function uploadEvent(u: Upload): ApiEvent {
+  return {
+    type: 'transfer',
+    direction: 'upload',
+    requestId: u.id,
+    peer: u.peer,
+    peerName: u.peerName,
+    path: u.path,
+    bytes: u.bytes,
+    total: u.length,
+    bytesPerSecond: u.bytesPerSecond,
+    state: u.state,
+    ...(u.queuePosition !== undefined ? { queuePosition: u.queuePosition } : {}),
+    ...(u.error !== undefined ? { error: u.error } : {}),
+  }
 }
 
 const TRANSFER_STATE = {

@@ -1,3 +1,4 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import {
   API_ERROR_CODES,
   API_ERROR_STATUS,
@@ -5,7 +6,6 @@ import {
   HdpError,
   isHdpError,
 } from '@harddrive-party/wire-protocol'
-import type { PeerNodeLogger } from '../logger'
 
 /** An error of the control API: its `code` is one of wire-protocol's `API_ERROR_CODES`. */
 export class ApiError extends HdpError<ApiErrorCode> {
@@ -68,7 +68,7 @@ const CODE_MAP: Record<string, ApiErrorCode> = {
  * `{ code, message, status }`. Unknown errors become `INTERNAL` with a fixed message (the stack
  * is logged here, never sent: it may name local paths).
  */
-export function toApiError(err: unknown, log?: PeerNodeLogger): ApiError {
+export function toApiError(err: unknown, log?: Logger): ApiError {
   if (isApiError(err)) return err
   if (isHdpError(err)) {
     const code = CODE_MAP[`${err.name}:${err.code}`] ?? CODE_MAP[`${err.name}:*`]

@@ -1,6 +1,5 @@
-import type { ApiEvent } from '@harddrive-party/wire-protocol'
+import type { ApiEvent, Logger } from '@harddrive-party/wire-protocol'
 import type { WebSocket } from 'ws'
-import type { PeerNodeLogger } from '../logger'
 
 /**
  * The controllers' WebSockets. Every send first checks the socket's queue: a client that
@@ -10,9 +9,9 @@ import type { PeerNodeLogger } from '../logger'
 export class EventsHub {
   readonly #sockets = new Set<WebSocket>()
   readonly #maxQueueBytes: number
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
 
-  constructor(maxQueueBytes: number, log: PeerNodeLogger) {
+  constructor(maxQueueBytes: number, log: Logger) {
     this.#maxQueueBytes = maxQueueBytes
     this.#log = log
   }

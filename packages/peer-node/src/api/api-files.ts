@@ -1,13 +1,11 @@
-import { constants } from 'node:fs'
-import { type FileHandle, open } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { validateSharePath } from '@harddrive-party/wire-protocol'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import mime from 'mime'
-import parseRange from 'range-parser'
 import type { PeerNode } from '../types'
 import { resolvePeer } from './api-commands'
+import { serveDownload } from './api-download-files'
 import { ApiError } from './api-error'
+import { fileHeaders, sendRange, serveOpened, wantedRange } from './file-ranges'
 
 /**
  * `GET /files/shares/<share path>`: one of our shared files (index-store proves the opened
@@ -25,7 +23,7 @@ export async function serveFile(
   if (where === 'shares') {
     await serveOwn(node, joinSharePath(rest), req, reply, signal)
   } else if (where === 'downloads' && rest.length === 2) {
-    await serveDownload(node, rest[0] as string, rest[1] as string, req, reply)
+    await serveDownload(node, rest[0] as string, rest[1] as string, req, reply, signal)
   } else if (where === 'peer' && rest.length >= 2) {
     const peer = resolvePeer(node, rest[0] as string)
     const path = joinSharePath(rest.slice(1))
@@ -71,51 +69,6 @@ function joinSharePath(segments: string[]): string {
   return validateSharePath(segments.join('/'))
 }
 
-/** Headers every file answer carries: its type, and no way for it to act as our origin. */
-function fileHeaders(reply: FastifyReply, path: string, size: number, mtime: number): void {
-  reply.header('content-type', mime.getType(path) ?? 'application/octet-stream')
-  reply.header('accept-ranges', 'bytes')
-  reply.header('last-modified', new Date(mtime).toUTCString())
-  // A shared .html or .svg must not run script with our origin (it could call the API with the
-  // browser's cookie): sandboxed, it gets an opaque origin, which the Origin check refuses.
-  reply.header('content-security-policy', 'sandbox')
-  reply.header('x-content-type-options', 'nosniff')
-  reply.header('cache-control', 'no-store')
-  void size
-}
-
-/** The one range to send: `undefined` for the whole file. `BAD_RANGE` (416) when unsatisfiable. */
-function wantedRange(req: FastifyRequest, reply: FastifyReply, size: number) {
-  const header = req.headers.range
-  if (header === undefined) return undefined
-  const ranges = parseRange(size, header, { combine: true })
-  if (ranges === -1) {
-    reply.header('content-range', `bytes */${size}`)
-    throw new ApiError('BAD_RANGE', `no byte of ${header} lies within ${size} bytes`)
-  }
-  // Malformed (-2), other units, or several ranges: answer with the whole file (RFC 9110 allows).
-  if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return undefined
-  const r = ranges[0] as { start: number; end: number }
-  return { offset: r.start, length: r.end - r.start + 1 }
-}
-
-function sendRange(
-  reply: FastifyReply,
-  size: number,
-  range: { offset: number; length: number } | undefined,
-): void {
-  if (range === undefined) {
-    reply.code(200).header('content-length', size)
-  } else {
-    reply.code(206)
-    reply.header(
-      'content-range',
-      `bytes ${range.offset}-${range.offset + range.length - 1}/${size}`,
-    )
-    reply.header('content-length', range.length)
-  }
-}
-
 async function serveOwn(
   node: PeerNode,
   path: string,
@@ -124,62 +77,6 @@ async function serveOwn(
   signal: AbortSignal,
 ): Promise<void> {
   await serveOpened(await node.store.open(path, { signal }), path, req, reply)
-}
-
-/**
- * A download by request id and file index: the completed file, or the bytes of its `.part`
- * file so far (a video plays while it arrives). Paths come from the download queue, never
- * from the URL.
- */
-async function serveDownload(
-  node: PeerNode,
-  id: string,
-  indexText: string,
-  req: FastifyRequest,
-  reply: FastifyReply,
-): Promise<void> {
-  const index = /^\d{1,9}$/.test(indexText) ? Number(indexText) : -1
-  const file = index < 0 ? undefined : await node.downloads.file(id, index)
-  if (file === undefined) throw new ApiError('NOT_FOUND', `no file ${indexText} in download ${id}`)
-  const local = file.state === 'done' ? file.localPath : file.partPath
-  let handle: FileHandle
-  try {
-    handle = await open(local, constants.O_RDONLY | constants.O_NOFOLLOW)
-  } catch (err) {
-    throw new ApiError('NOT_FOUND', `${file.path}: no bytes on disk yet`, { cause: err })
-  }
-  try {
-    const st = await handle.stat()
-    await serveOpened({ handle, size: st.size, mtime: st.mtimeMs }, file.path, req, reply)
-  } catch (err) {
-    await handle.close().catch(() => {})
-    throw err
-  }
-}
-
-async function serveOpened(
-  file: { handle: FileHandle; size: number; mtime: number },
-  path: string,
-  req: FastifyRequest,
-  reply: FastifyReply,
-): Promise<void> {
-  try {
-    const range = wantedRange(req, reply, file.size)
-    fileHeaders(reply, path, file.size, file.mtime)
-    sendRange(reply, file.size, range)
-    const start = range?.offset ?? 0
-    const length = range?.length ?? file.size
-    if (req.method === 'HEAD' || length === 0) {
-      await file.handle.close()
-      return reply.send()
-    }
-    // The stream owns the descriptor now (autoClose).
-    const stream = file.handle.createReadStream({ start, end: start + length - 1 })
-    return reply.send(stream)
-  } catch (err) {
-    await file.handle.close().catch(() => {})
-    throw err
-  }
 }
 
 async function servePeer(

@@ -1,5 +1,6 @@
 import fastifyStatic from '@fastify/static'
 import websocket from '@fastify/websocket'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import {
   type ApiCommand,
   type ApiErrorBody,
@@ -8,7 +9,7 @@ import {
   decodeApiCommandJson,
 } from '@harddrive-party/wire-protocol'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
-import { defaultLogger, type PeerNodeLogger } from '../logger'
+import { defaultLogger } from '../logger'
 import type { PeerNode } from '../types'
 import { type CommandContext, isServed, listCommand, runCommand } from './api-commands'
 import { ApiError, publicMessage, toApiError } from './api-error'
@@ -36,7 +37,7 @@ export interface ApiServerOptions {
   maxWebSocketQueueBytes?: number
   /** What `stop` does after answering. Default: stops this server, then the node. */
   onStop?: () => void
-  logger?: PeerNodeLogger
+  logger?: Logger
 }
 
 export interface ApiServer {
@@ -60,7 +61,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
 class ControlApiServer implements ApiServer {
   readonly #o: ApiServerOptions
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
   readonly #limits: ApiLimits['api']
   readonly #hub: EventsHub
   #app: FastifyInstance | undefined

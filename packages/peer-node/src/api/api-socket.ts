@@ -1,6 +1,6 @@
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { type ApiRequest, decodeApiRequestJson } from '@harddrive-party/wire-protocol'
 import type { WebSocket } from 'ws'
-import type { PeerNodeLogger } from '../logger'
 import { type CommandContext, listCommand, runCommand } from './api-commands'
 import { ApiError, publicMessage, toApiError } from './api-error'
 import type { EventsHub } from './api-events-hub'
@@ -18,7 +18,7 @@ export function answerSocket(
   socket: WebSocket,
   hub: EventsHub,
   context: () => CommandContext,
-  log: PeerNodeLogger,
+  log: Logger,
 ): void {
   hub.add(socket)
   let running = 0

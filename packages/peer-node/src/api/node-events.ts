@@ -1,6 +1,7 @@
 import type { ApiEvent } from '@harddrive-party/wire-protocol'
+import type { Upload } from '../serving/upload-tracker'
 import type { PeerNode } from '../types'
-import { forwardDownloadEvents } from './api-downloads'
+import { forwardDownloadEvents, uploadEvent } from './api-downloads'
 
 /**
  * Turns the node's events into API events; returns the function that unsubscribes. The
@@ -43,18 +44,21 @@ export function forwardNodeEvents(node: PeerNode, emit: (event: ApiEvent) => voi
     const totals = (e as CustomEvent<{ files: number; bytes: number }>).detail
     emit({ type: 'shares', files: totals.files, bytes: totals.bytes })
   }
+  const onUpload = (e: Event) => emit(uploadEvent((e as CustomEvent<Upload>).detail))
   const stopDownloads = forwardDownloadEvents(node, emit)
   const store = node.store
   node.addEventListener('peer:connect', onConnect)
   node.addEventListener('peer:disconnect', onDisconnect)
   node.addEventListener('nat', onNat)
   node.addEventListener('discovery:status', onDiscovery)
+  node.addEventListener('upload', onUpload)
   store.addEventListener('change', onChange)
   return () => {
     node.removeEventListener('peer:connect', onConnect)
     node.removeEventListener('peer:disconnect', onDisconnect)
     node.removeEventListener('nat', onNat)
     node.removeEventListener('discovery:status', onDiscovery)
+    node.removeEventListener('upload', onUpload)
     store.removeEventListener('change', onChange)
     stopDownloads()
   }

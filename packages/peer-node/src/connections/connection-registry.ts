@@ -1,7 +1,7 @@
 import type { Connection, DatagramSocket } from '@harddrive-party/transport'
-import { isDialer } from '@harddrive-party/wire-protocol'
+import type { Logger } from '@harddrive-party/wire-protocol'
+import { isDialer } from '@harddrive-party/wire-protocol/internal'
 import { TypedEventEmitter } from 'main-event'
-import type { PeerNodeLogger } from '../logger'
 
 export interface LiveConnectionEvent {
   key: Uint8Array
@@ -32,12 +32,12 @@ export interface ConnectionRegistryEvents {
  */
 export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEvents> {
   readonly #publicKey: Uint8Array
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
   readonly #live = new Map<string, Connection>()
   readonly #sockets = new Map<Connection, DatagramSocket>()
   readonly #since = new WeakMap<Connection, number>()
 
-  constructor(publicKey: Uint8Array, log: PeerNodeLogger) {
+  constructor(publicKey: Uint8Array, log: Logger) {
     super()
     this.#publicKey = publicKey
     this.#log = log

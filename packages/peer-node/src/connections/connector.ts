@@ -1,53 +1,26 @@
 import type { ConnectRequestFound, PeerFound, PeerGone } from '@harddrive-party/discovery'
-import type { HolePuncher, LocalNat, PunchResult } from '@harddrive-party/holepunch'
-import type { Connection, Transport } from '@harddrive-party/transport'
-import {
-  derivePunchSecret,
-  isDialer,
-  type NatType,
-  type TopicKeys,
-} from '@harddrive-party/wire-protocol'
+import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import { isDialer } from '@harddrive-party/wire-protocol/internal'
 import { describeError } from '../errors'
-import type { PeerNodeLogger } from '../logger'
-import type { ConnectionRegistry } from './connection-registry'
+import {
+  type AttemptOptions,
+  attemptConnection,
+  attemptRemembered,
+  beginAttempt,
+} from './connection-attempt'
 import {
   type AttemptInfo,
-  best,
   hex,
   newPeerState,
   type PeerState,
   REQUEST_GRACE_MS,
   REQUEST_INTERVAL_MS,
 } from './peer-state'
-import { type DialAddress, planConnection, type Technique } from './technique'
+import type { DialAddress } from './technique'
 
-export interface ConnectorOptions {
-  transport: Transport
-  puncher: HolePuncher
-  registry: ConnectionRegistry
-  publicKey: Uint8Array
-  /** Our NAT now (the last report). */
-  localNat: () => LocalNat
-  /** Whether we announce a global IPv6 address (then we dial a peer's IPv6 first). */
-  hasIpv6?: () => boolean
-  log: PeerNodeLogger
-  /** Each direct dial (LAN, open peer, remembered address) gives up after this. Default 3000. */
-  directTimeoutMs?: number
-  /** After a punch, how long the acceptor waits for the dialer's connection. Default 15000. */
-  acceptWaitMs?: number
+export interface ConnectorOptions extends AttemptOptions {
   /** Retry delays in ms; the last repeats. Deterministic, so both sides retry in step. */
   backoffMs?: readonly number[]
-  /**
-   * Asks the peer, through discovery, to punch now (docs/protocol.md §6.2): sent before each
-   * punch, so a peer that did not notice the drop joins in at once.
-   */
-  requestConnect?: (topic: TopicKeys, key: Uint8Array) => Promise<boolean>
-  /** Passed to holepunch's `punch` (tests shorten the timeouts). */
-  punchOptions?: { timeoutMs?: number }
-}
-
-function isIpv4Address(a: { host: string }): boolean {
-  return !a.host.includes(':')
 }
 
 export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 16_000, 30_000] as const
@@ -78,7 +51,7 @@ export class Connector {
       state.reconnecting = false
       if (state.info) state.info.failures = 0
       if (!detail.connection.initiator && state.attempt?.phase !== 'wait') {
-        const info = this.#begin(
+        const info = beginAttempt(
           state,
           this.#o.localNat(),
           state.info?.theirNat ?? 'unknown',
@@ -196,18 +169,14 @@ export class Connector {
     const state = this.#state(key)
     if (this.#o.registry.get(state.hex) !== undefined || state.attempt !== undefined) return
     this.#launch(state, async (signal) => {
-      const info = this.#begin(state, { nat: 'unknown' }, 'unknown', 'remembered')
-      const failures: string[] = []
-      for (const address of addresses) {
-        const connection = await this.#dialDirect(state, address, topic, signal, failures)
-        if (connection) return this.#connected(state, info, 'remembered', connection)
-      }
-      throw new Error(failures.join('; ') || 'no remembered address')
+      await attemptRemembered(this.#o, state, topic, addresses, signal)
     })
   }
 
   #run(state: PeerState): void {
-    this.#launch(state, (signal) => this.#attempt(state, signal))
+    this.#launch(state, (signal) =>
+      attemptConnection(this.#o, (s) => this.#verifiedHosts.get(s.hex) ?? [], state, signal),
+    )
   }
 
   #launch(state: PeerState, work: (signal: AbortSignal) => Promise<void>): void {
@@ -241,171 +210,6 @@ export class Connector {
     })()
     this.#inflight.add(done)
     void done.finally(() => this.#inflight.delete(done))
-  }
-
-  async #attempt(state: PeerState, signal: AbortSignal): Promise<void> {
-    const found = best(state)
-    if (found === undefined) return
-    const topic = found.topic
-    const local = this.#o.localNat()
-    const remote = found.announcement
-    const weDial = this.#weDial(state)
-    const plan = planConnection({
-      local,
-      remote,
-      via: found.via,
-      weDial,
-      localIpv6: this.#o.hasIpv6?.() ?? false,
-    })
-    // A connection the peer asked us to replace (connect request) does not count as its dial.
-    const before = this.#o.registry.get(state.hex)
-    const info = this.#begin(state, local, remote.nat, found.via)
-    if (plan.unreachable !== undefined && plan.direct.length === 0)
-      throw new Error(plan.unreachable)
-    const failures: string[] = []
-    if (weDial) {
-      const technique: Technique =
-        found.via === 'mdns' || plan.punch === undefined ? 'lan' : 'direct'
-      for (const address of plan.direct) {
-        info.tried.push(
-          address.host.includes(':') && found.via === 'mqtt'
-            ? 'ipv6'
-            : remote.nat === 'open' && found.via === 'mqtt'
-              ? 'direct'
-              : technique,
-        )
-        const connection = await this.#dialDirect(state, address, topic, signal, failures)
-        if (connection) return this.#connected(state, info, info.tried.at(-1)!, connection)
-      }
-    }
-    if (plan.punch === undefined) {
-      if (weDial) throw new Error(failures.join('; ') || 'no address to dial')
-      return // the dialer dials us; nothing to do until it does
-    }
-    info.tried.push(plan.punch)
-    state.attempt!.phase = 'punch'
-    this.#requestConnect(state, found)
-    const secret = derivePunchSecret(topic, this.#o.publicKey, state.key)
-    let result: PunchResult
-    try {
-      result = await this.#o.puncher.punch(
-        // Punching is IPv4's: an IPv6 address announced first must not become the spray target.
-        { secret, local, remote: { ...remote, addresses: remote.addresses.filter(isIpv4Address) } },
-        {
-          signal,
-          ...this.#o.punchOptions,
-          verifiedHosts: this.#verifiedHosts.get(state.hex) ?? [],
-        },
-      )
-    } catch (err) {
-      if (signal.aborted) throw signal.reason
-      throw new Error([...failures, `${plan.punch} punch: ${describeError(err)}`].join('; '), {
-        cause: err,
-      })
-    }
-    const { socket, created } = result
-    try {
-      if (weDial) {
-        state.attempt!.phase = 'dial'
-        const connection = await this.#o.transport.dial(result.remote, state.key, {
-          topic,
-          signal,
-          ...(created ? { socket } : {}),
-        })
-        return this.#connected(state, info, plan.punch, connection, created ? socket : undefined)
-      }
-      state.attempt!.phase = 'wait'
-      const connection = await this.#o.registry.waitFor(
-        state.hex,
-        this.#o.acceptWaitMs ?? 15_000,
-        signal,
-        before,
-      )
-      if (connection === undefined)
-        throw new Error(
-          `${plan.punch} punch worked, but the peer did not dial within ${this.#o.acceptWaitMs ?? 15_000} ms`,
-        )
-      if (created) this.#o.registry.attachSocket(connection, socket)
-      info.used = plan.punch
-      info.elapsedMs = Date.now() - state.startedAt
-      delete info.failure
-    } catch (err) {
-      if (created) await socket.close().catch(() => {})
-      throw err
-    }
-  }
-
-  #requestConnect(state: PeerState, found: PeerFound): void {
-    const send = this.#o.requestConnect
-    const now = Date.now()
-    // First contact needs none: both sides act on each other's announcement.
-    const needed = state.reconnecting || (state.info?.failures ?? 0) > 0
-    if (send === undefined || found.via !== 'mqtt' || !needed) return
-    if (now - state.requestSentAt < REQUEST_INTERVAL_MS) return
-    state.requestSentAt = now
-    void send(found.topic, state.key).catch((err: unknown) => {
-      this.#o.log('%s: connect request not sent: %s', state.hex.slice(0, 8), describeError(err))
-    })
-  }
-
-  async #dialDirect(
-    state: PeerState,
-    address: DialAddress,
-    topic: TopicKeys,
-    signal: AbortSignal,
-    failures: string[],
-  ): Promise<Connection | undefined> {
-    const limitMs = this.#o.directTimeoutMs ?? 3000
-    const timeout = AbortSignal.timeout(limitMs)
-    try {
-      return await this.#o.transport.dial(address, state.key, {
-        topic,
-        signal: AbortSignal.any([signal, timeout]),
-      })
-    } catch (err) {
-      if (signal.aborted) throw signal.reason
-      const why = timeout.aborted ? `no answer within ${limitMs} ms` : describeError(err)
-      failures.push(`dial ${address.host}:${address.port}: ${why}`)
-      return undefined
-    }
-  }
-
-  #connected(
-    state: PeerState,
-    info: AttemptInfo,
-    technique: Technique,
-    connection: Connection,
-    socket?: PunchResult['socket'],
-  ): void {
-    const live = this.#o.registry.add(connection)
-    if (socket !== undefined) {
-      if (live) this.#o.registry.attachSocket(connection, socket)
-      else void socket.close().catch(() => {})
-    }
-    info.used = technique
-    info.elapsedMs = Date.now() - state.startedAt
-    delete info.failure
-  }
-
-  #begin(
-    state: PeerState,
-    local: LocalNat,
-    theirNat: NatType,
-    via: AttemptInfo['via'],
-  ): AttemptInfo {
-    const old = state.info
-    state.startedAt = Date.now()
-    const info: AttemptInfo = {
-      ourNat: local.nat,
-      theirNat,
-      via,
-      tried: [],
-      attempts: (old?.attempts ?? 0) + 1,
-      failures: old?.failures ?? 0,
-      ...(old?.failure !== undefined ? { failure: old.failure } : {}),
-    }
-    state.info = info
-    return info
   }
 
   #schedule(state: PeerState, delayMs: number): void {

@@ -1,5 +1,5 @@
-import { isIPv4 } from '@harddrive-party/wire-protocol'
-import type { PeerNodeLogger } from '../logger'
+import type { Logger } from '@harddrive-party/wire-protocol'
+import { isIPv4 } from '@harddrive-party/wire-protocol/internal'
 
 /** A peer we were connected to: tried directly at its last addresses after a restart. */
 export interface RememberedPeer {
@@ -22,11 +22,11 @@ const MAX_TOPICS = 32
 export class PeerBook {
   readonly #peers = new Map<string, RememberedPeer>()
   readonly #write: (value: unknown) => Promise<void>
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
   #dirty = false
   #writing: Promise<void> = Promise.resolve()
 
-  constructor(options: { write: (value: unknown) => Promise<void>; log: PeerNodeLogger }) {
+  constructor(options: { write: (value: unknown) => Promise<void>; log: Logger }) {
     this.#write = options.write
     this.#log = options.log
   }

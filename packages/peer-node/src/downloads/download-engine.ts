@@ -1,6 +1,6 @@
 import type { IndexWishlist, WishlistFile, WishlistRequest } from '@harddrive-party/index-store'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { describeError } from '../errors'
-import type { PeerNodeLogger } from '../logger'
 import type { PeerClient } from '../remote/peer-client'
 import { TokenBucket } from '../serving/rate-limit'
 import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './download-types'
@@ -14,7 +14,7 @@ export interface EngineOptions {
   readsPerPeer: number
   listPageSize: number
   limits: DownloadLimits
-  log: PeerNodeLogger
+  log: Logger
   onBytes: (file: WishlistFile, bytesOnDisk: number) => void
   onQueued: (file: WishlistFile, position: number) => void
   onFile: (event: DownloadFileEvent) => void

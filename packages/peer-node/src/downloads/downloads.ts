@@ -2,10 +2,10 @@ import { mkdir } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { IndexWishlist, WishlistFile, WishlistRequest } from '@harddrive-party/index-store'
+import type { Logger } from '@harddrive-party/wire-protocol'
 import { isSharePath } from '@harddrive-party/wire-protocol'
 import { TypedEventEmitter } from 'main-event'
 import { PeerNodeError } from '../errors'
-import type { PeerNodeLogger } from '../logger'
 import type { PeerClient } from '../remote/peer-client'
 import { DownloadEngine } from './download-engine'
 import type {
@@ -34,7 +34,7 @@ export interface DownloadsDeps {
   /** The name a peer's folder gets (its display name now). */
   peerName: (peer: string) => string
   options: DownloadOptions
-  log: PeerNodeLogger
+  log: Logger
 }
 
 /** `node.downloads`: the queue's public face over the wishlist, and the engine that runs it. */

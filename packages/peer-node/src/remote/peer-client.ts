@@ -1,20 +1,20 @@
 import type { Connection, TransportStream } from '@harddrive-party/transport'
-import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
+import type { AbortOptions, CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import {
   decodeLsResponse,
   decodeReadResponse,
   decodeWatchResponse,
   type Entry,
   type ExpectedFile,
-  encodeCbor,
   encodeFrame,
   isHdpError,
   type LsRequest,
   type ReadRequest,
   validateSharePath,
 } from '@harddrive-party/wire-protocol'
+import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { PeerNodeError, remoteError } from '../errors'
-import { defaultLogger, type PeerNodeLogger } from '../logger'
+import { defaultLogger } from '../logger'
 
 export type { AbortOptions }
 
@@ -88,7 +88,7 @@ export interface PeerClientOptions {
  */
 export class PeerClient {
   readonly #connection: Pick<Connection, 'openStream'>
-  readonly #log: PeerNodeLogger
+  readonly #log: Logger
 
   constructor(connection: Pick<Connection, 'openStream'>, options: PeerClientOptions = {}) {
     this.#connection = connection

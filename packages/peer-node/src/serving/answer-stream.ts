@@ -1,6 +1,5 @@
 import type { TransportStream } from '@harddrive-party/transport'
 import {
-  encodeCbor,
   encodeFrame,
   FrameDecoder,
   isHdpError,
@@ -8,6 +7,7 @@ import {
   type PeerMessage,
   type WatchResponse,
 } from '@harddrive-party/wire-protocol'
+import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { PeerNodeError } from '../errors'
 
 /** A request frame is small: path (4 KiB) + cursor (8 KiB) + search (256 B) + field names. */

@@ -7,16 +7,27 @@ import { setTimeout as sleep } from 'node:timers/promises'
  * token-bucket packages are callback-era or unmaintained, and none takes an AbortSignal).
  */
 export class TokenBucket {
-  readonly #bytesPerSecond: number
-  readonly #burstBytes: number
+  #bytesPerSecond: number
+  #burstBytes: number
   #tokens: number
   #at = performance.now()
 
   /** `bytesPerSecond` 0 or Infinity means no limit. `burstBytes` defaults to 1/10 s of traffic. */
-  constructor(bytesPerSecond: number, burstBytes = Math.max(64 * 1024, bytesPerSecond / 10)) {
+  constructor(bytesPerSecond: number, burstBytes = defaultBurst(bytesPerSecond)) {
     this.#bytesPerSecond = bytesPerSecond
     this.#burstBytes = burstBytes
     this.#tokens = burstBytes
+  }
+
+  /**
+   * Changes the rate in place (transfers in progress hold this bucket): from the next `take`,
+   * with the default burst for the new rate. A taker already sleeping finishes its sleep.
+   */
+  setRate(bytesPerSecond: number): void {
+    this.#bytesPerSecond = bytesPerSecond
+    this.#burstBytes = defaultBurst(bytesPerSecond)
+    this.#tokens = Math.min(Math.max(this.#tokens, 0), this.#burstBytes)
+    this.#at = performance.now()
   }
 
   get unlimited(): boolean {
@@ -43,4 +54,8 @@ export class TokenBucket {
       throw options.signal?.reason ?? err
     }
   }
+}
+
+function defaultBurst(bytesPerSecond: number): number {
+  return Math.max(64 * 1024, Number.isFinite(bytesPerSecond) ? bytesPerSecond / 10 : 0)
 }

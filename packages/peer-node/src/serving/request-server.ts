@@ -1,16 +1,18 @@
 import { setMaxListeners } from 'node:events'
 import type { IndexStore } from '@harddrive-party/index-store'
 import type { Connection, TransportStream } from '@harddrive-party/transport'
-import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
+import type { AbortOptions, CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import { decodeIncomingRequest } from '@harddrive-party/wire-protocol'
+import { TypedEventEmitter } from 'main-event'
 import { PeerNodeError } from '../errors'
-import { defaultLogger, type PeerNodeLogger } from '../logger'
+import { defaultLogger } from '../logger'
 import { AnswerStream, answerFor } from './answer-stream'
 import { TokenBucket } from './rate-limit'
 import { serveList } from './serve-list'
 import { serveRead } from './serve-read'
 import { SharesVersion, serveWatch } from './serve-watch'
 import { UploadSlots } from './upload-slots'
+import { type Upload, UploadTracker } from './upload-tracker'
 
 export interface ServingLimits {
   /** Reads served at once over all peers. Default 3. */
@@ -51,7 +53,20 @@ export const DEFAULT_SERVING_LIMITS: Readonly<ServingLimits> = {
 export interface RequestServerOptions {
   store: IndexStore
   limits?: Partial<ServingLimits>
+  /** Display name of a peer's hex key, for uploads. Default: the key's first 8 characters. */
+  peerName?: (hex: string) => string
   logger?: CreateLogger
+}
+
+/** The serving limits that can change while serving ({@link RequestServer.setLimits}). */
+export type LiveServingLimits = Pick<
+  ServingLimits,
+  'uploadSlots' | 'maxActiveReadsPerPeer' | 'uploadBytesPerSecond' | 'uploadBytesPerSecondPerPeer'
+>
+
+export interface RequestServerEvents {
+  /** An upload was queued, started, progressed (≤ 4 times a second) or ended. */
+  upload: CustomEvent<Upload>
 }
 
 export interface RequestServerStats {
@@ -78,10 +93,13 @@ interface PeerState {
  * requests are bounded (over the limit it gets `BUSY`), reads share the upload slots fairly,
  * and uploads are rate limited globally and per peer.
  */
-export class RequestServer {
+export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
   readonly #store: IndexStore
   readonly #limits: ServingLimits
-  readonly #log: PeerNodeLogger
+  /** True while the per-peer slot share follows the slot count (it was not given). */
+  #derivedPerPeer: boolean
+  readonly #uploads: UploadTracker
+  readonly #log: Logger
   readonly #slots: UploadSlots
   readonly #globalBucket: TokenBucket
   readonly #versions = new SharesVersion()
@@ -95,12 +113,18 @@ export class RequestServer {
   }
 
   constructor(options: RequestServerOptions) {
+    super()
     this.#store = options.store
     this.#limits = { ...DEFAULT_SERVING_LIMITS, ...options.limits }
-    if (options.limits?.maxActiveReadsPerPeer === undefined) {
+    this.#derivedPerPeer = options.limits?.maxActiveReadsPerPeer === undefined
+    if (this.#derivedPerPeer) {
       this.#limits.maxActiveReadsPerPeer = Math.max(1, this.#limits.uploadSlots - 1)
     }
     this.#log = (options.logger ?? defaultLogger)('serving')
+    this.#uploads = new UploadTracker({
+      peerName: options.peerName ?? ((hex) => hex.slice(0, 8)),
+      onChange: (upload) => this.safeDispatchEvent('upload', { detail: upload }),
+    })
     this.#slots = new UploadSlots({
       slots: this.#limits.uploadSlots,
       maxActivePerPeer: this.#limits.maxActiveReadsPerPeer,
@@ -113,6 +137,37 @@ export class RequestServer {
   /** The limits in effect (defaults filled in). */
   get limits(): ServingLimits {
     return { ...this.#limits }
+  }
+
+  /**
+   * Changes slots and upload rates while serving (validated: slots ≥ 1, rates ≥ 0, 0 = no
+   * limit). Reads in progress keep their slot and follow the new rates from their next chunk.
+   */
+  setLimits(changes: Partial<LiveServingLimits>): void {
+    const next = { ...this.#limits, ...changes }
+    for (const key of ['uploadSlots', 'maxActiveReadsPerPeer'] as const) {
+      if (!Number.isInteger(next[key]) || next[key] < 1)
+        throw new PeerNodeError('INVALID_OPTIONS', `${key} must be a positive integer`)
+    }
+    for (const key of ['uploadBytesPerSecond', 'uploadBytesPerSecondPerPeer'] as const) {
+      if (typeof next[key] !== 'number' || !(next[key] >= 0))
+        throw new PeerNodeError('INVALID_OPTIONS', `${key} must be a number >= 0 (0: unlimited)`)
+    }
+    // The per-peer share follows the slot count unless it was set apart from it.
+    const followed =
+      this.#limits.maxActiveReadsPerPeer === Math.max(1, this.#limits.uploadSlots - 1)
+    if (changes.maxActiveReadsPerPeer !== undefined) this.#derivedPerPeer = false
+    else if (this.#derivedPerPeer || followed)
+      next.maxActiveReadsPerPeer = Math.max(1, next.uploadSlots - 1)
+    Object.assign(this.#limits, next)
+    this.#slots.resize(next.uploadSlots, next.maxActiveReadsPerPeer)
+    this.#globalBucket.setRate(next.uploadBytesPerSecond)
+    for (const state of this.#peers.values()) state.bucket.setRate(next.uploadBytesPerSecondPerPeer)
+  }
+
+  /** Reads in progress (queued first), then the last ended ones (newest first). */
+  uploads(): Upload[] {
+    return this.#uploads.list()
   }
 
   /** Starts following the store's changes (for `watch`). Idempotent. */
@@ -233,6 +288,7 @@ export class RequestServer {
               slots: this.#slots,
               buckets: [this.#globalBucket, state.bucket],
               peer,
+              uploads: this.#uploads,
               signal,
             },
             request,

@@ -1,5 +1,6 @@
 import type { IndexStore } from '@harddrive-party/index-store'
-import { type Entry, type LsRequest, lsLimit } from '@harddrive-party/wire-protocol'
+import type { Entry, LsRequest } from '@harddrive-party/wire-protocol'
+import { lsLimit } from '@harddrive-party/wire-protocol/internal'
 import type { AnswerStream } from './answer-stream'
 
 /** An `entries` frame stays far below the 1 MiB frame limit whatever the path lengths. */

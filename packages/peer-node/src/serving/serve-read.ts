@@ -1,9 +1,10 @@
 import type { IndexStore } from '@harddrive-party/index-store'
-import type { ReadRequest } from '@harddrive-party/wire-protocol'
+import { isHdpError, type ReadRequest } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
 import type { AnswerStream } from './answer-stream'
 import type { TokenBucket } from './rate-limit'
 import type { UploadSlots } from './upload-slots'
+import type { UploadHandle, UploadTracker } from './upload-tracker'
 
 /** File bytes go out in chunks of this size: each is read, paid for (rate limit), then written. */
 const CHUNK_BYTES = 64 * 1024
@@ -14,6 +15,8 @@ export interface ReadContext {
   /** The global bucket, then this peer's. */
   buckets: readonly TokenBucket[]
   peer: string
+  /** Reports the read as an upload (queued, active, progress, end). */
+  uploads: UploadTracker
   signal: AbortSignal
 }
 
@@ -27,19 +30,55 @@ export async function serveRead(
   request: ReadRequest,
   answer: AnswerStream,
 ): Promise<void> {
-  const { store, slots, peer } = context
+  const { store, peer } = context
   // Fail fast (no slot, no queue place) for what can be known now.
   const resolved = await store.resolve(request.path, { signal: context.signal })
   if (resolved.dir) throw new PeerNodeError('BAD_REQUEST', `${request.path} is a directory`)
-  checkFile(request, resolved)
-
+  const wanted = checkFile(request, resolved)
+  const upload = context.uploads.begin(peer, request.path, {
+    size: resolved.size,
+    offset: request.offset,
+    length: wanted,
+  })
   // The requester may give up while waiting: its abort ends our wait too.
   const waiting = new AbortController()
   void answer.stream.closed.then(() => waiting.abort(new PeerNodeError('INTERRUPTED', 'gone')))
-  const signal = AbortSignal.any([context.signal, waiting.signal])
+  try {
+    await sendFile(
+      context,
+      request,
+      answer,
+      upload,
+      AbortSignal.any([context.signal, waiting.signal]),
+    )
+    upload.end('done')
+  } catch (err) {
+    if (context.signal.aborted) upload.end('cancelled', 'we stopped serving')
+    else if (waiting.signal.aborted || isHdpError(err, 'TransportError'))
+      upload.end('cancelled', 'the reader closed the stream')
+    else upload.end('failed', err instanceof Error ? err.message : String(err))
+    throw err
+  }
+}
+
+async function sendFile(
+  context: ReadContext,
+  request: ReadRequest,
+  answer: AnswerStream,
+  upload: UploadHandle,
+  signal: AbortSignal,
+): Promise<void> {
+  const { slots, store, peer } = context
   const positions = positionSender(answer)
-  const release = await slots.acquire(peer, { signal, onPosition: positions.send })
+  const release = await slots.acquire(peer, {
+    signal,
+    onPosition: (position) => {
+      positions.send(position)
+      upload.queued(position)
+    },
+  })
   positions.stop() // nothing may follow the header but file bytes
+  upload.active()
   try {
     const file = await store.open(request.path, { signal })
     try {
@@ -65,6 +104,7 @@ export async function serveRead(
         for (const bucket of context.buckets) await bucket.take(bytesRead, { signal })
         await answer.writeBytes(bytesRead === want ? chunk : chunk.subarray(0, bytesRead))
         position += bytesRead
+        upload.sent(bytesRead)
       }
     } finally {
       await file.handle.close()

@@ -37,8 +37,8 @@ interface PeerQueue {
  * peer with 10,000 queued reads delays a peer with one by at most one slot's turn.
  */
 export class UploadSlots {
-  readonly #slots: number
-  readonly #maxActivePerPeer: number
+  #slots: number
+  #maxActivePerPeer: number
   readonly #maxWaitingPerPeer: number
   readonly #positionIntervalMs: number
   readonly #peers = new Map<string, PeerQueue>()
@@ -111,6 +111,17 @@ export class UploadSlots {
         this.#positionsChanged() // a newcomer can move others back (it may be ahead in the rotation)
       }
     })
+  }
+
+  /**
+   * Changes the number of slots (and the per-peer share) while serving: more slots go to
+   * waiting reads at once; with fewer, reads in progress finish and no new one starts until
+   * the active count is under the new number.
+   */
+  resize(slots: number, maxActivePerPeer = Math.max(1, slots - 1)): void {
+    this.#slots = positiveInt(slots, 'slots')
+    this.#maxActivePerPeer = positiveInt(maxActivePerPeer, 'maxActivePerPeer')
+    this.#grantFree()
   }
 
   /** Stops the position timer (waiting reads are ended by their own signals). */

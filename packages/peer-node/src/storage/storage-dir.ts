@@ -2,8 +2,8 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type IndexStore, openIndexStore } from '@harddrive-party/index-store'
 import { type Identity, loadOrCreateIdentity } from '@harddrive-party/transport'
+import type { CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
-import type { PeerNodeLogger } from '../logger'
 import { readJsonFile, writeJsonFile } from './json-file'
 import { acquireLock, type StorageLock } from './lock'
 
@@ -20,6 +20,8 @@ export interface StorageLayout {
   settings: string
   /** Peers we were connected to, with their last addresses. */
   peers: string
+  /** Limits set while running (`setLimits`), applied at the next start. */
+  limits: string
   lock: string
 }
 
@@ -32,6 +34,7 @@ export function storageLayout(dir: string): StorageLayout {
     apiToken: join(root, 'api-token'),
     settings: join(root, 'node.json'),
     peers: join(root, 'peers.json'),
+    limits: join(root, 'limits.json'),
     lock: join(root, 'lock'),
   }
 }
@@ -61,7 +64,7 @@ export interface Storage {
  */
 export async function openStorage(
   dir: string,
-  options: { logger: PeerNodeLogger; signal?: AbortSignal },
+  options: { logger: Logger; indexLogger?: CreateLogger | undefined; signal?: AbortSignal },
 ): Promise<Storage> {
   const layout = storageLayout(dir)
   await mkdir(layout.dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
@@ -82,7 +85,10 @@ export async function openStorage(
       options.signal ? { signal: options.signal } : {},
     )
     const settings = await readSettings(layout.settings, options.logger)
-    store = await openIndexStore({ path: layout.index })
+    store = await openIndexStore({
+      path: layout.index,
+      ...(options.indexLogger ? { logger: options.indexLogger } : {}),
+    })
     const opened = store
     let closed = false
     return {
@@ -114,7 +120,7 @@ export async function openStorage(
   }
 }
 
-async function readSettings(path: string, log: PeerNodeLogger): Promise<Settings> {
+async function readSettings(path: string, log: Logger): Promise<Settings> {
   const value = await readJsonFile(path)
   if (value === undefined) return { port: 0 }
   const port = (value as { port?: unknown } | null)?.port

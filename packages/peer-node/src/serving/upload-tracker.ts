@@ -1,0 +1,150 @@
+/** Where one upload (a peer reading one of our files) stands. */
+export type UploadState = 'queued' | 'active' | 'done' | 'failed' | 'cancelled'
+
+/** A peer reading one of our files: waiting for an upload slot, being sent, or recently ended. */
+export interface Upload {
+  /** Ours, unique while the node runs (`u1`, `u2`, ...). */
+  id: string
+  /** The reader's hex key and display name. */
+  peer: string
+  peerName: string
+  path: string
+  /** The file's size, and the range the reader asked for. */
+  size: number
+  offset: number
+  length: number
+  /** Bytes of the range sent so far. */
+  bytes: number
+  /** Over the last couple of seconds while active; the average over the transfer once ended. */
+  bytesPerSecond: number
+  state: UploadState
+  /** While `queued`: 1 = next to get a slot. */
+  queuePosition?: number
+  /** Why it failed or was cancelled. */
+  error?: string
+  startedAt: number
+  updatedAt: number
+  finishedAt?: number
+}
+
+export interface UploadTrackerOptions {
+  /** Display name of a hex key (a peer's animal name). */
+  peerName: (hex: string) => string
+  /** Every change: state changes at once, byte progress at most once per `progressIntervalMs`. */
+  onChange: (upload: Upload) => void
+  /** Default 250 (≤ 4 progress events a second per upload). */
+  progressIntervalMs?: number
+  /** Ended uploads kept for `list()`. Default 32. */
+  keepEnded?: number
+}
+
+/** One upload as `serveRead` reports it. Every method after `end` does nothing. */
+export interface UploadHandle {
+  queued(position: number): void
+  active(): void
+  sent(bytes: number): void
+  end(state: 'done' | 'failed' | 'cancelled', error?: string): void
+}
+
+/** Speed is measured over this window. */
+const SPEED_WINDOW_MS = 2000
+
+/**
+ * The uploads in progress and the last few ended, for the node's `uploads()` and its `upload`
+ * events. Memory is bounded by the reads being served (the request server's limits) plus
+ * `keepEnded`.
+ */
+export class UploadTracker {
+  readonly #o: Required<UploadTrackerOptions>
+  readonly #live = new Map<string, Upload>()
+  #ended: Upload[] = []
+  #next = 1
+
+  constructor(options: UploadTrackerOptions) {
+    this.#o = { progressIntervalMs: 250, keepEnded: 32, ...options }
+  }
+
+  /** In progress (queued first, then by start), then ended (newest first). */
+  list(): Upload[] {
+    const live = [...this.#live.values()].sort(
+      (a, b) => rank(a) - rank(b) || a.startedAt - b.startedAt,
+    )
+    return [...live, ...this.#ended].map((u) => ({ ...u }))
+  }
+
+  begin(peer: string, path: string, range: { size: number; offset: number; length: number }) {
+    const now = Date.now()
+    const upload: Upload = {
+      id: `u${this.#next++}`,
+      peer,
+      peerName: this.#o.peerName(peer),
+      path,
+      ...range,
+      bytes: 0,
+      bytesPerSecond: 0,
+      state: 'queued',
+      startedAt: now,
+      updatedAt: now,
+    }
+    this.#live.set(upload.id, upload)
+    return this.#handle(upload)
+  }
+
+  #handle(upload: Upload): UploadHandle {
+    let ended = false
+    let lastEmit = 0
+    let activeAt = 0
+    const samples: Array<{ at: number; bytes: number }> = []
+    const emit = () => {
+      upload.updatedAt = Date.now()
+      lastEmit = performance.now()
+      this.#o.onChange({ ...upload })
+    }
+    return {
+      queued: (position) => {
+        if (ended || upload.state !== 'queued' || upload.queuePosition === position) return
+        upload.queuePosition = position
+        emit()
+      },
+      active: () => {
+        if (ended) return
+        upload.state = 'active'
+        delete upload.queuePosition
+        activeAt = performance.now()
+        samples.push({ at: activeAt, bytes: 0 })
+        emit()
+      },
+      sent: (bytes) => {
+        if (ended) return
+        upload.bytes += bytes
+        const now = performance.now()
+        if (now - lastEmit < this.#o.progressIntervalMs) return
+        samples.push({ at: now, bytes: upload.bytes })
+        while (samples.length > 2 && now - (samples[1] as { at: number }).at > SPEED_WINDOW_MS)
+          samples.shift()
+        const first = samples[0] as { at: number; bytes: number }
+        const seconds = (now - first.at) / 1000
+        upload.bytesPerSecond = seconds > 0 ? Math.round((upload.bytes - first.bytes) / seconds) : 0
+        emit()
+      },
+      end: (state, error) => {
+        if (ended) return
+        ended = true
+        upload.state = state
+        delete upload.queuePosition
+        if (error !== undefined) upload.error = error.slice(0, 1024)
+        const seconds = activeAt > 0 ? (performance.now() - activeAt) / 1000 : 0
+        upload.bytesPerSecond = seconds > 0 ? Math.round(upload.bytes / seconds) : 0
+        upload.finishedAt = Date.now()
+        this.#live.delete(upload.id)
+        this.#ended.unshift(upload)
+        if (this.#ended.length > this.#o.keepEnded) this.#ended.length = this.#o.keepEnded
+        emit()
+      },
+    }
+  }
+}
+
+function rank(u: Upload): number {
+  return u.state === 'queued' ? 0 : 1
+}

@@ -1,0 +1,99 @@
+import type { Connection } from '@harddrive-party/transport'
+import type { CreateLogger, Logger } from '@harddrive-party/wire-protocol'
+import type { TypedEventEmitter } from 'main-event'
+import { ConnectionRegistry } from '../connections/connection-registry'
+import { Connector } from '../connections/connector'
+import { PeerBook } from '../connections/peer-book'
+import { peerRef } from '../connections/peers'
+import { describeError } from '../errors'
+import type { PeerNodeEvents, PeerNodeOptions, PeerRef } from '../types'
+import type { Running } from './running'
+
+type ConnectionParts = Pick<Running, 'registry' | 'book' | 'connector'>
+
+/**
+ * Builds the connection rooms: the registry of live connections, the book of remembered peers
+ * (loaded from storage) and the connector that decides how to reach each discovered peer.
+ */
+export async function createConnections(
+  parts: Partial<Running> & Pick<Running, 'storage' | 'transport' | 'puncher' | 'announcer'>,
+  o: PeerNodeOptions,
+  logger: CreateLogger,
+): Promise<ConnectionParts> {
+  const { storage, transport, puncher, announcer } = parts
+  const registry = new ConnectionRegistry(transport.publicKey, logger('connections'))
+  const book = new PeerBook({ write: (v) => storage.writePeers(v), log: logger('peers') })
+  book.load(await storage.readPeers().catch(() => undefined))
+  const connector = new Connector({
+    transport,
+    puncher,
+    registry,
+    publicKey: transport.publicKey,
+    localNat: () => announcer.localNat(),
+    hasIpv6: () => announcer.hasIpv6,
+    log: logger('connector'),
+    ...connectOptions(o),
+    // Discovery starts after the connector; attempts begin only once it is there.
+    requestConnect: (topic, key) =>
+      parts.discovery?.requestConnect(topic, key) ?? Promise.resolve(false),
+  })
+  return { registry, book, connector }
+}
+
+/** What the connection events reach outside the connection rooms. */
+export interface ConnectionHooks {
+  events: TypedEventEmitter<PeerNodeEvents>
+  onConnection: ((peer: PeerRef, connection: Connection) => void) | undefined
+  log: Logger
+}
+
+/**
+ * Routes connection events: a new transport connection goes to the registry; a live one is
+ * remembered in the book, announced as `peer:connect`, served, and offered to the downloads and
+ * the embedder's `onConnection` hook; a gone one is announced as `peer:disconnect`.
+ */
+export function wireConnectionEvents(r: Running, hooks: ConnectionHooks): void {
+  const parts = { connector: r.connector, registry: r.registry, book: r.book }
+  r.transport.addEventListener('connection', ({ detail }) => r.registry.add(detail))
+  r.registry.addEventListener('live', ({ detail }) => {
+    const { connection } = detail
+    const peer = peerRef(detail.key, parts)
+    // Remembered for the next start: the address we reached (an accepted connection's source
+    // port may be ephemeral), then what the peer announced.
+    const found = r.connector.announced().get(peer.hex) ?? []
+    const announced = found.flatMap((f) => f.announcement.addresses.filter((a) => a.port > 0))
+    const dialled = connection.initiator ? [connection.remoteAddress] : []
+    r.book.remember(peer.hex, connection.topic.publicId, [...dialled, ...announced])
+    const replaced = detail.replaced !== undefined
+    hooks.events.safeDispatchEvent('peer:connect', { detail: { peer, connection, replaced } })
+    r.downloads.peerChanged()
+    void r.server.serve(connection).catch((err: unknown) => {
+      hooks.log.error('serving %s ended: %s', peer.name, describeError(err))
+    })
+    try {
+      hooks.onConnection?.(peer, connection)
+    } catch (err) {
+      hooks.log.error('onConnection hook threw: %s', describeError(err))
+    }
+  })
+  r.registry.addEventListener('gone', ({ detail }) => {
+    const peer = peerRef(detail.key, parts)
+    hooks.events.safeDispatchEvent('peer:disconnect', {
+      detail: { peer, reason: detail.reason },
+    })
+    r.downloads.peerChanged()
+  })
+  r.server.addEventListener('upload', ({ detail }) =>
+    hooks.events.safeDispatchEvent('upload', { detail }),
+  )
+}
+
+function connectOptions(o: PeerNodeOptions) {
+  const c = o.connect ?? {}
+  return {
+    ...(c.directTimeoutMs !== undefined ? { directTimeoutMs: c.directTimeoutMs } : {}),
+    ...(c.acceptWaitMs !== undefined ? { acceptWaitMs: c.acceptWaitMs } : {}),
+    ...(c.backoffMs !== undefined ? { backoffMs: c.backoffMs } : {}),
+    ...(c.punchTimeoutMs !== undefined ? { punchOptions: { timeoutMs: c.punchTimeoutMs } } : {}),
+  }
+}
