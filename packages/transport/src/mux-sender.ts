@@ -8,13 +8,6 @@ import type { SendGate } from './udx-send-gate'
 export const MESSAGE_BYTES = 256 * 1024
 /** Most bytes one stream gets per turn while other streams also wait to send. */
 const QUANTUM_BYTES = 16 * 1024
-/**
- * Largest data message without a send gate (TCP). A stream's window starts at 256 KiB and
- * the receiver grants more after consuming half of it; one 256 KiB message would carry the
- * whole window, and the sender would wait for each grant (stop-and-wait). At 64 KiB several
- * messages are under way while a grant comes back, and a reply waits behind less.
- */
-const UNGATED_DATA_MESSAGE_BYTES = 64 * 1024
 /** Smallest data message written while a send gate limits them (per-message cost). */
 const MIN_GATED_MESSAGE_BYTES = 16 * 1024
 /**
@@ -33,10 +26,9 @@ type Piece = Uint8Array | DataPiece
 
 /**
  * The sending half of the multiplexer: a fair scheduler. Control frames go first, then
- * stream data in turns of at most 16 KiB per stream, packed into messages of up to 64 KiB
- * (TCP) or what the send gate allows (UDX, at most {@link MESSAGE_BYTES}), and only while the
- * carrier takes more (so little sits below us and a small reply never waits behind a bulk
- * transfer).
+ * stream data in turns of at most 16 KiB per stream, packed into messages of up to
+ * {@link MESSAGE_BYTES}, and only while the carrier takes more (so little sits below us and a
+ * small reply never waits behind a bulk transfer).
  */
 export class MuxSender {
   readonly #noise: NoiseSecretStream
@@ -138,7 +130,7 @@ export class MuxSender {
         this.#controlBytes -= frame.length
         this.#control.shift()
       }
-      const room = this.#gate === undefined ? UNGATED_DATA_MESSAGE_BYTES : this.#gate.room()
+      const room = this.#gate === undefined ? MESSAGE_BYTES : this.#gate.room()
       if (room > 0) {
         size = this.#takeData(
           pieces,
