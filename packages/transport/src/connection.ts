@@ -18,6 +18,7 @@ import type {
   SocketAddress,
   TransportStream,
 } from './types'
+import { UdxSendGate } from './udx-send-gate'
 
 /** Why a hello was refused: the close code the remote sees, and the local error. */
 export interface HelloRefusal {
@@ -85,6 +86,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       windowsFollowDelay: options.carrier !== 'udx',
       ...(options.carrier === 'udx' && {
         carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
+        sendGate: (wake: () => void) => new UdxSendGate(noise.rawStream as UDX.Stream, wake),
       }),
       keepAliveMs: options.keepAliveMs,
       idleTimeoutMs: options.idleTimeoutMs,

@@ -2,11 +2,14 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { Fifo } from './fifo'
 import { encodeFrame, FrameType, MUX_HEADER_BYTES, writeHeader } from './mux-frame'
 import type { MuxStream } from './mux-stream'
+import type { SendGate } from './udx-send-gate'
 
 /** Target size of one encrypted message; larger ones cut per-message cost, smaller ones interleave finer. */
 export const MESSAGE_BYTES = 256 * 1024
 /** Most bytes one stream gets per turn while other streams also wait to send. */
 const QUANTUM_BYTES = 16 * 1024
+/** Smallest data message written while a send gate limits them (per-message cost). */
+const MIN_GATED_MESSAGE_BYTES = 16 * 1024
 /**
  * Most bytes of control frames (WINDOW, RESET, OPEN...) queued while the remote does not read.
  * Legitimate use stays far below: one OPEN and a few replies per stream.
@@ -29,6 +32,7 @@ type Piece = Uint8Array | DataPiece
  */
 export class MuxSender {
   readonly #noise: NoiseSecretStream
+  readonly #gate: SendGate | undefined
   readonly #ready = new Set<MuxStream>()
   readonly #control = new Fifo<Uint8Array>()
   #controlBytes = 0
@@ -40,8 +44,10 @@ export class MuxSender {
   #flushQueued = false
   #stopped = false
 
-  constructor(noise: NoiseSecretStream) {
+  /** `gate`, when given, bounds what sits unsent below us (UDX's send queue). */
+  constructor(noise: NoiseSecretStream, gate?: (wake: () => void) => SendGate) {
     this.#noise = noise
+    this.#gate = gate?.(() => this.#scheduleFlush())
   }
 
   /** When the carrier last refused a write and has not drained since (0: not blocked). */
@@ -124,7 +130,14 @@ export class MuxSender {
         this.#controlBytes -= frame.length
         this.#control.shift()
       }
-      size = this.#takeData(pieces, size)
+      const room = this.#gate === undefined ? MESSAGE_BYTES : this.#gate.room()
+      if (room > 0) {
+        size = this.#takeData(
+          pieces,
+          size,
+          Math.min(MESSAGE_BYTES, Math.max(MIN_GATED_MESSAGE_BYTES, room)),
+        )
+      }
       if (size === 0) return
       const message = this.#noise.alloc(size)
       let at = 0
@@ -141,6 +154,7 @@ export class MuxSender {
           at += part.length
         }
       }
+      this.#gate?.written(size)
       if (!this.#noise.write(message)) {
         this.#blocked = true
         this.#blockedSince = performance.now()
@@ -149,18 +163,18 @@ export class MuxSender {
   }
 
   /** Round-robin over streams with something to send; returns the message size so far. */
-  #takeData(pieces: Piece[], size: number): number {
-    while (this.#ready.size > 0 && size + MUX_HEADER_BYTES < MESSAGE_BYTES) {
+  #takeData(pieces: Piece[], size: number, limit: number): number {
+    while (this.#ready.size > 0 && size + MUX_HEADER_BYTES < limit) {
       const stream = this.#ready.values().next().value as MuxStream
       this.#ready.delete(stream)
-      const room = MESSAGE_BYTES - size - MUX_HEADER_BYTES
+      const room = limit - size - MUX_HEADER_BYTES
       // Alone, a stream may fill the message; with others waiting, it gets one quantum per turn.
       const n = Math.min(stream.sendable, room, this.#ready.size > 0 ? QUANTUM_BYTES : room)
       if (n > 0) {
         pieces.push({ id: stream.id, length: n, parts: stream.take(n) })
         size += MUX_HEADER_BYTES + n
       }
-      if (stream.wantsEnd && size + MUX_HEADER_BYTES <= MESSAGE_BYTES) {
+      if (stream.wantsEnd && size + MUX_HEADER_BYTES <= limit) {
         pieces.push(encodeFrame(FrameType.END, stream.id))
         size += MUX_HEADER_BYTES
         stream.endSent()

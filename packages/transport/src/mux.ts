@@ -21,6 +21,7 @@ import { MuxPinger } from './mux-ping'
 import { MuxSender } from './mux-sender'
 import { MuxStream, type StreamHost } from './mux-stream'
 import type { Logger } from './types'
+import type { SendGate, UdxSendGate } from './udx-send-gate'
 
 /** Streams one side may have open at once on a connection (both sides enforce it). */
 export const MAX_STREAMS_PER_SIDE = 256
@@ -49,6 +50,8 @@ export interface MuxOptions {
   windowsFollowDelay: boolean
   /** The carrier's own smoothed round trip in ms, when it measures one (UDX). */
   carrierRttMs?: () => number
+  /** Bounds what sits unsent in the carrier's own queue (UDX); see {@link UdxSendGate}. */
+  sendGate?: (wake: () => void) => SendGate
   keepAliveMs: number
   idleTimeoutMs: number
   log: Logger
@@ -85,7 +88,7 @@ export class Mux implements StreamHost {
     this.noise = noise
     this.#options = options
     this.#log = options.log
-    this.#sender = new MuxSender(noise)
+    this.#sender = new MuxSender(noise, options.sendGate)
     this.#pinger = new MuxPinger((frame) => this.sendControl(frame), options.carrierRttMs)
     this.#nextLocalId = options.initiator ? 1 : 2
     noise.on('data', (message: Uint8Array) => this.#onMessage(message))

@@ -57,6 +57,8 @@ declare module 'udx-native' {
       readonly bytesReceived: number
       connect(socket: Socket, remoteId: number, port: number, host: string): void
       setKeepalive(timeoutMs: number): void
+      /** Resolves true once every earlier write is acknowledged (false if destroyed). */
+      flush(): Promise<boolean>
       write(data: Uint8Array): boolean
       end(): void
       destroy(err?: Error): void
