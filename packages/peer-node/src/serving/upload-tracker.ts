@@ -1,31 +1,12 @@
-/** Where one upload (a peer reading one of our files) stands. */
-export type UploadState = 'queued' | 'active' | 'done' | 'failed' | 'cancelled'
+import type { ApiUpload } from '@harddrive-party/wire-protocol'
+/**
+ * A peer reading one of our files: waiting for an upload slot, being sent, or recently ended.
+ * The control API's `ApiUpload` is its source, field for field (the API sends it as it is).
+ */
+export type Upload = ApiUpload
 
-/** A peer reading one of our files: waiting for an upload slot, being sent, or recently ended. */
-export interface Upload {
-  /** Ours, unique while the node runs (`u1`, `u2`, ...). */
-  id: string
-  /** The reader's hex key and display name. */
-  peer: string
-  peerName: string
-  path: string
-  /** The file's size, and the range the reader asked for. */
-  size: number
-  offset: number
-  length: number
-  /** Bytes of the range sent so far. */
-  bytes: number
-  /** Over the last couple of seconds while active; the average over the transfer once ended. */
-  bytesPerSecond: number
-  state: UploadState
-  /** While `queued`: 1 = next to get a slot. */
-  queuePosition?: number
-  /** Why it failed or was cancelled. */
-  error?: string
-  startedAt: number
-  updatedAt: number
-  finishedAt?: number
-}
+/** Where one upload stands. */
+export type UploadState = Upload['state']
 
 export interface UploadTrackerOptions {
   /** Display name of a hex key (a peer's animal name). */
