@@ -56,7 +56,6 @@ export const download = clientCommand({
     const id = queued.request.id
     const mode = json ? 'quiet' : process.stdout.isTTY ? 'bar' : 'lines'
     const display = progressDisplay(mode, `${queued.request.peerName}/${path}`)
-    if (!json) say(`downloading ${queued.request.peerName}/${path} (id ${id})`)
     const onInterrupt = () => {
       display.stop()
       complain(
@@ -64,7 +63,10 @@ export const download = clientCommand({
       )
       process.exit(130)
     }
+    // Before the line that says it started: whoever reads it may press Ctrl-C at once, and a
+    // SIGINT that comes before the handler ends the process with no word about the download.
     process.once('SIGINT', onInterrupt)
+    if (!json) say(`downloading ${queued.request.peerName}/${path} (id ${id})`)
     try {
       const done = await followDownload(conn, feed, queued.request, {
         peerTimeoutMs: peerTimeoutS * 1000,
