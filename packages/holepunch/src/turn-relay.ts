@@ -44,6 +44,8 @@ export interface TurnRelay {
   readonly server: string
   /** Lets these IPs send to the relayed address (the server drops everyone else). */
   permit(hosts: readonly string[]): Promise<void>
+  /** Whether `address` is the loopback stand-in of one of our relayed peers (what our transport sees). */
+  carries(address: SocketAddress): boolean
   stats(): TurnRelayStats
   /** Deallocates and closes every socket. */
   close(): Promise<void>
@@ -53,6 +55,8 @@ interface Proxy {
   socket: Socket
   ready: Promise<void>
   lastUsed: number
+  /** The loopback port, once bound. */
+  port?: number
 }
 
 /**
@@ -90,7 +94,10 @@ export async function createTurnRelay(options: TurnRelayOptions): Promise<TurnRe
       lastUsed: Date.now(),
       ready: new Promise<void>((resolve, reject) => {
         socket.once('error', reject)
-        socket.bind(0, options.target.host, () => resolve())
+        socket.bind(0, options.target.host, () => {
+          proxy.port = socket.address().port
+          resolve()
+        })
       }),
     }
     socket.on('error', (err) => log('loopback socket for %s: %O', key, err))
@@ -153,6 +160,12 @@ export async function createTurnRelay(options: TurnRelayOptions): Promise<TurnRe
     mapped: client.mapped,
     server: shown,
     permit: (hosts) => client.permit(hosts),
+    carries(address) {
+      const host = address.host.replace(/^::ffff:/, '')
+      if (host !== options.target.host) return false
+      for (const proxy of proxies.values()) if (proxy.port === address.port) return true
+      return false
+    },
     stats: () => ({ peers: proxies.size, ...stats }),
     async close() {
       if (closed) return

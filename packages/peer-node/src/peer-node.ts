@@ -188,7 +188,15 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
   async #recheck(): Promise<void> {
     const r = this.#running
     if (r === undefined) return
-    await r.announcer.refresh(this.#shutdown.signal).catch(() => {})
+    const signal = this.#shutdown.signal
+    // A router that had no mapping for us at start may have one now (rebooted, UPnP turned on):
+    // a mapping that appears makes us reachable, and peers reached through a relay go direct.
+    if (r.mapper !== undefined && r.mapper.info === undefined) {
+      const mapping = await r.mapper.map(r.transport.address().port, signal).catch(() => undefined)
+      if (mapping && this.#running === r)
+        r.announcer.setMapping({ host: mapping.externalHost, port: mapping.externalPort })
+    }
+    await r.announcer.refresh(signal).catch(() => {})
   }
 
   async join(name: string, options: AbortOptions = {}): Promise<void> {

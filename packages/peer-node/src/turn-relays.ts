@@ -73,6 +73,11 @@ export class TurnRelays {
     return this.#starting
   }
 
+  /** Whether a connection from `address` reached us through our allocation. */
+  carries(address: { host: string; port: number }): boolean {
+    return this.#relay?.carries(address) ?? false
+  }
+
   /** Lets these peer IPs send to our relayed address. */
   async permit(hosts: readonly string[]): Promise<void> {
     await this.#relay?.permit(hosts)

@@ -8,6 +8,7 @@ import type { IndexStore } from '@harddrive-party/index-store'
 import type { Carrier, Connection } from '@harddrive-party/transport'
 import type { AbortOptions, CreateLogger } from '@harddrive-party/wire-protocol'
 import type { TypedEventTarget } from 'main-event'
+import type { ConnectionPath } from './connections/connection-registry'
 import type { AttemptInfo } from './connections/peer-state'
 import type { DownloadOptions, Downloads } from './downloads/download-types'
 import type { NodeLimits } from './node-limits'
@@ -47,6 +48,8 @@ export interface PeerInfo extends PeerRef {
 
 export interface ConnectionSummary {
   carrier: Carrier
+  /** How it reaches the peer: `direct`, through a `turn` server, or a `relay`ing member. */
+  path: ConnectionPath
   /** True when we dialled. */
   initiator: boolean
   remoteAddress: { host: string; port: number }
@@ -128,6 +131,14 @@ export interface PeerNodeOptions {
     acceptWaitMs?: number
     backoffMs?: readonly number[]
     punchTimeoutMs?: number
+    /**
+     * While a peer is reached only through a relay (member or TURN): delays between looks for a
+     * direct path, the last repeating. Default 30 s doubling to 10 min. Our or the peer's
+     * announcement changing is looked at at once as well.
+     */
+    upgradeBackoffMs?: readonly number[]
+    /** How long a relayed connection replaced by a direct one may finish its streams. Default 30000. */
+    drainMs?: number
   }
   /** Topic-name KDF cost. Tests only: every member of a topic must use the same. */
   topicKdf?: { N: number; r: number; p: number }

@@ -18,7 +18,8 @@ afterEach(async () => {
   await Promise.allSettled(started.splice(0).map((t) => t.stop()))
 })
 
-async function side(topic: TopicKeys) {
+/** One side; accepted connections go to its registry unless `manual` (the test adds them). */
+async function side(topic: TopicKeys, drainMs?: number, manual = false) {
   const transport = createTransport({
     identity: createIdentity(),
     topics: () => [topic],
@@ -28,8 +29,10 @@ async function side(topic: TopicKeys) {
   })
   await transport.start()
   started.push(transport)
-  const registry = new ConnectionRegistry(transport.publicKey, defaultLogger('test'))
-  transport.addEventListener('connection', ({ detail }) => registry.add(detail))
+  const registry = new ConnectionRegistry(transport.publicKey, defaultLogger('test'), {
+    ...(drainMs !== undefined ? { drainMs } : {}),
+  })
+  if (!manual) transport.addEventListener('connection', ({ detail }) => registry.add(detail))
   return { transport, registry }
 }
 
@@ -193,5 +196,126 @@ describe('a relayed connection is the last resort', () => {
       'the late relayed connection is closed',
       () => late.dialled.closeReason !== undefined,
     )
+  }, 30_000)
+})
+
+describe('upgrading a relayed connection', () => {
+  /** Two sides joined through in-memory duplexes (carrier `relay`), registered on both. */
+  async function relayedPair(topic: TopicKeys, drainMs?: number) {
+    const a = await side(topic, drainMs, true)
+    const b = await side(topic, drainMs, true)
+    const [lower, higher] =
+      hex(a.transport.publicKey) < hex(b.transport.publicKey) ? [a, b] : [b, a]
+    const [x, y] = duplexPair()
+    const [dialled, accepted] = await Promise.all([
+      lower.transport.dialThrough(x, higher.transport.publicKey, { topic }),
+      higher.transport.acceptThrough(y),
+    ])
+    expect(lower.registry.add(dialled)).toBe(true)
+    expect(higher.registry.add(accepted)).toBe(true)
+    const direct = async () => {
+      const accepting = new Promise<Connection>((resolve) =>
+        higher.transport.addEventListener('connection', ({ detail }) => resolve(detail), {
+          once: true,
+        }),
+      )
+      const out = await lower.transport.dial(
+        { host: '127.0.0.1', port: higher.transport.address().port },
+        higher.transport.publicKey,
+        { topic, carriers: ['udx'] },
+      )
+      return { dialled: out, accepted: await accepting }
+    }
+    return { lower, higher, relayed: { dialled, accepted }, direct }
+  }
+
+  it('a stream open on the relayed connection finishes after a direct one replaced it; then the relayed one closes', async () => {
+    const topic = await testTopic('relay-drain')
+    const { lower, higher, relayed, direct } = await relayedPair(topic)
+    // A transfer in flight on the relayed connection: the lower side asks, the higher answers.
+    const incoming = relayed.accepted.incomingStreams()[Symbol.asyncIterator]()
+    const asking = await relayed.dialled.openStream()
+    await asking.write(new TextEncoder().encode('first half'))
+    const answering = (await incoming.next()).value!
+    const d = await direct()
+    expect(lower.registry.add(d.dialled)).toBe(true)
+    expect(higher.registry.add(d.accepted)).toBe(true)
+    expect(lower.registry.get(hex(higher.transport.publicKey))).toBe(d.dialled)
+    expect(higher.registry.get(hex(lower.transport.publicKey))).toBe(d.accepted)
+    expect(lower.registry.pathOf(d.dialled)).toBe('direct')
+    // A second later the relayed connection still carries the transfer.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(relayed.dialled.closeReason).toBeUndefined()
+    expect(relayed.accepted.closeReason).toBeUndefined()
+    expect(lower.registry.drainingCount).toBe(1)
+    await asking.write(new TextEncoder().encode(' and the rest'))
+    await asking.end()
+    const got: Uint8Array[] = []
+    for await (const chunk of answering) got.push(chunk)
+    expect(Buffer.concat(got).toString()).toBe('first half and the rest')
+    await answering.write(new TextEncoder().encode('thanks'))
+    await answering.end()
+    const reply: Uint8Array[] = []
+    for await (const chunk of asking) reply.push(chunk)
+    expect(Buffer.concat(reply).toString()).toBe('thanks')
+    // With no stream left both ends close the relayed connection; the direct one stays.
+    await waitUntil(
+      'the relayed connection closed on both sides',
+      () => relayed.dialled.closeReason !== undefined && relayed.accepted.closeReason !== undefined,
+    )
+    expect(lower.registry.drainingCount).toBe(0)
+    expect(d.dialled.closeReason).toBeUndefined()
+    expect(lower.registry.get(hex(higher.transport.publicKey))).toBe(d.dialled)
+  }, 30_000)
+
+  it('a stream that outlives the drain time is cut there (the downloads resume it on the new connection)', async () => {
+    const topic = await testTopic('relay-drain-deadline')
+    const { lower, higher, relayed, direct } = await relayedPair(topic, 1500)
+    const incoming = relayed.accepted.incomingStreams()[Symbol.asyncIterator]()
+    const asking = await relayed.dialled.openStream()
+    await asking.write(new Uint8Array(1))
+    await incoming.next()
+    const d = await direct()
+    lower.registry.add(d.dialled)
+    higher.registry.add(d.accepted)
+    const replacedAt = Date.now()
+    await waitUntil('the relayed connection closed', () => relayed.dialled.closeReason !== undefined)
+    expect(Date.now() - replacedAt).toBeGreaterThanOrEqual(1400)
+    expect(Date.now() - replacedAt).toBeLessThan(5000)
+    expect(d.dialled.closeReason).toBeUndefined()
+  }, 30_000)
+
+  it('a TURN connection ranks between a member-relayed one and a direct one, on both sides', async () => {
+    const topic = await testTopic('turn-rank')
+    const { lower, higher, relayed, direct } = await relayedPair(topic)
+    // A "TURN" connection: marked by both sides as the dialer and acceptor of a relayed address do.
+    const turn = await direct()
+    lower.registry.markTurn(turn.dialled)
+    higher.registry.markTurn(turn.accepted)
+    expect(lower.registry.pathOf(turn.dialled)).toBe('turn')
+    expect(lower.registry.add(turn.dialled)).toBe(true) // TURN replaces the member relay
+    expect(higher.registry.add(turn.accepted)).toBe(true)
+    expect(lower.registry.isRelayed(turn.dialled)).toBe(true)
+    // A member-relayed connection arriving now loses to TURN.
+    const [x, y] = duplexPair()
+    const [late, lateAccepted] = await Promise.all([
+      lower.transport.dialThrough(x, higher.transport.publicKey, { topic }),
+      higher.transport.acceptThrough(y),
+    ])
+    expect(lower.registry.add(late)).toBe(false)
+    expect(higher.registry.add(lateAccepted)).toBe(false)
+    // A direct connection replaces TURN on both sides; the TURN one (no streams) closes.
+    const d = await direct()
+    expect(lower.registry.add(d.dialled)).toBe(true)
+    expect(higher.registry.add(d.accepted)).toBe(true)
+    await waitUntil(
+      'the TURN and relayed connections closed',
+      () =>
+        turn.dialled.closeReason !== undefined &&
+        turn.accepted.closeReason !== undefined &&
+        relayed.dialled.closeReason !== undefined,
+    )
+    expect(higher.registry.get(hex(lower.transport.publicKey))).toBe(d.accepted)
+    expect(higher.registry.pathOf(d.accepted)).toBe('direct')
   }, 30_000)
 })

@@ -70,9 +70,13 @@ export interface ApiPeer {
     attempts: number
     failures: number
     nextAttemptAt?: number
+    /** While relayed: when the peer next looks for a direct path (ms since the epoch). */
+    nextUpgradeAt?: number
   }
   connection?: {
     carrier: 'udx' | 'tcp' | 'relay'
+    /** How it reaches the peer: `direct`, through a `turn` server, or a `relay`ing member. */
+    path: 'direct' | 'turn' | 'relay'
     initiator: boolean
     remoteAddress: ApiAddress
     topic: string

@@ -105,6 +105,10 @@ export const doctor = clientCommand({
           )
         if (a.nextAttemptAt)
           say(`  next attempt in ${formatDuration(Math.max(0, a.nextAttemptAt - Date.now()))}`)
+        if (a.nextUpgradeAt)
+          say(
+            `  relayed; next look for a direct path in ${formatDuration(Math.max(0, a.nextUpgradeAt - Date.now()))}`,
+          )
       }
     }
   },

@@ -9,13 +9,7 @@ import { ipv6Targets, openIpv6Pinholes } from './ipv6-pinhole'
 import { type AttemptInfo, best, type PeerState, REQUEST_INTERVAL_MS } from './peer-state'
 import { viaRelay } from './relay-attempt'
 import { type DialAddress, planConnection, type Technique } from './technique'
-import {
-  connectViaTurn,
-  isRelayedConnection,
-  planTurn,
-  type TurnAccess,
-  type TurnPlan,
-} from './turn-connect'
+import { connectViaTurn, planTurn, type TurnAccess, type TurnPlan } from './turn-connect'
 
 /** What one attempt to reach a peer uses (the connector's options without its scheduling). */
 export interface AttemptOptions {
@@ -52,12 +46,16 @@ function isIpv4Address(a: { host: string }): boolean {
   return !a.host.includes(':')
 }
 
-/** Starts the doctor's record of a new attempt, carrying over the counts of the last one. */
+/**
+ * Starts the doctor's record of a new attempt, carrying over the counts of the last one. A look
+ * for a direct path while relayed (`upgrading`) keeps what made the live connection.
+ */
 export function beginAttempt(
   state: PeerState,
   local: LocalNat,
   theirNat: NatType,
   via: AttemptInfo['via'],
+  upgrading = false,
 ): AttemptInfo {
   const old = state.info
   state.startedAt = Date.now()
@@ -69,6 +67,9 @@ export function beginAttempt(
     attempts: (old?.attempts ?? 0) + 1,
     failures: old?.failures ?? 0,
     ...(old?.failure !== undefined ? { failure: old.failure } : {}),
+    ...(upgrading && old?.used !== undefined ? { used: old.used } : {}),
+    ...(upgrading && old?.elapsedMs !== undefined ? { elapsedMs: old.elapsedMs } : {}),
+    ...(old?.nextUpgradeAt !== undefined ? { nextUpgradeAt: old.nextUpgradeAt } : {}),
   }
   state.info = info
   return info
@@ -76,7 +77,10 @@ export function beginAttempt(
 
 /**
  * One attempt at an announced peer: plan the techniques from both NATs, dial directly where the
- * plan allows (if we are the dialer), then punch and dial, or punch and wait for the peer's dial.
+ * plan allows (if we are the dialer), then punch and dial, or punch and wait for the peer's dial;
+ * where nothing direct can work, TURN, then a relaying member (docs/connectivity.md, "Which
+ * relay"). While the live connection is relayed, only what would replace it is tried (an
+ * upgrade), and the relayed connection stays up meanwhile.
  * Throws with every failure in words; resolves once connected (or when the peer is to dial us).
  */
 export async function attemptConnection(
@@ -105,14 +109,18 @@ export async function attemptConnection(
       : undefined
   // A connection the peer asked us to replace (connect request) does not count as its dial.
   const before = o.registry.get(state.hex)
+  const path = before === undefined ? undefined : o.registry.pathOf(before)
+  // Relayed already: a relay of the same kind or worse would not replace it.
+  const upgrading = path === 'relay' || path === 'turn'
+  const useTurn = turn !== undefined && path !== 'turn' ? turn : undefined
   // Nothing direct or punched can work: TURN when either side holds an allocation, else a
   // member that relays (docs/connectivity.md, "Which relay").
   const unreachable = plan.unreachable !== undefined && plan.direct.length === 0
-  if (unreachable && turn === undefined && before?.carrier === 'relay') return // nothing better
-  const info = beginAttempt(state, local, remote.nat, found.via)
+  if (unreachable && useTurn === undefined && upgrading) return // nothing better
+  const info = beginAttempt(state, local, remote.nat, found.via, upgrading)
   const viaTurn = async (turn: TurnPlan): Promise<void> => {
     info.tried.push('turn')
-    requestConnect(o, state, found)
+    requestConnect(o, state, found, upgrading)
     const { connection, dialled } = await connectViaTurn(turn, {
       ...o,
       key: state.key,
@@ -125,14 +133,30 @@ export async function attemptConnection(
         state.attempt!.phase = phase
       },
     })
-    if (dialled) return connected(o, state, info, 'turn', connection)
-    // While we waited, the peer may have reached us over IPv6 instead.
-    info.used = isRelayedConnection(connection) ? 'turn' : bothIpv6 ? 'ipv6' : 'accepted'
+    if (dialled) {
+      o.registry.markTurn(connection)
+      return connected(o, state, info, 'turn', connection)
+    }
+    // While we waited, the peer may have reached us over IPv6 or a relaying member instead.
+    const came = o.registry.pathOf(connection)
+    info.used = came !== 'direct' ? came : bothIpv6 ? 'ipv6' : 'accepted'
     info.elapsedMs = Date.now() - state.startedAt
     delete info.failure
   }
   if (unreachable) {
-    if (turn !== undefined) return viaTurn(turn)
+    let why = plan.unreachable!
+    if (useTurn !== undefined) {
+      // A TURN server the pair cannot use (down, or filtered for one side): a relaying member
+      // in the same attempt. Both sides fail TURN after the same wait, so both move on.
+      if (upgrading || o.relayDial === undefined) return viaTurn(useTurn)
+      try {
+        return await viaTurn(useTurn)
+      } catch (err) {
+        if (signal.aborted) throw signal.reason
+        why = `${why}; ${describeError(err)}`
+        o.log('%s: TURN failed, trying a relaying member: %s', state.hex.slice(0, 8), why)
+      }
+    }
     return viaRelay(
       {
         key: state.key,
@@ -148,7 +172,7 @@ export async function attemptConnection(
         startedAt: state.startedAt,
       },
       topic,
-      plan.unreachable!,
+      why,
     )
   }
   const failures: string[] = []
@@ -167,13 +191,13 @@ export async function attemptConnection(
     }
   }
   if (plan.punch === undefined) {
-    if (turn !== undefined) return viaTurn(turn) // the IPv6 dial failed, or we wait for either
+    if (useTurn !== undefined) return viaTurn(useTurn) // the IPv6 dial failed, or we wait for either
     if (weDial) throw new Error(failures.join('; ') || 'no address to dial')
     return // the dialer dials us; nothing to do until it does
   }
   info.tried.push(plan.punch)
   state.attempt!.phase = 'punch'
-  requestConnect(o, state, found)
+  requestConnect(o, state, found, upgrading)
   const secret = derivePunchSecret(topic, o.publicKey, state.key)
   let result: PunchResult
   try {
@@ -231,11 +255,17 @@ export async function attemptRemembered(
   throw new Error(failures.join('; ') || 'no remembered address')
 }
 
-function requestConnect(o: AttemptOptions, state: PeerState, found: PeerFound): void {
+function requestConnect(
+  o: AttemptOptions,
+  state: PeerState,
+  found: PeerFound,
+  /** A look for a direct path while relayed: the peer may not be looking at this moment. */
+  upgrading = false,
+): void {
   const send = o.requestConnect
   const now = Date.now()
   // First contact needs none: both sides act on each other's announcement.
-  const needed = state.reconnecting || (state.info?.failures ?? 0) > 0
+  const needed = upgrading || state.reconnecting || (state.info?.failures ?? 0) > 0
   if (send === undefined || found.via !== 'mqtt' || !needed) return
   if (now - state.requestSentAt < REQUEST_INTERVAL_MS) return
   state.requestSentAt = now

@@ -3,6 +3,8 @@ import type { Logger } from '@harddrive-party/wire-protocol'
 import { isDialer } from '@harddrive-party/wire-protocol/internal'
 import { TypedEventEmitter } from 'main-event'
 
+const TIERS: Record<ConnectionPath, number> = { relay: 0, turn: 1, direct: 2 }
+
 export interface LiveConnectionEvent {
   key: Uint8Array
   connection: Connection
@@ -23,13 +25,20 @@ export interface ConnectionRegistryEvents {
   gone: CustomEvent<ConnectionGoneEvent>
 }
 
+/** How a connection reaches the peer, best first: what decides which of two connections stays. */
+export type ConnectionPath = 'direct' | 'turn' | 'relay'
+
+/** How long a relayed connection replaced by a direct one may finish its open streams. */
+export const DEFAULT_DRAIN_MS = 30_000
+
 /**
  * One live connection per peer. When two exist (both dialled at once, or a reconnect arrived
  * before the old connection's death was noticed) both sides keep the same one, without talking:
- * a direct connection beats a relayed one; otherwise the connection dialled by the lower key
- * wins; between two dialled by the same side, the newer wins (that side dials only after it
- * dropped its previous connection, so the newer one is the one it still has). The loser is
- * closed.
+ * a direct connection beats a TURN one, which beats one through a relaying member; otherwise
+ * the connection dialled by the lower key wins; between two dialled by the same side, the newer
+ * wins (that side dials only after it dropped its previous connection, so the newer one is the
+ * one it still has). The loser is closed; a relayed connection replaced by a better path first
+ * finishes its open streams (a download in flight), for at most `drainMs`.
  */
 export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEvents> {
   readonly #publicKey: Uint8Array
@@ -37,11 +46,34 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
   readonly #live = new Map<string, Connection>()
   readonly #sockets = new Map<Connection, DatagramSocket>()
   readonly #since = new WeakMap<Connection, number>()
+  readonly #turn = new WeakSet<Connection>()
+  readonly #draining = new Map<Connection, NodeJS.Timeout>()
+  readonly #drainMs: number
 
-  constructor(publicKey: Uint8Array, log: Logger) {
+  constructor(publicKey: Uint8Array, log: Logger, options: { drainMs?: number } = {}) {
     super()
     this.#publicKey = publicKey
     this.#log = log
+    this.#drainMs = options.drainMs ?? DEFAULT_DRAIN_MS
+  }
+
+  /**
+   * Marks a connection as one through a TURN relay (before `add`): the dialer marks what it
+   * dialled at a relayed address, the acceptor what arrived from its relay's loopback stand-in.
+   */
+  markTurn(connection: Connection): void {
+    this.#turn.add(connection)
+  }
+
+  /** How `connection` reaches the peer. */
+  pathOf(connection: Connection): ConnectionPath {
+    if (connection.carrier === 'relay') return 'relay'
+    return this.#turn.has(connection) ? 'turn' : 'direct'
+  }
+
+  /** Whether `connection` goes through a relay (a member or TURN): a direct one may replace it. */
+  isRelayed(connection: Connection): boolean {
+    return this.pathOf(connection) !== 'direct'
   }
 
   get(hex: string): Connection | undefined {
@@ -85,7 +117,10 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
     )
     const replaced = current?.closeReason === undefined ? current : undefined
     this.safeDispatchEvent('live', { detail: { key, connection, replaced } })
-    if (replaced !== undefined) void replaced.close().catch(() => {})
+    if (replaced === undefined) return true
+    // An upgrade from a relay: the relayed connection still works, so what it carries may end.
+    if (this.#tier(replaced) < this.#tier(connection)) this.#drain(replaced)
+    else void replaced.close().catch(() => {})
     return true
   }
 
@@ -133,9 +168,17 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
     this.#sockets.set(connection, socket)
   }
 
-  /** Closes every live connection (their sockets follow). */
+  /** Closes every live connection and every one still draining (their sockets follow). */
   async closeAll(): Promise<void> {
-    await Promise.allSettled(this.all().map((c) => c.close()))
+    const draining = [...this.#draining.keys()]
+    for (const timer of this.#draining.values()) clearInterval(timer)
+    this.#draining.clear()
+    await Promise.allSettled([...this.all(), ...draining].map((c) => c.close()))
+  }
+
+  /** Replaced connections still finishing their streams. */
+  get drainingCount(): number {
+    return this.#draining.size
   }
 
   /** Sockets attached to connections still open (for tests and the doctor). */
@@ -143,14 +186,42 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
     return this.#sockets.size
   }
 
+  #tier(connection: Connection): number {
+    return TIERS[this.pathOf(connection)]
+  }
+
   #rank(connection: Connection): number {
-    // A relayed connection is the last resort: any direct one replaces it.
-    if (connection.carrier === 'relay') return -1
+    // A relay is the last resort: a direct connection replaces a TURN one, which replaces one
+    // through a member. Both sides classify a connection alike, so they keep the same one.
     const theirs = connection.remotePublicKey
     const dialledByLower = connection.initiator
       ? isDialer(this.#publicKey, theirs)
       : isDialer(theirs, this.#publicKey)
-    return dialledByLower ? 1 : 0
+    return this.#tier(connection) * 2 + (dialledByLower ? 1 : 0)
+  }
+
+  /**
+   * Closes `connection` once it carries no stream (checked every 250 ms), or after `drainMs`:
+   * new requests go to the live connection meanwhile, and a transfer cut at the deadline is
+   * resumed there by the downloads.
+   */
+  #drain(connection: Connection): void {
+    const startedAt = Date.now()
+    const done = () => {
+      clearInterval(timer)
+      this.#draining.delete(connection)
+      void connection.close().catch(() => {})
+    }
+    const timer = setInterval(() => {
+      if (connection.closeReason !== undefined) return done()
+      if (connection.stats().openStreams === 0 || Date.now() - startedAt >= this.#drainMs) done()
+    }, 250)
+    timer.unref()
+    this.#draining.set(connection, timer)
+    this.#log(
+      '%s: replaced by a direct connection; the relayed one finishes its streams first',
+      Buffer.from(connection.remotePublicKey).toString('hex').slice(0, 8),
+    )
   }
 
   #closeSocket(connection: Connection): void {

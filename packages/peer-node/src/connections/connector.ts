@@ -21,9 +21,18 @@ import type { DialAddress } from './technique'
 export interface ConnectorOptions extends AttemptOptions {
   /** Retry delays in ms; the last repeats. Deterministic, so both sides retry in step. */
   backoffMs?: readonly number[]
+  /**
+   * While a peer is connected only through a relay (member or TURN): delays in ms between
+   * looks for a direct path; the last repeats. Both sides start them at the same moment.
+   */
+  upgradeBackoffMs?: readonly number[]
 }
 
 export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 16_000, 30_000] as const
+/** 30 s doubling to 10 min: a NAT or router that changes is noticed without spending much. */
+export const DEFAULT_UPGRADE_BACKOFF_MS = [
+  30_000, 60_000, 120_000, 240_000, 480_000, 600_000,
+] as const
 
 /**
  * Announcement → technique → punch → dial, per peer, one attempt at a time: the dialer rule
@@ -52,6 +61,10 @@ export class Connector {
       this.#clearTimer(state)
       state.reconnecting = false
       if (state.info) state.info.failures = 0
+      // Relayed: look for a direct path now and then; direct: stop looking.
+      this.#clearUpgrade(state)
+      state.upgradeLooks = 0
+      if (options.registry.isRelayed(detail.connection)) this.#scheduleUpgrade(state)
       if (!detail.connection.initiator && state.attempt?.phase !== 'wait') {
         const info = beginAttempt(
           state,
@@ -78,6 +91,7 @@ export class Connector {
     options.registry.addEventListener('gone', ({ detail }) => {
       const state = this.#peers.get(hex(detail.key))
       if (state === undefined || !this.#running) return
+      this.#clearUpgrade(state)
       state.reconnecting = true
       if (state.announcements.size > 0) this.#schedule(state, this.#delay(0))
     })
@@ -94,7 +108,10 @@ export class Connector {
     if (!this.#running) return
     this.#running = false
     this.#shutdown.abort()
-    for (const state of this.#peers.values()) this.#clearTimer(state)
+    for (const state of this.#peers.values()) {
+      this.#clearTimer(state)
+      this.#clearUpgrade(state)
+    }
     await Promise.allSettled([...this.#inflight])
     this.#peers.clear()
   }
@@ -119,15 +136,31 @@ export class Connector {
     state.announcements.set(`${found.topic.publicId}/${found.via}`, found)
     // A relayed connection is kept only until a direct one works: a new announcement may allow it.
     const live = this.#o.registry.get(state.hex)
-    if ((live !== undefined && live.carrier !== 'relay') || state.attempt !== undefined) return
+    if ((live !== undefined && !this.#o.registry.isRelayed(live)) || state.attempt !== undefined)
+      return
     this.#clearTimer(state)
     this.#run(state)
+  }
+
+  /**
+   * Our own announcement changed (NAT report, addresses, a port mapping or TURN allocation):
+   * peers we reach only through a relay are planned again now, as a direct path may exist.
+   */
+  onLocalChange(): void {
+    if (!this.#running) return
+    for (const state of this.#peers.values()) {
+      const live = this.#o.registry.get(state.hex)
+      if (live === undefined || !this.#o.registry.isRelayed(live)) continue
+      if (state.attempt !== undefined || state.announcements.size === 0) continue
+      this.#run(state)
+    }
   }
 
   onGone(gone: PeerGone): void {
     const state = this.#peers.get(hex(gone.key))
     if (state === undefined) return
     state.announcements.delete(`${gone.topic.publicId}/${gone.via}`)
+    if (state.announcements.size === 0) this.#clearUpgrade(state)
     if (state.announcements.size === 0) this.#forget(state)
   }
 
@@ -192,6 +225,9 @@ export class Connector {
   }
 
   #launch(state: PeerState, work: (signal: AbortSignal) => Promise<void>): void {
+    // A look for a direct path while relayed: its failure is shown, not counted (no backoff).
+    const live = this.#o.registry.get(state.hex)
+    const upgrading = live !== undefined && this.#o.registry.isRelayed(live)
     const controller = new AbortController()
     state.attempt = { controller, phase: 'dial' }
     const signal = AbortSignal.any([controller.signal, this.#shutdown.signal])
@@ -203,7 +239,7 @@ export class Connector {
         if (!signal.aborted) {
           if (state.info) {
             state.info.failure = describeError(err)
-            state.info.failures++
+            if (!upgrading) state.info.failures++
           }
           this.#o.log('%s: attempt failed: %s', state.hex.slice(0, 8), describeError(err))
         }
@@ -241,8 +277,31 @@ export class Connector {
     return steps[Math.min(failures, steps.length - 1)] ?? 1000
   }
 
+  /** The next look for a direct path while relayed (30 s doubling to 10 min by default). */
+  #scheduleUpgrade(state: PeerState): void {
+    const steps = this.#o.upgradeBackoffMs ?? DEFAULT_UPGRADE_BACKOFF_MS
+    const delayMs = steps[Math.min(state.upgradeLooks, steps.length - 1)] ?? 600_000
+    if (state.info) state.info.nextUpgradeAt = Date.now() + delayMs
+    state.upgradeTimer = setTimeout(() => {
+      state.upgradeTimer = undefined
+      const live = this.#o.registry.get(state.hex)
+      if (!this.#running || live === undefined || !this.#o.registry.isRelayed(live)) return
+      state.upgradeLooks++
+      this.#scheduleUpgrade(state)
+      if (state.attempt !== undefined || state.announcements.size === 0) return
+      this.#run(state)
+    }, delayMs)
+  }
+
+  #clearUpgrade(state: PeerState): void {
+    if (state.upgradeTimer !== undefined) clearTimeout(state.upgradeTimer)
+    state.upgradeTimer = undefined
+    if (state.info) delete state.info.nextUpgradeAt
+  }
+
   #forget(state: PeerState): void {
     this.#clearTimer(state)
+    this.#clearUpgrade(state)
     state.attempt?.controller.abort()
   }
 

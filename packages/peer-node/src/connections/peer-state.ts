@@ -21,6 +21,8 @@ export interface AttemptInfo {
   failures: number
   /** When the next attempt is due (ms since the epoch), while one is scheduled. */
   nextAttemptAt?: number
+  /** While connected through a relay (member or TURN): when we next look for a direct path. */
+  nextUpgradeAt?: number
 }
 
 /** What the connector keeps per peer. */
@@ -38,6 +40,9 @@ export interface PeerState {
   requestTakenAt: number
   /** Our connection to it dropped, or an attempt failed: the peer may not be trying (requests). */
   reconnecting: boolean
+  /** While relayed: the timer of the next look for a direct path, and looks so far. */
+  upgradeTimer: NodeJS.Timeout | undefined
+  upgradeLooks: number
 }
 
 /** Smallest gap between two connect requests to, or taken from, one peer. */
@@ -57,6 +62,8 @@ export function newPeerState(key: Uint8Array): PeerState {
     requestSentAt: 0,
     requestTakenAt: 0,
     reconnecting: false,
+    upgradeTimer: undefined,
+    upgradeLooks: 0,
   }
 }
 

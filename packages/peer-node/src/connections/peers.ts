@@ -71,6 +71,7 @@ function summary(
   const stats = connection.stats()
   return {
     carrier: connection.carrier,
+    path: registry.pathOf(connection),
     initiator: connection.initiator,
     remoteAddress: { ...connection.remoteAddress },
     topic: topicName(connection.topic.publicId) ?? connection.topic.name,

@@ -96,9 +96,3 @@ export async function connectViaTurn(
   }
   return { connection, dialled: false }
 }
-
-/** Whether an accepted connection came through our relay (its loopback stand-in for the peer). */
-export function isRelayedConnection(connection: Connection): boolean {
-  const host = connection.remoteAddress.host
-  return host === '127.0.0.1' || host === '::ffff:127.0.0.1'
-}

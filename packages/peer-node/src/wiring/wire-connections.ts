@@ -22,7 +22,10 @@ export async function createConnections(
   logger: CreateLogger,
 ): Promise<ConnectionParts> {
   const { storage, transport, puncher, announcer } = parts
-  const registry = new ConnectionRegistry(transport.publicKey, logger('connections'))
+  const drainMs = o.connect?.drainMs
+  const registry = new ConnectionRegistry(transport.publicKey, logger('connections'), {
+    ...(drainMs !== undefined ? { drainMs } : {}),
+  })
   const book = new PeerBook({ write: (v) => storage.writePeers(v), log: logger('peers') })
   book.load(await storage.readPeers().catch(() => undefined))
   const relay: RelayRoom = new RelayRoom({
@@ -67,7 +70,11 @@ export interface ConnectionHooks {
  */
 export function wireConnectionEvents(r: Running, hooks: ConnectionHooks): void {
   const parts = { connector: r.connector, registry: r.registry, book: r.book }
-  r.transport.addEventListener('connection', ({ detail }) => r.registry.add(detail))
+  r.transport.addEventListener('connection', ({ detail }) => {
+    // Through our TURN allocation (from its loopback stand-in): ranks below a direct one.
+    if (r.turn?.carries(detail.remoteAddress)) r.registry.markTurn(detail)
+    r.registry.add(detail)
+  })
   r.registry.addEventListener('live', ({ detail }) => {
     const { connection } = detail
     const peer = peerRef(detail.key, parts)
@@ -109,6 +116,7 @@ function connectOptions(o: PeerNodeOptions) {
     ...(c.directTimeoutMs !== undefined ? { directTimeoutMs: c.directTimeoutMs } : {}),
     ...(c.acceptWaitMs !== undefined ? { acceptWaitMs: c.acceptWaitMs } : {}),
     ...(c.backoffMs !== undefined ? { backoffMs: c.backoffMs } : {}),
+    ...(c.upgradeBackoffMs !== undefined ? { upgradeBackoffMs: c.upgradeBackoffMs } : {}),
     ...(c.punchTimeoutMs !== undefined ? { punchOptions: { timeoutMs: c.punchTimeoutMs } } : {}),
   }
 }

@@ -36,14 +36,18 @@ export async function startDiscovery(
   return discovery
 }
 
-/** A changed NAT report is the node's `nat` event and a fresh announcement on every topic. */
+/**
+ * A changed NAT report is the node's `nat` event and a fresh announcement on every topic; peers
+ * reached only through a relay are planned again (a direct path may exist now).
+ */
 export function wireNatChanges(
-  r: Pick<Running, 'announcer' | 'discovery'>,
+  r: Pick<Running, 'announcer' | 'discovery' | 'connector'>,
   events: TypedEventEmitter<PeerNodeEvents>,
   log: Logger,
 ): void {
   r.announcer.addEventListener('change', ({ detail }) => {
     events.safeDispatchEvent('nat', { detail })
+    r.connector.onLocalChange()
     void r.discovery?.announce().catch((err: unknown) => {
       log.error('re-announce failed: %s', describeError(err))
     })
