@@ -45,6 +45,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
   #shutdown = new AbortController()
+  #rechecking = false
 
   constructor(options: PeerNodeOptions) {
     super()
@@ -187,7 +188,16 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
 
   async #recheck(): Promise<void> {
     const r = this.#running
-    if (r === undefined) return
+    if (r === undefined || this.#rechecking) return // a slow check (a router that never answers)
+    this.#rechecking = true
+    try {
+      await this.#recheckNow(r)
+    } finally {
+      this.#rechecking = false
+    }
+  }
+
+  async #recheckNow(r: Running): Promise<void> {
     const signal = this.#shutdown.signal
     // A router that had no mapping for us at start may have one now (rebooted, UPnP turned on):
     // a mapping that appears makes us reachable, and peers reached through a relay go direct.

@@ -279,7 +279,10 @@ describe('upgrading a relayed connection', () => {
     lower.registry.add(d.dialled)
     higher.registry.add(d.accepted)
     const replacedAt = Date.now()
-    await waitUntil('the relayed connection closed', () => relayed.dialled.closeReason !== undefined)
+    await waitUntil(
+      'the relayed connection closed',
+      () => relayed.dialled.closeReason !== undefined,
+    )
     expect(Date.now() - replacedAt).toBeGreaterThanOrEqual(1400)
     expect(Date.now() - replacedAt).toBeLessThan(5000)
     expect(d.dialled.closeReason).toBeUndefined()
