@@ -21,6 +21,8 @@ export interface StartConfig {
   broker: string
   /** The mDNS interface, or why mDNS is off. */
   mdns: { interface: string } | { off: string }
+  /** Why port mapping is off, when it is (it is on by default). */
+  portMappingOff: string | undefined
   node: PeerNodeOptions
 }
 
@@ -80,6 +82,13 @@ export function startConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.e
     }
   }
   if (turnServers.length > 0) node.turnServers = turnServers
+
+  // On by default, as in Syncthing and most file-sharing clients: a hard NAT with a mapping is
+  // reachable, so fewer pairs need a relay. A loopback peer has nothing for a router to forward.
+  let portMappingOff: string | undefined
+  if (args.flags['port-mapping'] === false) portMappingOff = 'off (--no-port-mapping)'
+  else if (bind?.startsWith('127.')) portMappingOff = 'off (bound to loopback)'
+  else node.portMapping = {}
 
   const mqttServer = last(args, 'mqtt-server')
   const embedded = last(args, 'embedded-broker')
@@ -146,6 +155,7 @@ export function startConfig(args: ParsedArgs, env: NodeJS.ProcessEnv = process.e
     uiAddr,
     broker,
     mdns,
+    portMappingOff,
     node,
   }
 }

@@ -1,6 +1,7 @@
 import type { PeerNode } from '@harddrive-party/peer-node'
 import { SingleBar } from 'cli-progress'
 import { colours, formatBytes, formatDuration, plural, say, shortKey } from './output'
+import type { StartConfig } from './start-options'
 
 /** Prints one line per peer that connects or leaves, and each broker or mDNS status change. */
 export function reportEvents(node: PeerNode): void {
@@ -86,4 +87,17 @@ export function natLine(node: PeerNode): string {
     ? `; TURN relay at ${turn.relayed.host}:${turn.relayed.port} (${turn.server})`
     : ''
   return `NAT: ${r.nat}${at} (${r.reason})${relayed}`
+}
+
+/** What the router forwards for us, or why nothing. */
+export function portMappingLine(
+  node: PeerNode,
+  config: Pick<StartConfig, 'portMappingOff'>,
+): string {
+  if (config.portMappingOff !== undefined) return `port mapping: ${config.portMappingOff}`
+  const m = node.portMapping
+  if (m === undefined)
+    return 'port mapping: none (no UPnP or NAT-PMP router answered; asked again at each NAT check)'
+  const protocol = m.protocol === 'upnp' ? 'UPnP' : 'NAT-PMP'
+  return `port mapping: ${colours.green(`${m.externalHost}:${m.externalPort}`)} by ${protocol} on ${m.gateway}`
 }

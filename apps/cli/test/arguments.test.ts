@@ -32,6 +32,7 @@ describe('harddrive-party arguments', () => {
       '--embedded-broker',
       '--stun-server',
       '--turn-server',
+      '--no-port-mapping',
       '--ui-addr',
       '--upload-slots',
       '--relay',
@@ -121,5 +122,30 @@ describe('--turn-server', () => {
       { HOME: dir },
     )
     expect(config.node.turnServers).toEqual(urls)
+  })
+})
+
+describe('--port-mapping', () => {
+  const config = (flags: Record<string, boolean>, bind?: string) =>
+    startConfig(
+      {
+        strings: { storage: [dir], ...(bind ? { bind: [bind] } : {}) },
+        flags,
+        positionals: [],
+      },
+      { HOME: dir },
+    )
+
+  it('is on by default (the router is asked), off with --no-port-mapping or a loopback bind', () => {
+    expect(config({}).node.portMapping).toEqual({})
+    expect(config({}).portMappingOff).toBeUndefined()
+    expect(config({}, '0.0.0.0').node.portMapping).toEqual({})
+    expect(config({ 'port-mapping': true }).node.portMapping).toEqual({})
+    const off = config({ 'port-mapping': false })
+    expect(off.node.portMapping).toBeUndefined()
+    expect(off.portMappingOff).toBe('off (--no-port-mapping)')
+    const loopback = config({}, '127.0.0.1')
+    expect(loopback.node.portMapping).toBeUndefined()
+    expect(loopback.portMappingOff).toBe('off (bound to loopback)')
   })
 })

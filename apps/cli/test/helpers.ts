@@ -14,6 +14,8 @@ export const LOOPBACK = [
   '127.0.0.1',
   '--no-stun',
   '--no-mdns',
+  // Port mapping is on by default: no SSDP / NAT-PMP from a test to the machine's LAN.
+  '--no-port-mapping',
   '--ui-addr',
   '127.0.0.1:0',
 ]

@@ -46,6 +46,8 @@ describe('harddrive-party start', { timeout: 120_000 }, () => {
 
     const alice = peer(['--storage', aliceStorage, '-t', 'movie night', '--share-dir', films])
     const a = await identity(alice)
+    // Tests never ask the machine's router (LOOPBACK has --no-port-mapping).
+    await alice.waitForLine('port mapping: off (--no-port-mapping)')
     await alice.waitForLine('topics: "movie night"')
     await alice.waitForLine(/^sharing films: .*films 2 files, 3 kB$/)
     await alice.waitForLine(/^shared in total: 2 files, 3 kB, scanned in [\d.]+m?s$/)

@@ -8,7 +8,7 @@ import { parseStrict } from '../args'
 import { CliError, plainMessage } from '../errors'
 import { colours, complain, plural, say, shortKey } from '../output'
 import { PUBLIC_BROKER_URL, type StartConfig, startConfig } from '../start-options'
-import { natLine, reportEvents, scanShares } from '../start-report'
+import { natLine, portMappingLine, reportEvents, scanShares } from '../start-report'
 
 const args = {
   topic: {
@@ -83,6 +83,13 @@ const args = {
     default: true,
     description: 'Detect our NAT type with STUN',
     negativeDescription: 'No NAT detection (NAT unknown)',
+  },
+  'port-mapping': {
+    type: 'boolean',
+    default: true,
+    description:
+      'Ask the home router to forward our port (UPnP IGD, NAT-PMP), so peers behind hard NATs reach us directly; off when bound to loopback',
+    negativeDescription: 'No port mapping: no UPnP (SSDP multicast) or NAT-PMP on the LAN',
   },
   'ui-addr': {
     type: 'string',
@@ -226,6 +233,7 @@ async function startNode(node: PeerNode, config: StartConfig, signal: AbortSigna
     `we are ${colours.bold(node.name)} (${shortKey(Buffer.from(node.publicKey).toString('hex'))}), port ${node.address().port}`,
   )
   say(natLine(node))
+  say(portMappingLine(node, config))
   say(`broker: ${config.broker}${config.node.mqtt === false ? '' : ' (connecting)'}`)
   say(`mDNS: ${'interface' in config.mdns ? `on ${config.mdns.interface}` : config.mdns.off}`)
 }

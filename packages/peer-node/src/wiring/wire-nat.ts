@@ -38,13 +38,17 @@ export async function wireNat(
     log: logger('nat'),
   })
   parts.announcer = announcer
+  // The router is asked while STUN runs: a LAN without UPnP / NAT-PMP costs the mapping's
+  // timeout once, not on top of the NAT detection.
+  let mapping: Promise<void> = Promise.resolve()
   if (o.portMapping) {
     const mapper = new PortMapper(o.portMapping, logger('port-mapping'))
     parts.mapper = mapper
-    const mapping = await mapper.map(transport.address().port, signal)
-    if (mapping) announcer.setMapping({ host: mapping.externalHost, port: mapping.externalPort })
+    mapping = mapper.map(transport.address().port, signal).then((m) => {
+      if (m) announcer.setMapping({ host: m.externalHost, port: m.externalPort })
+    })
   }
-  await announcer.refresh(signal)
+  await Promise.all([announcer.refresh(signal), mapping])
   if (o.turnServers !== undefined && o.turnServers.length > 0) {
     // A lost allocation is unannounced; the `change` that follows allocates again.
     const turn = new TurnRelays({
