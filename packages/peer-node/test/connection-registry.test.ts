@@ -1,4 +1,3 @@
-import { Duplex } from 'node:stream'
 import {
   type Connection,
   createIdentity,
@@ -10,7 +9,7 @@ import type { TopicKeys } from '@harddrive-party/wire-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConnectionRegistry } from '../src/connections/connection-registry'
 import { defaultLogger } from '../src/logger'
-import { waitUntil } from './helpers'
+import { duplexPair, waitUntil } from './helpers'
 
 const hex = (k: Uint8Array) => Buffer.from(k).toString('hex')
 const started: Transport[] = []
@@ -126,28 +125,6 @@ describe('one connection per peer pair', () => {
     await expect(extra.send(new Uint8Array(1), 9, '127.0.0.1')).rejects.toThrow()
   })
 })
-
-/** Two in-memory duplexes joined back to back: a carrier for `dialThrough` without a relay. */
-function duplexPair(): [Duplex, Duplex] {
-  const ends: Duplex[] = []
-  const make = (other: () => Duplex) =>
-    new Duplex({
-      read() {},
-      write(chunk: Uint8Array, _encoding, callback) {
-        other().push(chunk)
-        callback()
-      },
-      final(callback) {
-        other().push(null)
-        callback()
-      },
-    })
-  ends.push(
-    make(() => ends[1]!),
-    make(() => ends[0]!),
-  )
-  return [ends[0]!, ends[1]!]
-}
 
 describe('a relayed connection is the last resort', () => {
   it('a direct connection replaces a relayed one on both sides, and a relayed one never replaces a direct one', async () => {
