@@ -50,21 +50,15 @@ export async function wireNat(
   }
   await Promise.all([announcer.refresh(signal), mapping])
   if (o.turnServers !== undefined && o.turnServers.length > 0) {
-    // A lost allocation is unannounced; the `change` that follows allocates again.
-    const turn = new TurnRelays({
-      servers: o.turnServers,
-      log: logger('turn'),
-      onLost: () => announcer.setRelayed(undefined),
-    })
+    const turn = new TurnRelays({ servers: o.turnServers, log: logger('turn') })
     parts.turn = turn
-    // A relayed address only helps a hard NAT (everything else punches): allocate when we are
-    // one, now or after a later NAT check.
-    const allocate = async (): Promise<void> => {
-      if (announcer.localNat().nat !== 'hard' || turn.relayed !== undefined) return
-      const relay = await turn.start(loopbackTarget(transport.address()))
-      if (relay) announcer.setRelayed(relay.relayed)
-    }
-    announcer.addEventListener('change', () => void allocate())
-    await allocate()
+    await turn.keep({
+      target: loopbackTarget(transport.address()),
+      // A relayed address only helps a hard NAT (everything else punches): now, or after a
+      // later NAT check (the `change` below).
+      wanted: () => announcer.localNat().nat === 'hard',
+      onRelayed: (relayed) => announcer.setRelayed(relayed),
+    })
+    announcer.addEventListener('change', () => void turn.ensure())
   }
 }
