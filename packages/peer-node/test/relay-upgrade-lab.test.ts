@@ -46,8 +46,20 @@ describe.skipIf(reason !== '')('relayed connections upgraded to direct ones', ()
 
   beforeAll(async () => {
     peerLab = await startPeerLab({
-      nats: { A: 'hard', B: 'hard', C: 'hard', D: 'hard', E: 'hard', F: 'hard' },
-      hosts: { a: 'A', b: 'B', x: 'C', y: 'D', f: 'E', g: 'F', r: undefined, s: undefined },
+      nats: {
+        A: 'hard',
+        B: 'hard',
+        C: 'hard',
+        D: 'hard',
+        E: 'hard',
+        F: 'hard',
+        G: 'hard',
+        H: 'hard',
+      },
+      hosts: {
+        ...{ a: 'A', b: 'B', x: 'C', y: 'D', f: 'E', g: 'F', c: 'G', d: 'H' },
+        ...{ r: undefined, s: undefined, t: undefined },
+      },
       prefix: 'hdp-upgrade-lab-',
     })
     const turn = await startStunServer({
@@ -272,6 +284,55 @@ describe.skipIf(reason !== '')('relayed connections upgraded to direct ones', ()
     expect(await browse(g, kf.key, shareName)).toEqual(browseOf(shareName))
     console.log(
       `turn fallback: g tried ${fromG.attempt?.tried.join(', ')} in ${fromG.attempt?.elapsedMs} ms (attempt ${fromG.attempt?.attempts}); f tried ${fromF.attempt?.tried.join(', ')}`,
+    )
+  }, 480_000)
+
+  it('member relay -> direct (birthday punch) when one NAT turns from hard to easy', async () => {
+    const topic = 'upgrade nat change'
+    const [dc, dd] = await peerLab.dirsWhereFirstDials(topic)
+    const shareName = 'nat-change'
+    const share = await peerLab.share(shareName)
+    const relay = peerLab.start(peerLab.hosts.t!, {
+      dir: join(peerLab.dir, 'relay-t'),
+      topic,
+      extra: ['--relay', String(64 * 1024 * 1024)],
+    })
+    const recheck = ['--nat-recheck', '2000']
+    const c = peerLab.start(peerLab.hosts.c!, { dir: dc, topic, share, extra: recheck })
+    const d = peerLab.start(peerLab.hosts.d!, { dir: dd, topic, extra: recheck })
+    const [, kc, kd] = await Promise.all([ready(relay, 't'), ready(c, 'c'), ready(d, 'd')])
+    expect([kc.nat, kd.nat]).toEqual(['hard', 'hard'])
+    await c.waitForLine(`connect ${kd.key}`, { timeoutMs: 90_000 })
+    await d.waitForLine(`connect ${kc.key}`, { timeoutMs: 30_000 })
+    expect((await peerOf(c, kd.key)).connection?.path).toBe('relay')
+    const marks = [c.lines.length, d.lines.length] as const
+    // Router H keeps the source port from now on (MASQUERADE without --random-fully): an easy
+    // NAT. Its conntrack entries of the STUN flows go, so d's next NAT check sees the new rule;
+    // the relayed connection's entry stays (its flow keeps working).
+    const router = peerLab.lab.router('H')
+    await router.ns.exec('iptables', [
+      ...['-t', 'nat', '-R', 'POSTROUTING', '1', '-s', `${router.subnet}.0/24`],
+      ...['-o', 'wan', '-j', 'MASQUERADE'],
+    ])
+    const changedAt = Date.now()
+    for (const stun of peerLab.lab.stunServers)
+      await router.ns.exec('sh', [
+        '-c',
+        `conntrack -D -p udp -d ${stun.host} >/dev/null 2>&1 || true`,
+      ])
+    const again = (k: string) => new RegExp(`^connect ${k}`)
+    await c.waitForLine(again(kd.key), { after: marks[0], timeoutMs: 90_000 })
+    await d.waitForLine(again(kc.key), { after: marks[1], timeoutMs: 30_000 })
+    const upgradeMs = Date.now() - changedAt
+    const [fromC, fromD] = [await peerOf(c, kd.key), await peerOf(d, kc.key)]
+    expect(fromC.attempt?.theirNat).toBe('easy')
+    expect(fromC.attempt?.used).toBe('birthday')
+    expect(fromC.connection?.path).toBe('direct')
+    expect(fromD.connection?.path).toBe('direct')
+    expect(c.lines.slice(marks[0]).filter((l) => l.startsWith('disconnect '))).toEqual([])
+    expect(await browse(d, kc.key, shareName)).toEqual(browseOf(shareName))
+    console.log(
+      `relay -> direct after hard -> easy: ${upgradeMs} ms after the NAT changed (${fromC.attempt?.used}, look ${fromC.attempt?.attempts})`,
     )
   }, 480_000)
 })
