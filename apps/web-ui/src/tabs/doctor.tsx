@@ -57,10 +57,11 @@ function PeerDoctor({ p }: { p: PeerView }) {
         ) : null}
         {c ? (
           <div class="small-text">
-            Connected {c.initiator ? 'by us' : 'by them'} over {c.carrier.toUpperCase()} to{' '}
-            {c.remoteAddress.host}:{c.remoteAddress.port}, round trip {Math.round(c.rttMs)} ms,{' '}
-            {bytes(c.bytesReceived)} in / {bytes(c.bytesSent)} out, for{' '}
-            {duration(Date.now() - c.connectedAt)}.
+            Connected {c.initiator ? 'by us' : 'by them'} over {c.carrier.toUpperCase()}
+            {c.path === 'turn' ? ' through a TURN server' : ''}
+            {c.path === 'relay' ? ' through a relaying member' : ''} to {c.remoteAddress.host}:
+            {c.remoteAddress.port}, round trip {Math.round(c.rttMs)} ms, {bytes(c.bytesReceived)} in
+            / {bytes(c.bytesSent)} out, for {duration(Date.now() - c.connectedAt)}.
           </div>
         ) : null}
         {a ? (
@@ -75,6 +76,12 @@ function PeerDoctor({ p }: { p: PeerView }) {
           <div class="small-text">
             <span class="error">Last failure: {a.failure}.</span>{' '}
             {adviceFor(a.failure, a.ourNat, a.theirNat)}
+          </div>
+        ) : null}
+        {a?.nextUpgradeAt !== undefined && p.connected ? (
+          <div class="small-text muted">
+            Relayed: looking for a direct path again in{' '}
+            {duration(Math.max(0, a.nextUpgradeAt - Date.now()))}.
           </div>
         ) : null}
         {a?.nextAttemptAt !== undefined && !p.connected ? (
