@@ -18,6 +18,15 @@ export function reportEvents(node: PeerNode): void {
     const why = detail.reason ? ` (${detail.reason.message})` : ''
     say(`${colours.red('-')} ${detail.peer.name} (${shortKey(detail.peer.hex)}) left${why}`)
   })
+  // Start waits for the router only briefly: a mapping made later (or after a router reboot) is
+  // said when the node announces it.
+  let mapped = ''
+  node.addEventListener('nat', () => {
+    const m = node.portMapping
+    const now = m ? `${m.externalHost}:${m.externalPort}` : ''
+    if (now !== '' && now !== mapped) say(portMappingLine(node, { portMappingOff: undefined }))
+    mapped = now
+  })
   node.addEventListener('discovery:status', ({ detail }) => {
     // Discovery reports each change once (never per retry), so an unreachable broker is said
     // once, with the fact that it keeps retrying.
@@ -97,7 +106,7 @@ export function portMappingLine(
   if (config.portMappingOff !== undefined) return `port mapping: ${config.portMappingOff}`
   const m = node.portMapping
   if (m === undefined)
-    return 'port mapping: none (no UPnP or NAT-PMP router answered; asked again at each NAT check)'
+    return 'port mapping: none yet (no UPnP or NAT-PMP router has answered; said here when one does, asked again at each NAT check)'
   const protocol = m.protocol === 'upnp' ? 'UPnP' : 'NAT-PMP'
   return `port mapping: ${colours.green(`${m.externalHost}:${m.externalPort}`)} by ${protocol} on ${m.gateway}`
 }

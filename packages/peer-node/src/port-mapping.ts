@@ -53,6 +53,7 @@ export class PortMapper {
   readonly #o: Required<PortMappingOptions>
   readonly #log: Logger
   #active: Active | undefined
+  #asking: Promise<PortMappingInfo | undefined> | undefined
 
   constructor(options: PortMappingOptions, log: Logger) {
     this.#o = {
@@ -67,8 +68,21 @@ export class PortMapper {
     return this.#active && { ...this.#active.info }
   }
 
-  /** Maps `port` (UDP) with the first protocol that works; undefined when none does. */
-  async map(port: number, signal: AbortSignal): Promise<PortMappingInfo | undefined> {
+  /**
+   * Maps `port` (UDP) with the first protocol that works; undefined when none does. A call while
+   * another is asking the router gets that call's answer (start's ask may still be running when
+   * the first NAT recheck asks again).
+   */
+  map(port: number, signal: AbortSignal): Promise<PortMappingInfo | undefined> {
+    if (this.#asking) return this.#asking
+    const asking = this.#map(port, signal).finally(() => {
+      this.#asking = undefined
+    })
+    this.#asking = asking
+    return asking
+  }
+
+  async #map(port: number, signal: AbortSignal): Promise<PortMappingInfo | undefined> {
     await this.stop()
     for (const protocol of this.#o.protocols) {
       signal.throwIfAborted()

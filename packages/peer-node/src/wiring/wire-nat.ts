@@ -6,6 +6,9 @@ import { loopbackTarget, TurnRelays } from '../turn-relays'
 import type { PeerNodeOptions } from '../types'
 import type { Running } from './running'
 
+/** How long start waits for the router's answer once the NAT detection is done. */
+const MAPPING_GRACE_MS = 1500
+
 /**
  * Brings up what the node learns about its own reachability: the hole puncher on the
  * transport's socket, the announcer, and (when asked) a router port mapping; then runs the first
@@ -38,17 +41,32 @@ export async function wireNat(
     log: logger('nat'),
   })
   parts.announcer = announcer
-  // The router is asked while STUN runs: a LAN without UPnP / NAT-PMP costs the mapping's
-  // timeout once, not on top of the NAT detection.
+  // The router is asked while STUN runs, and start waits for its answer at most
+  // MAPPING_GRACE_MS after the NAT detection: a LAN without UPnP / NAT-PMP (no answer until the
+  // timeout, 5 s per protocol) must not hold start up. A later answer is announced as a change.
   let mapping: Promise<void> = Promise.resolve()
   if (o.portMapping) {
-    const mapper = new PortMapper(o.portMapping, logger('port-mapping'))
+    const log = logger('port-mapping')
+    const mapper = new PortMapper(o.portMapping, log)
     parts.mapper = mapper
-    mapping = mapper.map(transport.address().port, signal).then((m) => {
-      if (m) announcer.setMapping({ host: m.externalHost, port: m.externalPort })
-    })
+    mapping = mapper.map(transport.address().port, signal).then(
+      (m) => {
+        if (m) announcer.setMapping({ host: m.externalHost, port: m.externalPort })
+      },
+      (err: unknown) => {
+        if (!signal.aborted) log('port mapping failed: %s', (err as Error).message)
+      },
+    )
   }
-  await Promise.all([announcer.refresh(signal), mapping])
+  await announcer.refresh(signal)
+  let grace: NodeJS.Timeout | undefined
+  await Promise.race([
+    mapping,
+    new Promise<void>((resolve) => {
+      grace = setTimeout(resolve, MAPPING_GRACE_MS)
+    }),
+  ])
+  clearTimeout(grace)
   if (o.turnServers !== undefined && o.turnServers.length > 0) {
     const turn = new TurnRelays({ servers: o.turnServers, log: logger('turn') })
     parts.turn = turn
