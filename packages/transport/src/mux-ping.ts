@@ -4,12 +4,14 @@ import { RttEstimator } from './rtt'
 
 /** Ping interval while streams are open: the round trips measure how much is queued. */
 const BUSY_PING_MS = 20
-/** On TCP, a window grows only while bytes queue for less than this between the two ends. */
-const GROW_BELOW_DELAY_MS = 5
-/** ...and shrinks while they queue for longer than this (other streams wait behind them). */
-const SHRINK_ABOVE_DELAY_MS = 15
-/** On UDX, a window grows only while bytes queue for less than this share of the quietest RTT... */
+/** A window grows while bytes queue between the two ends for less than this share of the quietest RTT... */
 const GROW_BELOW_RTT_SHARE = 0.5
+/** ...or less than this (a LAN, loopback). */
+const GROW_BELOW_DELAY_MS = 5
+/** It shrinks once they queue this much longer than the growth bound on TCP... */
+const SHRINK_MARGIN_MS = 10
+/** ...and on UDX, where the bound is half the quietest RTT, this much longer. */
+const SHRINK_ABOVE_DELAY_MS = 15
 /**
  * ...and only on a path whose quietest RTT is at least this: below, the first 256 KiB carry
  * over 400 Mbit/s already, and UDX's estimate (whole ms) cannot tell a queue from noise.
@@ -53,15 +55,15 @@ export class MuxPinger {
   }
 
   /**
-   * Whether a stream window may grow now. On TCP (`tcpLike`), below 5 ms of queueing:
-   * megabytes of socket buffers would otherwise fill in front of every other stream. On UDX,
-   * whose own queue is bounded, below half the quietest round trip, on paths of 5 ms or more:
-   * on a 40 ms path windows grow about once per round trip until the path is full (a
-   * bandwidth-delay product); on loopback or a LAN, where the first 256 KiB already cover the
-   * path, windows stay small, so a small request never waits behind a long queue of bulk data.
+   * Whether a stream window may grow now: while bytes queue between the two ends for less than
+   * half the quietest round trip, and at least 5 ms. On a 40 ms path windows then grow about
+   * once per round trip until the path holds a bandwidth-delay product (with a margin for
+   * grants in flight); on a LAN or loopback the 5 ms keep them small, so a small request never
+   * waits behind a long queue of bulk data. TCP is measured by our pings; UDX by its own
+   * ack-based estimate, on paths of 5 ms or more only.
    */
   windowMayGrow(tcpLike: boolean): boolean {
-    if (tcpLike) return this.#rtt.queueDelayMs <= GROW_BELOW_DELAY_MS
+    if (tcpLike) return this.#rtt.queueDelayMs <= growthBound(this.#rtt)
     // UDX's own estimate when it has one: a ping waits behind any lost packet (UDX delivers in
     // order), so with random loss most ping samples carry a retransmission's delay, while
     // UDX's ack-based estimate does not, and still sees the queue at the bottleneck.
@@ -71,13 +73,14 @@ export class MuxPinger {
   }
 
   /**
-   * Whether stream windows should shrink: above 15 ms of queueing on TCP; on UDX above the
-   * growth bound plus 15 ms, so a long path keeps about one bandwidth-delay product in flight
-   * and a small request waits for at most about half a round trip plus 15 ms of queue (the
-   * receiver's 4 MiB socket buffer fills when its CPU is the bottleneck).
+   * Whether stream windows should shrink (halve, down to the first 256 KiB), on both carriers:
+   * on TCP once the queue passes the growth bound by {@link SHRINK_MARGIN_MS} (15 ms on a LAN,
+   * 30 ms on a 40 ms path), on UDX by {@link SHRINK_ABOVE_DELAY_MS}. TCP's socket buffers grow to megabytes that every other stream
+   * waits behind; on UDX our send gate keeps libudx's own queue short, but the bottleneck's
+   * queue and the receiver's 4 MiB socket buffer (when its CPU is the bottleneck) still fill.
    */
   windowShouldShrink(tcpLike: boolean): boolean {
-    if (tcpLike) return this.#rtt.queueDelayMs > SHRINK_ABOVE_DELAY_MS
+    if (tcpLike) return this.#rtt.queueDelayMs > growthBound(this.#rtt) + SHRINK_MARGIN_MS
     const rtt = this.#udxRtt()
     return rtt.queueDelayMs > rtt.minMs * GROW_BELOW_RTT_SHARE + SHRINK_ABOVE_DELAY_MS
   }
@@ -128,4 +131,9 @@ export class MuxPinger {
     this.#stopped = true
     this.stopBusy()
   }
+}
+
+/** Growth bound on TCP: half the quietest round trip, at least {@link GROW_BELOW_DELAY_MS}. */
+function growthBound(rtt: RttEstimator): number {
+  return Math.max(GROW_BELOW_DELAY_MS, rtt.minMs * GROW_BELOW_RTT_SHARE)
 }

@@ -101,6 +101,7 @@ export class MuxSender {
   /** Sends nothing more. */
   stop(): void {
     this.#stopped = true
+    this.#gate?.stop()
     this.#ready.clear()
     this.#control.clear()
   }

@@ -29,6 +29,11 @@ export interface StreamHost {
   /** Whether bytes queue so long between the two ends that other streams wait behind them. */
   readonly windowShouldShrink: boolean
   /**
+   * Grant more window after a quarter of it is consumed instead of half (TCP): a 256 KiB
+   * window is one message, and at half the sender waited for each grant.
+   */
+  readonly earlyGrants: boolean
+  /**
    * Counts round-trip samples (0 = none yet). A window changes at most once per new sample,
    * so each change is judged by a delay measured after the previous one.
    */
@@ -296,7 +301,7 @@ export class MuxStream implements TransportStream {
   #grant(consumed: number): void {
     if (this.#remoteEnded || this.#failed) return
     this.#consumed += consumed
-    if (this.#consumed < this.#window / 2) return
+    if (this.#consumed < this.#window / (this.#host.earlyGrants ? 4 : 2)) return
     let increment = this.#consumed
     if (
       this.#window > INITIAL_WINDOW_BYTES &&

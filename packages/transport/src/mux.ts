@@ -116,6 +116,10 @@ export class Mux implements StreamHost {
     return this.#pinger.windowShouldShrink(this.#options.windowsFollowDelay)
   }
 
+  get earlyGrants(): boolean {
+    return this.#options.windowsFollowDelay
+  }
+
   get windowMayGrow(): boolean {
     return this.#pinger.windowMayGrow(this.#options.windowsFollowDelay)
   }

@@ -9,9 +9,15 @@ const START_QUEUE_BYTES = 256 * 1024
 const MAX_QUEUE_BYTES = 4 * 1024 * 1024
 /** Secret-stream's framing per message: a 3-byte length and a 17-byte tag. */
 const MESSAGE_OVERHEAD = 20
+/** libudx's header on every packet, counted in `bytesTransmitted` and `inflight`. */
+const UDX_HEADER_BYTES = 20
+/** IPv4 + UDP + UDX headers: a packet's payload is the MTU minus these. */
+const PACKET_HEADERS_BYTES = 48
 /** The acknowledged rate is sampled over at least this long, and at most this long (idle). */
 const RATE_INTERVAL_MS = 25
 const RATE_IDLE_MS = 200
+/** While the gate holds the sender, it looks again this often (acks of a later write may not come). */
+const RECHECK_MS = 2
 
 /** What the multiplexer's sender asks before it hands the carrier another message. */
 export interface SendGate {
@@ -19,59 +25,105 @@ export interface SendGate {
   room(): number
   /** A message of `bytes` went to the carrier. */
   written(bytes: number): void
+  /** The connection ends: no more wake-ups. */
+  stop(): void
 }
 
 /**
  * Keeps what sits unsent in UDX's own send queue to about {@link QUEUE_MS} of its sending
  * rate (issue 12). libudx accepts writes until 256 KiB plus a congestion window are unacked,
- * and a small reply written after that waits for all of it: at 3.5 MB/s, 150 ms. Here the
- * bytes we handed over minus the bytes acknowledged (udx-native's `flush()` resolves once
- * every earlier write is acked) minus the bytes in flight (`inflight`) is the unsent queue;
- * data beyond the budget waits in the multiplexer, where other streams take turns with it.
+ * and a small reply written after that waits for all of it: at 3.5 MB/s, 150 ms. Data beyond
+ * the budget waits in the multiplexer, where other streams take turns with it.
+ *
+ * The unsent queue is what we handed over minus what libudx transmitted once: its counters
+ * give every byte sent (headers and resends included), so resent packets are taken out at one
+ * full payload each. It is bounded by what we handed over minus what is acknowledged
+ * (`flush()` resolves once every earlier write is) minus what is in flight: that bound alone
+ * counts bytes delivered behind a lost packet as unsent, and with 0.5 % loss there is a hole
+ * nearly all the time, so the gate closed, libudx ran dry, its BBR estimate fell with it and
+ * the carrier made 2-4 Mbit/s of a 200 Mbit/s link (bare UDX: 150).
  */
 export class UdxSendGate implements SendGate {
   readonly #raw: UDX.Stream
   readonly #wake: () => void
   #handed = 0
   #acked = 0
-  /** Messages not known to be acknowledged: where each ends in `#handed`, and its size. */
-  readonly #outstanding = new Fifo<{ end: number; bytes: number }>()
-  /** Acknowledged bytes per ms (0 before the first sample). */
+  /** Messages not known to be acknowledged: where each ends in `#handed`. */
+  readonly #outstanding = new Fifo<number>()
+  /** Acknowledged bytes per ms from `flush()` (0 before the first sample). */
   #rate = 0
   #rateFrom = performance.now()
   #rateAcked = 0
-  #waiting = false
+  #waiting: NodeJS.Timeout | undefined
+  #stopped = false
+  // libudx's counters when the gate started, and the resends seen since.
+  readonly #bytesAtStart: number
+  readonly #packetsAtStart: number
+  #retransmits: number
+  #resentBytes = 0
+  /** Correction of the transmitted estimate, set whenever the bounds prove it wrong. */
+  #sentCorrection = 0
 
   constructor(raw: UDX.Stream, wake: () => void) {
     this.#raw = raw
     this.#wake = wake
+    this.#bytesAtStart = raw.bytesTransmitted
+    this.#packetsAtStart = raw.packetsTransmitted
+    this.#retransmits = raw.retransmits
   }
 
-  /**
-   * The unsent bytes below us, as last estimated. A message counts as acknowledged only when
-   * all of it is, so the oldest one may be partly acknowledged already: it is left out, or a
-   * long path would look queued and starve (seen at 400 ms: 0.78 MB/s of 2.5).
-   */
+  /** The unsent bytes below us, as last estimated. */
   get unsentBytes(): number {
-    const oldest = this.#outstanding.peek()?.bytes ?? 0
-    return Math.max(0, this.#handed - this.#acked - this.#raw.inflight - oldest)
+    const raw = this.#raw
+    const payload = raw.mtu - PACKET_HEADERS_BYTES
+    const retransmits = raw.retransmits
+    // A 16-bit counter in libudx: count the steps, wrapping.
+    this.#resentBytes += ((retransmits - this.#retransmits) & 0xffff) * payload
+    this.#retransmits = retransmits
+    const transmitted =
+      raw.bytesTransmitted -
+      this.#bytesAtStart -
+      UDX_HEADER_BYTES * (raw.packetsTransmitted - this.#packetsAtStart) -
+      this.#resentBytes +
+      this.#sentCorrection
+    const inflightPayload = raw.inflight - UDX_HEADER_BYTES * Math.ceil(raw.inflight / payload)
+    const bound = Math.max(0, this.#handed - this.#acked - Math.max(0, inflightPayload))
+    const estimate = this.#handed - transmitted
+    // Keep the estimate between the bounds, so its errors (resends shorter than a full packet,
+    // acks with SACK blocks) never add up.
+    if (estimate > bound) {
+      this.#sentCorrection += estimate - bound
+      return bound
+    }
+    if (estimate < 0) {
+      this.#sentCorrection += estimate
+      return 0
+    }
+    return estimate
+  }
+
+  /** Bytes per ms: libudx's BBR estimate when it has one (losses do not stall it), else ours. */
+  get #rateNow(): number {
+    const bbr = this.#raw.bbrBandwidth / 1000
+    return bbr > 0 ? bbr : this.#rate
   }
 
   room(): number {
+    const rate = this.#rateNow
     const budget =
-      this.#rate === 0
+      rate === 0
         ? START_QUEUE_BYTES
-        : Math.min(MAX_QUEUE_BYTES, Math.max(MIN_QUEUE_BYTES, this.#rate * QUEUE_MS))
+        : Math.min(MAX_QUEUE_BYTES, Math.max(MIN_QUEUE_BYTES, rate * QUEUE_MS))
     // Whole bytes: a fractional room became a fractional frame length (bytes lost at the end).
     const room = Math.floor(budget - this.unsentBytes)
-    if (room <= 0) this.#waiting = true
+    if (room <= 0) this.#hold()
     return room
   }
 
   written(bytes: number): void {
     this.#handed += bytes + MESSAGE_OVERHEAD
     const mark = this.#handed
-    this.#outstanding.push({ end: mark, bytes: bytes + MESSAGE_OVERHEAD })
+    this.#outstanding.push(mark)
     this.#raw.flush().then(
       (acked) => {
         if (acked) this.#onAcked(mark)
@@ -80,15 +132,31 @@ export class UdxSendGate implements SendGate {
     )
   }
 
+  stop(): void {
+    this.#stopped = true
+    clearTimeout(this.#waiting)
+    this.#waiting = undefined
+  }
+
+  /** Wakes the sender at the next ack or after {@link RECHECK_MS}, whichever is first. */
+  #hold(): void {
+    if (this.#waiting !== undefined || this.#stopped) return
+    this.#waiting = setTimeout(() => this.#release(), RECHECK_MS)
+  }
+
+  #release(): void {
+    if (this.#waiting === undefined) return
+    clearTimeout(this.#waiting)
+    this.#waiting = undefined
+    this.#wake()
+  }
+
   #onAcked(mark: number): void {
     if (mark <= this.#acked) return
     this.#acked = mark
-    for (
-      let m = this.#outstanding.peek();
-      m !== undefined && m.end <= mark;
-      m = this.#outstanding.peek()
-    ) {
+    for (let m = this.#outstanding.peek(); m !== undefined && m <= mark; ) {
       this.#outstanding.shift()
+      m = this.#outstanding.peek()
     }
     const now = performance.now()
     const elapsed = now - this.#rateFrom
@@ -102,9 +170,6 @@ export class UdxSendGate implements SendGate {
       this.#rateFrom = now
       this.#rateAcked = this.#acked
     }
-    if (this.#waiting) {
-      this.#waiting = false
-      this.#wake()
-    }
+    this.#release()
   }
 }

@@ -53,7 +53,11 @@ declare module 'udx-native' {
       readonly inflight: number
       readonly retransmits: number
       readonly mtu: number
+      /** Every packet's bytes sent (UDX header included: 20 per packet; resends count again). */
       readonly bytesTransmitted: number
+      readonly packetsTransmitted: number
+      /** libudx's BBR bandwidth estimate in bytes per second (a windowed maximum). */
+      readonly bbrBandwidth: number
       readonly bytesReceived: number
       connect(socket: Socket, remoteId: number, port: number, host: string): void
       setKeepalive(timeoutMs: number): void

@@ -273,6 +273,7 @@ describe('issue 9.2: queues drain in linear time', () => {
     forget() {},
     windowMayGrow: true,
     windowShouldShrink: false,
+    earlyGrants: false,
     rttSamples: 0,
   }
 

@@ -72,9 +72,48 @@ describe('UDX send gate (issue 12)', () => {
     expect(received).toBe(total)
     expect(gate.unsentBytes).toBe(0)
     expect(gate.room()).toBeGreaterThan(0)
-    // Every hold was ended by an acknowledgement, never by a timer.
+    // Every hold was ended by a wake-up (an acknowledgement or the gate's own re-check).
     expect(wakes).toBeGreaterThanOrEqual(held)
     sender.destroy()
     receiver.destroy()
+  })
+
+  it('does not count bytes delivered behind a lost packet as unsent (0.5 % loss closed the gate)', () => {
+    // A stand-in for libudx's counters: 2 MiB handed over in 256 KiB messages, every byte
+    // transmitted once, a lost packet near the start holding every flush() back, most bytes
+    // selectively acknowledged (so not in flight), 3 packets resent.
+    let flushes = 0
+    const raw = {
+      mtu: 1500,
+      bytesTransmitted: 0,
+      packetsTransmitted: 0,
+      retransmits: 65534, // wraps to 1 below: libudx's counter is 16 bits
+      inflight: 0,
+      bbrBandwidth: 20e6, // bytes/s: a 25 ms budget of 500 KB
+      flush: () => {
+        flushes++
+        return new Promise<boolean>(() => {}) // the hole is never repaired here
+      },
+    }
+    const gate = new UdxSendGate(raw as unknown as UDX.Stream, () => {})
+    const message = 256 * 1024 - 20
+    for (let i = 0; i < 8; i++) gate.written(message)
+    expect(flushes).toBe(8)
+    // Nothing transmitted yet: all of it is unsent, and the gate is closed.
+    expect(gate.unsentBytes).toBe(8 * 256 * 1024)
+    expect(gate.room()).toBeLessThanOrEqual(0)
+    gate.stop()
+    const payload = 1500 - 48
+    const packets = Math.ceil((8 * 256 * 1024) / payload)
+    raw.retransmits = 1
+    raw.packetsTransmitted = packets + 3 + 40 // 3 resends, 40 acks of the reverse traffic
+    raw.bytesTransmitted = 8 * 256 * 1024 + 3 * payload + 20 * raw.packetsTransmitted
+    raw.inflight = 64 * (payload + 20)
+    // Old estimate (handed - acked - in flight): about 2 MiB "unsent". Really: none.
+    expect(gate.unsentBytes).toBe(0)
+    expect(gate.room()).toBeGreaterThanOrEqual(400_000)
+    // Half of the last message not transmitted yet: that much is unsent.
+    raw.bytesTransmitted -= 128 * 1024
+    expect(gate.unsentBytes).toBe(128 * 1024)
   })
 })
