@@ -16,6 +16,7 @@ import { AnswerStream, answerFor } from './answer-stream'
 import { TokenBucket } from './rate-limit'
 import { serveList } from './serve-list'
 import { serveRead } from './serve-read'
+import { fitsOneChunk, serveSmallRead } from './serve-small-read'
 import { SharesVersion, serveWatch } from './serve-watch'
 import { UploadSlots } from './upload-slots'
 import { type Upload, UploadTracker } from './upload-tracker'
@@ -27,6 +28,11 @@ export interface ServingLimits {
   maxActiveReadsPerPeer: number
   /** Reads of one peer waiting for a slot; more get `BUSY`. Default 48. */
   maxWaitingReadsPerPeer: number
+  /**
+   * Reads of at most one chunk (64 KiB) served at once over all peers, in a lane of their own
+   * beside `uploadSlots` (one peer may hold half). Default 16.
+   */
+  smallReadSlots: number
   /** Requests of one peer being answered at once (waiting reads and watches included); more get `BUSY`. Default 64. */
   maxRequestsPerPeer: number
   /** `watch` streams one peer may hold. Default 4. */
@@ -47,6 +53,7 @@ export const DEFAULT_SERVING_LIMITS: Readonly<ServingLimits> = {
   uploadSlots: 3,
   maxActiveReadsPerPeer: 2,
   maxWaitingReadsPerPeer: 48,
+  smallReadSlots: 16,
   maxRequestsPerPeer: 64,
   maxWatchesPerPeer: 4,
   uploadBytesPerSecond: 0,
@@ -102,6 +109,8 @@ export interface RequestServerStats {
   /** Requests being answered now. */
   requests: number
   uploadSlots: { active: number; waiting: number }
+  /** The small-read lane's slots (reads of at most one chunk). */
+  smallReadSlots: { active: number; waiting: number }
   /** The shares version `watch` reports. */
   sharesVersion: number
 }
@@ -129,6 +138,7 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
   readonly #uploads: UploadTracker
   readonly #log: Logger
   readonly #slots: UploadSlots
+  readonly #smallSlots: UploadSlots
   readonly #globalBucket: TokenBucket
   readonly #versions = new SharesVersion()
   readonly #peers = new Map<string, PeerState>()
@@ -157,6 +167,12 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
     this.#slots = new UploadSlots({
       slots: this.#limits.uploadSlots,
       maxActivePerPeer: this.#limits.maxActiveReadsPerPeer,
+      maxWaitingPerPeer: this.#limits.maxWaitingReadsPerPeer,
+      positionIntervalMs: this.#limits.queuePositionIntervalMs,
+    })
+    this.#smallSlots = new UploadSlots({
+      slots: this.#limits.smallReadSlots,
+      maxActivePerPeer: Math.max(1, Math.floor(this.#limits.smallReadSlots / 2)),
       maxWaitingPerPeer: this.#limits.maxWaitingReadsPerPeer,
       positionIntervalMs: this.#limits.queuePositionIntervalMs,
     })
@@ -218,6 +234,7 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
     this.#shutdown.abort(new DOMException('the request server is stopping', 'AbortError'))
     await Promise.allSettled([...this.#inflight])
     this.#slots.close()
+    this.#smallSlots.close()
     this.#state = 'stopped'
   }
 
@@ -237,6 +254,7 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
       peers: this.#peers.size,
       requests,
       uploadSlots: this.#slots.stats(),
+      smallReadSlots: this.#smallSlots.stats(),
       sharesVersion: this.#versions.current,
     }
   }
@@ -312,20 +330,20 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
         case 'ls':
           await serveList(this.#store, request, answer, signal)
           break
-        case 'read':
-          await serveRead(
-            {
-              store: this.#store,
-              slots: this.#slots,
-              buckets: [this.#globalBucket, state.bucket],
-              peer,
-              uploads: this.#uploads,
-              signal,
-            },
-            request,
-            answer,
-          )
+        case 'read': {
+          const context = {
+            store: this.#store,
+            slots: this.#slots,
+            smallSlots: this.#smallSlots,
+            buckets: [this.#globalBucket, state.bucket],
+            peer,
+            uploads: this.#uploads,
+            signal,
+          }
+          if (fitsOneChunk(request)) await serveSmallRead(context, request, answer)
+          else await serveRead(context, request, answer)
           break
+        }
         case 'relay':
         case 'relayed': {
           const handlers = this.#relay?.()
