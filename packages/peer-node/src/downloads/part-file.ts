@@ -1,5 +1,6 @@
 import { constants } from 'node:fs'
 import { type FileHandle, lstat, open, rename, rm } from 'node:fs/promises'
+import { PeerNodeError } from '../errors'
 import { PART_SUFFIX } from './local-path'
 
 /**
@@ -24,15 +25,21 @@ export class PartFile {
   }
 
   /**
-   * Opens (or creates) the part file of `finalPath`. `O_NOFOLLOW`: a symlink planted under the
-   * part name is refused, not followed.
+   * Opens (or creates) the part file of `finalPath`. A symlink planted under the part name is
+   * refused, not followed (`O_NOFOLLOW`: `ELOOP`), and so is anything but a regular file
+   * (`UNSAFE_NAME`; `O_NONBLOCK`: a FIFO cannot hang the open).
    */
   static async open(finalPath: string): Promise<PartFile> {
-    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW
+    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK
     const handle = await open(finalPath + PART_SUFFIX, flags, 0o644)
     try {
       const st = await handle.stat()
-      if (!st.isFile()) throw new Error(`${finalPath}${PART_SUFFIX} is not a regular file`)
+      if (!st.isFile()) {
+        throw new PeerNodeError(
+          'UNSAFE_NAME',
+          `${finalPath}${PART_SUFFIX} is not a regular file; not writing there`,
+        )
+      }
       return new PartFile(finalPath, handle, st.size)
     } catch (err) {
       await handle.close()
