@@ -31,7 +31,17 @@ export class PartFile {
    */
   static async open(finalPath: string): Promise<PartFile> {
     const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK
-    const handle = await open(finalPath + PART_SUFFIX, flags, 0o644)
+    const path = finalPath + PART_SUFFIX
+    // Most parts are new: created here (O_EXCL: nothing stood there, not even a symlink), they
+    // are empty regular files and need no fstat. One already there is looked at.
+    const created = await open(path, flags | constants.O_EXCL, 0o644).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EEXIST') return undefined
+        throw err
+      },
+    )
+    if (created !== undefined) return new PartFile(finalPath, created, 0)
+    const handle = await open(path, flags, 0o644)
     try {
       const st = await handle.stat()
       if (!st.isFile()) {
