@@ -196,6 +196,33 @@ describe('typed errors', () => {
     expect(peer.server.stats().uploadSlots).toEqual({ active: 1, waiting: 1 })
   })
 
+  it('a small read waiting for its lane hears its place only after a while, then is served', async () => {
+    const peer = await startServingPeer(
+      cleanups,
+      { 'burst.bin': 64 * 1024, 'a.bin': 5000, 'b.bin': 3000 },
+      // One small-read slot per peer; once burst.bin took the bucket's burst, the rate limit
+      // makes a.bin hold the slot for ~2.5 s.
+      { limits: { smallReadSlots: 2, uploadBytesPerSecondPerPeer: 2000 } },
+    )
+    const { client } = await connectClient(cleanups, peer)
+    await readBody((await client.read('music/burst.bin', { length: 64 * 1024 })).body)
+    const holding = client.read('music/a.bin', { length: 5000 })
+    await outcomesAfter([holding], 100)
+    const asked = performance.now()
+    const heard: number[] = []
+    const waiting = client.read(
+      'music/b.bin',
+      { length: 3000 },
+      {
+        onProgress: () => heard.push(performance.now() - asked),
+      },
+    )
+    expect((await readBody((await holding).body)).equals(patternBytes(5000))).toBe(true)
+    expect((await readBody((await waiting).body)).equals(patternBytes(3000))).toBe(true)
+    expect(heard.length).toBeGreaterThan(0)
+    expect(Math.min(...heard)).toBeGreaterThanOrEqual(200)
+  })
+
   it('answers BUSY over the per-peer limits while other peers are still served', async () => {
     const peer = await startServingPeer(
       cleanups,

@@ -30,7 +30,8 @@ export interface ServingLimits {
   maxWaitingReadsPerPeer: number
   /**
    * Reads of at most one chunk (64 KiB) served at once over all peers, in a lane of their own
-   * beside `uploadSlots` (one peer may hold half). Default 16.
+   * beside `uploadSlots` (one peer may hold half). Each holds an open file and at most one
+   * chunk in memory. Default 64.
    */
   smallReadSlots: number
   /** Requests of one peer being answered at once (waiting reads and watches included); more get `BUSY`. Default 64. */
@@ -53,7 +54,7 @@ export const DEFAULT_SERVING_LIMITS: Readonly<ServingLimits> = {
   uploadSlots: 3,
   maxActiveReadsPerPeer: 2,
   maxWaitingReadsPerPeer: 48,
-  smallReadSlots: 16,
+  smallReadSlots: 64,
   maxRequestsPerPeer: 64,
   maxWatchesPerPeer: 4,
   uploadBytesPerSecond: 0,

@@ -4,6 +4,9 @@ import type { AnswerStream } from './answer-stream'
 import { CHUNK_BYTES, checkFile, positionSender, type ReadContext } from './serve-read'
 import type { UploadHandle } from './upload-tracker'
 
+/** A read waiting for a small-read slot hears its place only after waiting this long. */
+const QUEUED_NOTICE_MS = 250
+
 /**
  * Whether a read can send at most one chunk, whatever the file is now: its `length` says so, or
  * its `expect`ed size does (a file of another size is answered `CHANGED`, with no bytes).
@@ -38,10 +41,25 @@ export async function serveSmallRead(
     const waiting = new AbortController()
     void answer.stream.closed.then(() => waiting.abort(new PeerNodeError('INTERRUPTED', 'gone')))
     signal = AbortSignal.any([context.signal, waiting.signal])
+    // Most waits here are short: the requester hears its place only once it has waited a while
+    // (a message for each of thousands of small reads would cost more than the reads).
     const positions = positionSender(answer)
+    let noticed = false
+    let latest: number | undefined
+    const notice = setTimeout(() => {
+      noticed = true
+      if (latest !== undefined) positions.send(latest)
+    }, QUEUED_NOTICE_MS)
     try {
-      release = await context.smallSlots.acquire(peer, { signal, onPosition: positions.send })
+      release = await context.smallSlots.acquire(peer, {
+        signal,
+        onPosition: (position) => {
+          if (noticed) positions.send(position)
+          else latest = position
+        },
+      })
     } finally {
+      clearTimeout(notice)
       positions.stop() // nothing may follow the header but file bytes
     }
   }
