@@ -1,5 +1,5 @@
-import { constants } from 'node:fs'
-import { type FileHandle, open, readlink, realpath, stat } from 'node:fs/promises'
+import { constants, readlinkSync } from 'node:fs'
+import { type FileHandle, open, realpath, stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import { IndexStoreError } from './errors'
 import type { IndexTree, ShareRow } from './index-tree'
@@ -45,6 +45,19 @@ function fsError(path: string, err: unknown): IndexStoreError {
   return new IndexStoreError('UNREADABLE', `${path}: ${code ?? String(err)}`, { cause: err })
 }
 
+/** A share root's real path is looked up again after this long (see `#realRoot`). */
+const ROOT_TTL_MS = 1000
+
+/** Where the kernel says an open descriptor leads (Linux); undefined where it cannot say. */
+function descriptorPath(fd: number): string | undefined {
+  try {
+    // A read of the kernel's own table, never of a disk: cheap enough to do in line.
+    return readlinkSync(`/proc/self/fd/${fd}`)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Turns share paths into files on disk, re-proving at every call that the file is inside its
  * share: the disk may have changed since the scan (a file swapped for a symlink to /etc).
@@ -52,17 +65,43 @@ function fsError(path: string, err: unknown): IndexStoreError {
 export class Resolver {
   readonly #tree: IndexTree
   readonly #shares: () => ShareRow[]
+  /** Real paths of share roots, each with when it was looked up. */
+  readonly #roots = new Map<string, { real: string; at: number }>()
+  /** False once `/proc/self/fd` could not say where a descriptor leads (not Linux). */
+  #procFd = true
 
   constructor(tree: IndexTree, shares: () => ShareRow[]) {
     this.#tree = tree
     this.#shares = shares
   }
 
-  /** Checks the index and the real path; returns the real path and the share's real root. */
-  async #prove(
+  /**
+   * The real path of a share's root, looked up at most once a second: serving a folder of small
+   * files asked for it thousands of times a second. A root re-pointed meanwhile (a symlink
+   * changed) is seen within the second; a check that fails against the remembered root looks it
+   * up again before refusing, so a stale root can only refuse, never admit, beyond that second.
+   */
+  async #realRoot(share: ShareRow, fresh = false): Promise<string> {
+    const known = this.#roots.get(share.root)
+    const now = performance.now()
+    if (!fresh && known !== undefined && now - known.at < ROOT_TTL_MS) return known.real
+    let real: string
+    try {
+      real = await realpath(share.root)
+    } catch (err) {
+      this.#roots.delete(share.root)
+      throw fsError(`share ${share.name}`, err)
+    }
+    if (this.#roots.size > 1000) this.#roots.clear() // bounded: shares come and go
+    this.#roots.set(share.root, { real, at: now })
+    return real
+  }
+
+  /** The share of `sharePath`, checked to be a valid path that the index holds. */
+  #indexed(
     sharePath: string,
     signal: AbortSignal | undefined,
-  ): Promise<{ real: string; root: string }> {
+  ): { share: ShareRow; rest: string[] } {
     signal?.throwIfAborted()
     checkPath(sharePath)
     if (sharePath === '')
@@ -70,23 +109,28 @@ export class Resolver {
     const [name, ...rest] = sharePath.split('/')
     const share = this.#shares().find((s) => s.name === name)
     // Only what the index holds is served: ignored, skipped or unscanned files are not.
-    if (this.#tree.locate(sharePath, share) === undefined || share === undefined) {
+    if (share === undefined || !this.#tree.has(sharePath, share)) {
       throw new IndexStoreError('NOT_FOUND', `${JSON.stringify(sharePath)} is not in the index`)
     }
-    let root: string
-    try {
-      root = await realpath(share.root)
-    } catch (err) {
-      throw fsError(`share ${share.name}`, err)
-    }
+    return { share, rest }
+  }
+
+  /** Checks the index and the real path; returns the real path and the share's real root. */
+  async #prove(
+    sharePath: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ real: string; root: string }> {
+    const { share, rest } = this.#indexed(sharePath, signal)
+    let root = await this.#realRoot(share)
     signal?.throwIfAborted()
     let real: string
     try {
-      real = await realpath(join(root, ...rest))
+      real = await realpath(join(share.root, ...rest))
     } catch (err) {
       throw fsError(sharePath, err)
     }
     signal?.throwIfAborted()
+    if (!isInside(real, root)) root = await this.#realRoot(share, true)
     if (!isInside(real, root)) {
       throw new IndexStoreError(
         'OUTSIDE_SHARE',
@@ -113,43 +157,87 @@ export class Resolver {
     }
   }
 
+  /**
+   * Opens an indexed file read-only. Where the kernel can say what a descriptor is (Linux),
+   * the path is opened as it is and the descriptor's own path proves it inside the share: an
+   * open, a look at `/proc/self/fd` and an fstat, instead of two realpaths (each a look at
+   * every folder on the way) before them. A file that is itself a symlink (allowed when it
+   * leads inside the share) and systems without `/proc` take the realpath way.
+   */
   async open(sharePath: string, options: { signal?: AbortSignal } = {}): Promise<OpenedFile> {
-    const { real, root } = await this.#prove(sharePath, options.signal)
+    const { signal } = options
+    if (this.#procFd) {
+      const { share, rest } = this.#indexed(sharePath, signal)
+      let handle: FileHandle | undefined
+      try {
+        handle = await openNoFollow(join(share.root, ...rest))
+      } catch (err) {
+        if (errnoCode(err) !== 'ELOOP') throw fsError(sharePath, err)
+      }
+      if (handle !== undefined) {
+        try {
+          const opened = descriptorPath(handle.fd)
+          if (opened === undefined) this.#procFd = false
+          else {
+            let root = await this.#realRoot(share)
+            if (!isInside(opened, root)) root = await this.#realRoot(share, true)
+            if (!isInside(opened, root)) {
+              throw new IndexStoreError(
+                'OUTSIDE_SHARE',
+                `${JSON.stringify(sharePath)} leads outside share ${share.name}`,
+              )
+            }
+            return await described(sharePath, opened, handle, signal)
+          }
+        } catch (err) {
+          await handle.close()
+          throw err
+        }
+        await handle.close()
+      }
+    }
+    const { real, root } = await this.#prove(sharePath, signal)
     let handle: FileHandle
     try {
-      // NOFOLLOW: the last component cannot have become a symlink since realpath;
-      // NONBLOCK: a FIFO swapped in cannot hang the open.
-      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+      handle = await openNoFollow(real)
     } catch (err) {
       throw fsError(sharePath, err)
     }
     try {
       // What the descriptor really is, whatever happened to the path since realpath.
-      const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => real)
+      const opened = descriptorPath(handle.fd) ?? real
       if (!isInside(opened, root)) {
         throw new IndexStoreError(
           'OUTSIDE_SHARE',
           `${JSON.stringify(sharePath)} leads outside its share`,
         )
       }
-      const st = await handle.stat()
-      if (!st.isFile())
-        throw new IndexStoreError(
-          'NOT_A_FILE',
-          `${JSON.stringify(sharePath)} is not a regular file`,
-        )
-      options.signal?.throwIfAborted()
-      return {
-        sharePath,
-        realPath: real,
-        dir: false,
-        size: st.size,
-        mtime: Math.floor(st.mtimeMs),
-        handle,
-      }
+      return await described(sharePath, real, handle, signal)
     } catch (err) {
       await handle.close()
       throw err
     }
   }
+}
+
+/**
+ * NOFOLLOW: the last component may not be (or have become) a symlink; NONBLOCK: a FIFO
+ * swapped in cannot hang the open.
+ */
+function openNoFollow(path: string): Promise<FileHandle> {
+  return open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+}
+
+/** The opened file as {@link OpenedFile}, from a fresh fstat; refuses anything but a file. */
+async function described(
+  sharePath: string,
+  realPath: string,
+  handle: FileHandle,
+  signal: AbortSignal | undefined,
+): Promise<OpenedFile> {
+  const st = await handle.stat()
+  if (!st.isFile())
+    throw new IndexStoreError('NOT_A_FILE', `${JSON.stringify(sharePath)} is not a regular file`)
+  signal?.throwIfAborted()
+  return { sharePath, realPath, dir: false, size: st.size, mtime: Math.floor(st.mtimeMs), handle }
 }

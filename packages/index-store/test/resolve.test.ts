@@ -83,6 +83,47 @@ describe('resolve and open', () => {
     })
   })
 
+  it('open a file that is a symlink to another file inside its share', async () => {
+    const { store, root, name } = await setup()
+    symlinkSync(join(root, 'docs/readme.txt'), join(root, 'music/alias.txt'))
+    await store.rescan()
+    const opened = await store.open(`${name}/music/alias.txt`)
+    try {
+      expect((await opened.handle.readFile()).toString()).toBe('read me')
+      expect(opened.realPath).toBe(realpathSync(join(root, 'docs/readme.txt')))
+    } finally {
+      await opened.handle.close()
+    }
+  })
+
+  it('follow a share root re-pointed elsewhere at once (the remembered root never admits the old one)', async () => {
+    const s = await testStore()
+    cleanups.push(s.close)
+    const dir = tempDir('hdp-resolve-root-')
+    cleanups.push(dir.cleanup)
+    makeTree(join(dir.path, 'a'), { 'x.txt': 'old' })
+    makeTree(join(dir.path, 'b'), { 'x.txt': 'new' })
+    const link = join(dir.path, 'link')
+    symlinkSync(join(dir.path, 'a'), link)
+    const share = await s.store.shares.add(link)
+    await s.store.rescan()
+    const read = async () => {
+      const opened = await s.store.open(`${share.name}/x.txt`)
+      try {
+        return (await opened.handle.readFile()).toString()
+      } finally {
+        await opened.handle.close()
+      }
+    }
+    expect(await read()).toBe('old')
+    unlinkSync(link)
+    symlinkSync(join(dir.path, 'b'), link)
+    expect(await read()).toBe('new')
+    expect((await s.store.resolve(`${share.name}/x.txt`)).realPath).toBe(
+      realpathSync(join(dir.path, 'b/x.txt')),
+    )
+  })
+
   it('refuse what is not in the index (ignored, unscanned, never there) and what left the disk', async () => {
     const { store, root, name } = await setup()
     await expect(store.resolve(`${name}/.DS_Store`)).rejects.toMatchObject({ code: 'NOT_FOUND' })

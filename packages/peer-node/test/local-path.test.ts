@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -5,6 +6,7 @@ import { localName, prepareLocalPath, safeName } from '../src/downloads/local-pa
 import { PartFile } from '../src/downloads/part-file'
 import { Cleanup } from './helpers'
 
+const mkfifo = async (path: string) => execFileSync('mkfifo', [path])
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
 
@@ -41,16 +43,25 @@ describe('remote names become safe local paths or are refused', () => {
     await symlink(outside, join(dest, 'music', 'linked'))
     await writeFile(join(dest, 'music', 'file-not-folder'), 'x')
     await symlink(join(outside, 'target'), join(dest, 'music', 'song.flac.part'))
+    await symlink(join(outside, 'target'), join(dest, 'music', 'final.flac'))
+    await mkdir(join(dest, 'music', 'folder.flac.part'))
+    await mkfifo(join(dest, 'music', 'pipe.flac.part'))
     for (const segments of [
       ['music', 'linked', 'a.txt'],
       ['music', 'file-not-folder', 'a.txt'],
-      ['music', 'song.flac'],
+      ['music', 'final.flac'],
     ]) {
       await expect(prepareLocalPath(dest, segments)).rejects.toMatchObject({ code: 'UNSAFE_NAME' })
     }
-    // Even past the check, the part file refuses a symlink (O_NOFOLLOW).
+    // The part file refuses a symlink (O_NOFOLLOW), a folder, and a FIFO (without hanging).
     await expect(PartFile.open(join(dest, 'music', 'song.flac'))).rejects.toMatchObject({
       code: 'ELOOP',
+    })
+    await expect(PartFile.open(join(dest, 'music', 'folder.flac'))).rejects.toMatchObject({
+      code: 'EISDIR',
+    })
+    await expect(PartFile.open(join(dest, 'music', 'pipe.flac'))).rejects.toMatchObject({
+      code: 'UNSAFE_NAME',
     })
     const path = await prepareLocalPath(dest, ['music', 'deep', 'er', 'ok.txt'])
     expect(path).toBe(join(dest, 'music', 'deep', 'er', 'ok.txt'))

@@ -153,6 +153,76 @@ describe('typed errors', () => {
     expect(swapped.message).not.toContain('top secret')
   })
 
+  it('serves reads of one chunk in a lane of their own, with the same checks', async () => {
+    const outside = tempDir(cleanups)
+    writeFileSync(join(outside, 'secret'), 'top secret')
+    const peer = await startServingPeer(
+      cleanups,
+      { 'big.bin': 4 << 20, 'small.bin': 5000, 'swap/victim.txt': 'harmless', 'dir/x': 'x' },
+      { limits: { uploadSlots: 1 } },
+    )
+    const greedy = await connectClient(cleanups, peer)
+    // Holds the only upload slot (never reads), and one more read waits behind it.
+    const outcomes = await outcomesAfter(
+      [greedy.client.read('music/big.bin'), greedy.client.read('music/big.bin')],
+      300,
+    )
+    expect(outcomes.sort()).toEqual(['fulfilled', 'pending'])
+    expect(peer.server.stats().uploadSlots).toEqual({ active: 1, waiting: 1 })
+
+    const { client } = await connectClient(cleanups, peer)
+    const first = await client.read('music/small.bin', { length: 5000 })
+    expect((await readBody(first.body)).equals(patternBytes(5000))).toBe(true)
+    const known = { size: first.size, mtime: first.mtime }
+    const tail = await client.read('music/small.bin', { offset: 1000, expect: known })
+    expect((await readBody(tail.body)).equals(patternBytes(5000).subarray(1000))).toBe(true)
+    const wrong = { size: 4 << 20, mtime: first.mtime }
+    expect((await rejection(client.read('music/small.bin', { expect: wrong }))).code).toBe(
+      'CHANGED',
+    )
+    // A file swapped for a symlink out of the share, a folder swapped for one, a folder read.
+    rmSync(join(peer.shareDir, 'swap/victim.txt'))
+    symlinkSync(join(outside, 'secret'), join(peer.shareDir, 'swap/victim.txt'))
+    const swapped = await rejection(client.read('music/swap/victim.txt', { length: 100 }))
+    expect(swapped.code).toBe('FORBIDDEN')
+    expect(swapped.message).not.toContain('top secret')
+    rmSync(join(peer.shareDir, 'dir'), { recursive: true })
+    writeFileSync(join(outside, 'x'), 'outside x')
+    symlinkSync(outside, join(peer.shareDir, 'dir'))
+    expect((await rejection(client.read('music/dir/x', { length: 100 }))).code).toBe('FORBIDDEN')
+    expect((await rejection(client.read('music/swap', { length: 100 }))).code).toBe('BAD_REQUEST')
+    expect(peer.server.stats().smallReadSlots).toEqual({ active: 0, waiting: 0 })
+    // All the while the big reads held and waited for the regular slot.
+    expect(peer.server.stats().uploadSlots).toEqual({ active: 1, waiting: 1 })
+  })
+
+  it('a small read waiting for its lane hears its place only after a while, then is served', async () => {
+    const peer = await startServingPeer(
+      cleanups,
+      { 'burst.bin': 64 * 1024, 'a.bin': 5000, 'b.bin': 3000 },
+      // One small-read slot per peer; once burst.bin took the bucket's burst, the rate limit
+      // makes a.bin hold the slot for ~2.5 s.
+      { limits: { smallReadSlots: 2, uploadBytesPerSecondPerPeer: 2000 } },
+    )
+    const { client } = await connectClient(cleanups, peer)
+    await readBody((await client.read('music/burst.bin', { length: 64 * 1024 })).body)
+    const holding = client.read('music/a.bin', { length: 5000 })
+    await outcomesAfter([holding], 100)
+    const asked = performance.now()
+    const heard: number[] = []
+    const waiting = client.read(
+      'music/b.bin',
+      { length: 3000 },
+      {
+        onProgress: () => heard.push(performance.now() - asked),
+      },
+    )
+    expect((await readBody((await holding).body)).equals(patternBytes(5000))).toBe(true)
+    expect((await readBody((await waiting).body)).equals(patternBytes(3000))).toBe(true)
+    expect(heard.length).toBeGreaterThan(0)
+    expect(Math.min(...heard)).toBeGreaterThanOrEqual(200)
+  })
+
   it('answers BUSY over the per-peer limits while other peers are still served', async () => {
     const peer = await startServingPeer(
       cleanups,

@@ -222,10 +222,13 @@ export class DownloadEngine {
         })
         if (batch.length === 0) return
         const base = wishlist.get(batch[0]!.requestId)?.path ?? batch[0]!.path
+        // A batch is files of one request: pause and cancel stop them together.
+        const abort = new AbortController()
+        const signal = AbortSignal.any([this.#abort.signal, abort.signal])
         // Each file is handed on as soon as it is complete, not when its batch is.
         await Promise.all(
           batch.map(async (file) => {
-            const outcome = await this.#transfer(peer, client, file, base)
+            const outcome = await this.#transfer(peer, client, file, base, abort, signal)
             if (outcome === ABORTED) {
               await wishlist.release(file.requestId, file.index).catch(() => undefined)
             } else if (outcome.kind === 'done') {
@@ -258,9 +261,9 @@ export class DownloadEngine {
     client: PeerClient,
     file: WishlistFile,
     base: string,
+    abort: AbortController,
+    signal: AbortSignal,
   ): Promise<TransferOutcome> {
-    const abort = new AbortController()
-    const signal = AbortSignal.any([this.#abort.signal, abort.signal])
     const done = transferFile(this.#context(peer, signal), client, file, base).catch(
       (err: unknown): TransferOutcome => ({ kind: 'retry', reason: describeError(err) }),
     )

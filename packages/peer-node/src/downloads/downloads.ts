@@ -48,8 +48,10 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
     super()
     this.#d = deps
     const o = deps.options
-    this.#meter = new ProgressMeter(o.progressIntervalMs ?? 250, (detail) =>
-      this.safeDispatchEvent('download:progress', { detail }),
+    this.#meter = new ProgressMeter(
+      o.progressIntervalMs ?? 250,
+      (id) => this.#request(id),
+      (detail) => this.safeDispatchEvent('download:progress', { detail }),
     )
     this.#engine = new DownloadEngine({
       wishlist: deps.wishlist,
@@ -58,9 +60,8 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
       listPageSize: o.listPageSize ?? 1000,
       limits: { bytesPerSecond: 0, bytesPerSecondPerPeer: 0, ...o.limits },
       log: deps.log,
-      onBytes: (file, bytes) => this.#meter.bytes(file, bytes, this.#request(file.requestId)),
-      onQueued: (file, position) =>
-        this.#meter.queued(file, position, this.#request(file.requestId)),
+      onBytes: (file, bytes) => this.#meter.bytes(file, bytes),
+      onQueued: (file, position) => this.#meter.queued(file, position),
       onFile: (detail) => this.safeDispatchEvent('download:file', { detail }),
       onError: (detail) => this.safeDispatchEvent('download:error', { detail }),
       onHalt: () => this.safeDispatchEvent('download:queue', { detail: this.status() }),

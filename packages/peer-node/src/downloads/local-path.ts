@@ -72,7 +72,8 @@ export function localName(remotePath: string, base: string): LocalName {
 /**
  * Creates the folders of `segments` below `root` one at a time, refusing a symlink or a file
  * where a folder should be (a planted symlink would lead a write outside the download dir), and
- * a final name that is a symlink or a folder. Returns the final path.
+ * a final name that is a symlink or a folder. Returns the final path. (Its part file refuses
+ * the same when it is opened.)
  */
 export async function prepareLocalPath(root: string, segments: readonly string[]): Promise<string> {
   return (await prepareLocalTarget(root, segments)).path
@@ -97,7 +98,8 @@ export async function prepareLocalTarget(
     known?.add(dir)
   }
   const target = join(dir, segments.at(-1) ?? '')
-  const [existing] = await Promise.all([checkTarget(target), checkTarget(target + PART_SUFFIX)])
+  // The part name is checked where it is opened (`PartFile.open`: no symlink, a regular file).
+  const existing = await checkTarget(target)
   return existing === undefined ? { path: target } : { path: target, existingSize: existing.size }
 }
 

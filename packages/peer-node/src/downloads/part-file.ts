@@ -1,5 +1,6 @@
 import { constants } from 'node:fs'
 import { type FileHandle, lstat, open, rename, rm } from 'node:fs/promises'
+import { PeerNodeError } from '../errors'
 import { PART_SUFFIX } from './local-path'
 
 /**
@@ -24,15 +25,31 @@ export class PartFile {
   }
 
   /**
-   * Opens (or creates) the part file of `finalPath`. `O_NOFOLLOW`: a symlink planted under the
-   * part name is refused, not followed.
+   * Opens (or creates) the part file of `finalPath`. A symlink planted under the part name is
+   * refused, not followed (`O_NOFOLLOW`: `ELOOP`), and so is anything but a regular file
+   * (`UNSAFE_NAME`; `O_NONBLOCK`: a FIFO cannot hang the open).
    */
   static async open(finalPath: string): Promise<PartFile> {
-    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW
-    const handle = await open(finalPath + PART_SUFFIX, flags, 0o644)
+    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK
+    const path = finalPath + PART_SUFFIX
+    // Most parts are new: created here (O_EXCL: nothing stood there, not even a symlink), they
+    // are empty regular files and need no fstat. One already there is looked at.
+    const created = await open(path, flags | constants.O_EXCL, 0o644).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EEXIST') return undefined
+        throw err
+      },
+    )
+    if (created !== undefined) return new PartFile(finalPath, created, 0)
+    const handle = await open(path, flags, 0o644)
     try {
       const st = await handle.stat()
-      if (!st.isFile()) throw new Error(`${finalPath}${PART_SUFFIX} is not a regular file`)
+      if (!st.isFile()) {
+        throw new PeerNodeError(
+          'UNSAFE_NAME',
+          `${finalPath}${PART_SUFFIX} is not a regular file; not writing there`,
+        )
+      }
       return new PartFile(finalPath, handle, st.size)
     } catch (err) {
       await handle.close()

@@ -16,45 +16,17 @@ import { AnswerStream, answerFor } from './answer-stream'
 import { TokenBucket } from './rate-limit'
 import { serveList } from './serve-list'
 import { serveRead } from './serve-read'
+import { fitsOneChunk, serveSmallRead } from './serve-small-read'
 import { SharesVersion, serveWatch } from './serve-watch'
+import {
+  DEFAULT_SERVING_LIMITS,
+  type LiveServingLimits,
+  type ServingLimits,
+} from './serving-limits'
 import { UploadSlots } from './upload-slots'
 import { type Upload, UploadTracker } from './upload-tracker'
 
-export interface ServingLimits {
-  /** Reads served at once over all peers. Default 3. */
-  uploadSlots: number
-  /** Upload slots one peer may hold at once. Default `uploadSlots - 1` (at least 1). */
-  maxActiveReadsPerPeer: number
-  /** Reads of one peer waiting for a slot; more get `BUSY`. Default 48. */
-  maxWaitingReadsPerPeer: number
-  /** Requests of one peer being answered at once (waiting reads and watches included); more get `BUSY`. Default 64. */
-  maxRequestsPerPeer: number
-  /** `watch` streams one peer may hold. Default 4. */
-  maxWatchesPerPeer: number
-  /** Upload rate over all peers, bytes/s; 0 = unlimited. Default 0. */
-  uploadBytesPerSecond: number
-  /** Upload rate to each peer, bytes/s; 0 = unlimited. Default 0. */
-  uploadBytesPerSecondPerPeer: number
-  /** A stream whose request frame does not arrive within this is aborted. Default 10000. */
-  requestTimeoutMs: number
-  /** A stream whose reader takes nothing for this long is aborted (its slot freed). Default 30000. */
-  stallTimeoutMs: number
-  /** How often waiting reads hear their queue position. Default 1000. */
-  queuePositionIntervalMs: number
-}
-
-export const DEFAULT_SERVING_LIMITS: Readonly<ServingLimits> = {
-  uploadSlots: 3,
-  maxActiveReadsPerPeer: 2,
-  maxWaitingReadsPerPeer: 48,
-  maxRequestsPerPeer: 64,
-  maxWatchesPerPeer: 4,
-  uploadBytesPerSecond: 0,
-  uploadBytesPerSecondPerPeer: 0,
-  requestTimeoutMs: 10_000,
-  stallTimeoutMs: 30_000,
-  queuePositionIntervalMs: 1000,
-}
+export { DEFAULT_SERVING_LIMITS, type LiveServingLimits, type ServingLimits }
 
 /**
  * Who answers the relay requests of protocol §7.5 (peer-node's relay room). Each resolves when
@@ -85,12 +57,6 @@ export interface RequestServerOptions {
   logger?: CreateLogger
 }
 
-/** The serving limits that can change while serving ({@link RequestServer.setLimits}). */
-export type LiveServingLimits = Pick<
-  ServingLimits,
-  'uploadSlots' | 'maxActiveReadsPerPeer' | 'uploadBytesPerSecond' | 'uploadBytesPerSecondPerPeer'
->
-
 export interface RequestServerEvents {
   /** An upload was queued, started, progressed (≤ 4 times a second) or ended. */
   upload: CustomEvent<Upload>
@@ -102,6 +68,8 @@ export interface RequestServerStats {
   /** Requests being answered now. */
   requests: number
   uploadSlots: { active: number; waiting: number }
+  /** The small-read lane's slots (reads of at most one chunk). */
+  smallReadSlots: { active: number; waiting: number }
   /** The shares version `watch` reports. */
   sharesVersion: number
 }
@@ -129,6 +97,7 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
   readonly #uploads: UploadTracker
   readonly #log: Logger
   readonly #slots: UploadSlots
+  readonly #smallSlots: UploadSlots
   readonly #globalBucket: TokenBucket
   readonly #versions = new SharesVersion()
   readonly #peers = new Map<string, PeerState>()
@@ -157,6 +126,12 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
     this.#slots = new UploadSlots({
       slots: this.#limits.uploadSlots,
       maxActivePerPeer: this.#limits.maxActiveReadsPerPeer,
+      maxWaitingPerPeer: this.#limits.maxWaitingReadsPerPeer,
+      positionIntervalMs: this.#limits.queuePositionIntervalMs,
+    })
+    this.#smallSlots = new UploadSlots({
+      slots: this.#limits.smallReadSlots,
+      maxActivePerPeer: Math.max(1, Math.floor(this.#limits.smallReadSlots / 2)),
       maxWaitingPerPeer: this.#limits.maxWaitingReadsPerPeer,
       positionIntervalMs: this.#limits.queuePositionIntervalMs,
     })
@@ -218,6 +193,7 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
     this.#shutdown.abort(new DOMException('the request server is stopping', 'AbortError'))
     await Promise.allSettled([...this.#inflight])
     this.#slots.close()
+    this.#smallSlots.close()
     this.#state = 'stopped'
   }
 
@@ -237,6 +213,7 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
       peers: this.#peers.size,
       requests,
       uploadSlots: this.#slots.stats(),
+      smallReadSlots: this.#smallSlots.stats(),
       sharesVersion: this.#versions.current,
     }
   }
@@ -312,20 +289,20 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
         case 'ls':
           await serveList(this.#store, request, answer, signal)
           break
-        case 'read':
-          await serveRead(
-            {
-              store: this.#store,
-              slots: this.#slots,
-              buckets: [this.#globalBucket, state.bucket],
-              peer,
-              uploads: this.#uploads,
-              signal,
-            },
-            request,
-            answer,
-          )
+        case 'read': {
+          const context = {
+            store: this.#store,
+            slots: this.#slots,
+            smallSlots: this.#smallSlots,
+            buckets: [this.#globalBucket, state.bucket],
+            peer,
+            uploads: this.#uploads,
+            signal,
+          }
+          if (fitsOneChunk(request)) await serveSmallRead(context, request, answer)
+          else await serveRead(context, request, answer)
           break
+        }
         case 'relay':
         case 'relayed': {
           const handlers = this.#relay?.()

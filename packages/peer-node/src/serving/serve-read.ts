@@ -7,11 +7,13 @@ import type { UploadSlots } from './upload-slots'
 import type { UploadHandle, UploadTracker } from './upload-tracker'
 
 /** File bytes go out in chunks of this size: each is read, paid for (rate limit), then written. */
-const CHUNK_BYTES = 64 * 1024
+export const CHUNK_BYTES = 64 * 1024
 
 export interface ReadContext {
   store: IndexStore
   slots: UploadSlots
+  /** The lane of reads of at most one chunk (`serve-small-read.ts`). */
+  smallSlots: UploadSlots
   /** The global bucket, then this peer's. */
   buckets: readonly TokenBucket[]
   peer: string
@@ -116,7 +118,7 @@ async function sendFile(
 }
 
 /** Checks `expect` and the range against the file as it is now; returns the bytes to send. */
-function checkFile(request: ReadRequest, file: { size: number; mtime: number }): number {
+export function checkFile(request: ReadRequest, file: { size: number; mtime: number }): number {
   const { expect } = request
   if (expect !== undefined && (expect.size !== file.size || expect.mtime !== file.mtime)) {
     throw new PeerNodeError(
@@ -138,7 +140,7 @@ function checkFile(request: ReadRequest, file: { size: number; mtime: number }):
  * Sends `queued` positions without ever queueing them: while one is being written, newer
  * positions replace each other and only the latest follows.
  */
-function positionSender(answer: AnswerStream): {
+export function positionSender(answer: AnswerStream): {
   send: (position: number) => void
   stop: () => void
 } {

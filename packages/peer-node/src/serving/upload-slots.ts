@@ -65,6 +65,17 @@ export class UploadSlots {
   }
 
   /**
+   * A slot for `peer` now, or `undefined` when it would have to wait (nobody is queued ahead):
+   * a read that gets one needs no abort wiring for a wait.
+   */
+  tryAcquire(peer: string): (() => void) | undefined {
+    const queue = this.#queueOf(peer)
+    if (queue.waiters.length === 0 && this.#canGrant(queue)) return this.#take(peer, queue)
+    this.#forgetIfIdle(peer, queue)
+    return undefined
+  }
+
+  /**
    * Waits for a slot for `peer`; resolves with the function that gives it back (call it once,
    * in a `finally`). Throws `BUSY` at once when `peer` already has the most reads waiting.
    */

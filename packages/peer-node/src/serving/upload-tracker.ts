@@ -27,6 +27,9 @@ export interface UploadHandle {
   end(state: 'done' | 'failed' | 'cancelled', error?: string): void
 }
 
+/** A peer's display name is looked up again after this long. */
+const NAME_TTL_MS = 1000
+
 /** Speed is measured over this window. */
 const SPEED_WINDOW_MS = 2000
 
@@ -40,6 +43,7 @@ export class UploadTracker {
   readonly #live = new Map<string, Upload>()
   #ended: Upload[] = []
   #next = 1
+  readonly #names = new Map<string, { name: string; at: number }>()
 
   constructor(options: UploadTrackerOptions) {
     this.#o = { progressIntervalMs: 250, keepEnded: 32, ...options }
@@ -58,7 +62,7 @@ export class UploadTracker {
     const upload: Upload = {
       id: `u${this.#next++}`,
       peer,
-      peerName: this.#o.peerName(peer),
+      peerName: this.#peerName(peer, now),
       path,
       ...range,
       bytes: 0,
@@ -69,6 +73,19 @@ export class UploadTracker {
     }
     this.#live.set(upload.id, upload)
     return this.#handle(upload)
+  }
+
+  /**
+   * A peer's display name, worked out again at most once a second: a folder of small files is
+   * thousands of uploads a second, and a name depends on every peer known (collisions).
+   */
+  #peerName(peer: string, now: number): string {
+    const known = this.#names.get(peer)
+    if (known !== undefined && now - known.at < NAME_TTL_MS) return known.name
+    if (this.#names.size > 256) this.#names.clear()
+    const name = this.#o.peerName(peer)
+    this.#names.set(peer, { name, at: now })
+    return name
   }
 
   #handle(upload: Upload): UploadHandle {
