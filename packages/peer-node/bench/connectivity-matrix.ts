@@ -140,12 +140,15 @@ try {
     // Without a relaying member or TURN, nothing in the lab can change a RELAY_REQUIRED plan.
     const finalRelayRequired = !row.relay && row.a !== 'hard+turn' && row.b !== 'hard+turn'
     for (let n = 0; n < N; n++) {
+      const trialAt = Date.now()
       const result = await trial(
         members.map((m) => ({ ...m, proc: procs.get(m.name)!, host: peerLab.hosts[m.name]! })),
         finalRelayRequired,
       )
       trials++
-      await appendFile(RESULTS, `${JSON.stringify({ row: label(row), n, ...result })}\n`)
+      // wallMs - startMs - ms: mostly the nodes' stop.
+      const record = { row: label(row), n, ...result, wallMs: Date.now() - trialAt }
+      await appendFile(RESULTS, `${JSON.stringify(record)}\n`)
       if (result.ms !== undefined) {
         times.push(result.ms)
         count(used, result.technique)
@@ -178,9 +181,10 @@ interface Member {
   options: object
 }
 
-type TrialResult =
-  | { ms: number; technique: string; tried: string[]; carrier: string }
+type TrialResult = (
+  | { ms: number; technique: string; tried: string[]; attempts: number; carrier: string }
   | { ms: undefined; failure: string }
+) & { startMs?: number }
 
 /**
  * One trial: flush the members' routers' conntrack, start a fresh node in each member's process
@@ -195,9 +199,11 @@ async function trial(
   const topic = `matrix-${process.pid}-${trials}`
   const [a, b] = members as [(typeof members)[0], (typeof members)[0]]
   try {
+    const startAt = Date.now()
     const started = await Promise.all(
       members.map((m) => command(m.proc, `start ${topic} ${JSON.stringify(m.options)}`)),
     )
+    const startMs = Date.now() - startAt
     const [ka, kb] = started.map((line) => line.split(' ')[1]!)
     const t0 = Math.max(...started.map((line) => Number(line.split(' ')[2])))
     const marks = [a.proc.lines.length, b.proc.lines.length]
@@ -214,15 +220,20 @@ async function trial(
           ms: Math.max(...listed.map((l) => Number(l!.split(' ')[2]))) - t0,
           technique: String(dialer.used ?? '?'),
           tried: dialer.tried ?? [],
+          attempts: Number(dialer.attempts ?? 0),
           carrier: String(dialer.carrier ?? '?'),
+          startMs,
         }
       }
       const failures = seen.flat().filter((l) => /^(failure|error) /.test(l))
       const last = failures.at(-1)?.replace(/^failure \S+ /, '')
       const relayRequired = failures.find((l) => l.includes('use a relay'))
-      if (relayRequired && finalRelayRequired) return { ms: undefined, failure: 'RELAY_REQUIRED' }
-      if (failures.some((l) => l.startsWith('error ')) || Date.now() > deadline)
-        return { ms: undefined, failure: `${Date.now() > deadline ? 'timeout; ' : ''}${last}` }
+      if (relayRequired && finalRelayRequired)
+        return { ms: undefined, failure: 'RELAY_REQUIRED', startMs }
+      if (failures.some((l) => l.startsWith('error ')) || Date.now() > deadline) {
+        const failure = `${Date.now() > deadline ? 'timeout; ' : ''}${last}`
+        return { ms: undefined, failure, startMs }
+      }
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
   } catch (err) {
