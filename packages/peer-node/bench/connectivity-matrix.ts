@@ -19,6 +19,9 @@ const ONLY = process.argv[3]?.split(',')
 /** One trial's bound from the later join to both listings. */
 const TRIAL_MS = 30_000
 const fixture = join(import.meta.dirname, 'fixtures/matrix-peer.ts')
+/** The last trial's flush and per-member stop times (ms), for the per-trial record. */
+const phases: Record<string, number> = {}
+
 /** One JSON line per trial, kept after the run. */
 const RESULTS = `/tmp/hdp-matrix-${process.pid}.jsonl`
 
@@ -146,8 +149,7 @@ try {
         finalRelayRequired,
       )
       trials++
-      // wallMs - startMs - ms: mostly the nodes' stop.
-      const record = { row: label(row), n, ...result, wallMs: Date.now() - trialAt }
+      const record = { row: label(row), n, ...result, wallMs: Date.now() - trialAt, ...phases }
       await appendFile(RESULTS, `${JSON.stringify(record)}\n`)
       if (result.ms !== undefined) {
         times.push(result.ms)
@@ -195,7 +197,9 @@ async function trial(
   finalRelayRequired: boolean,
 ): Promise<TrialResult> {
   const routers = new Set(members.flatMap((m) => (m.host.nat ? [m.host.nat.name] : [])))
+  const flushAt = Date.now()
   await Promise.all([...routers].map((r) => lab.flushConntrack(r)))
+  phases.flushMs = Date.now() - flushAt
   const topic = `matrix-${process.pid}-${trials}`
   const [a, b] = members as [(typeof members)[0], (typeof members)[0]]
   try {
@@ -239,7 +243,14 @@ async function trial(
   } catch (err) {
     return { ms: undefined, failure: String((err as Error).message).split('\n')[0]! }
   } finally {
-    await Promise.allSettled(members.map((m) => command(m.proc, 'stop')))
+    const stopAt = Date.now()
+    await Promise.allSettled(
+      members.map((m) =>
+        command(m.proc, 'stop').then(() => {
+          phases[`stop ${m.name}`] = Date.now() - stopAt
+        }),
+      ),
+    )
   }
 }
 
