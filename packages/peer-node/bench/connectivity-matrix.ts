@@ -197,6 +197,7 @@ async function trial(
   finalRelayRequired: boolean,
 ): Promise<TrialResult> {
   const routers = new Set(members.flatMap((m) => (m.host.nat ? [m.host.nat.name] : [])))
+  for (const key of Object.keys(phases)) delete phases[key]
   const flushAt = Date.now()
   await Promise.all([...routers].map((r) => lab.flushConntrack(r)))
   phases.flushMs = Date.now() - flushAt
