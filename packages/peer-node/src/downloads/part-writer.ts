@@ -1,13 +1,15 @@
 import type { PartFile } from './part-file'
 
-/** Received bytes are gathered into writes of about this size (one system call each). */
-export const WRITE_BATCH_BYTES = 1024 * 1024
+/** Most bytes gathered for one write; a transfer whose disk is slower waits at this point. */
+export const MAX_WRITE_BYTES = 1024 * 1024
 
 /**
- * Appends a transfer's bytes to its part file while more arrive: chunks are gathered into
- * writes of {@link WRITE_BATCH_BYTES}, and one write runs while the next batch is gathered. A
- * 64 KiB write per chunk, awaited before reading on, left both the network and the disk idle half
- * of the time (a write costs a thread-pool round trip; 16,384 of them per GiB).
+ * Appends a transfer's bytes to its part file while more arrive. A write starts as soon as the
+ * previous one ended, with every chunk that arrived meanwhile (up to {@link MAX_WRITE_BYTES}):
+ * a slow transfer writes each chunk at once (a file played while it downloads sees its bytes),
+ * a fast one gathers many chunks per system call. A 64 KiB write per chunk, awaited before
+ * reading on, left the network and the disk idle in turn (a write costs a thread-pool round
+ * trip; 16,384 of them per GiB).
  *
  * The part stays the truth: writes go out one at a time, in order, so the file on disk is always
  * a prefix of the transfer, and `written` (what progress reports) counts only bytes a finished
@@ -35,25 +37,22 @@ export class PartWriter {
   }
 
   /**
-   * Queues `chunk` after the bytes pushed before. Waits only when a full batch is ready and the
-   * previous write still runs; rejects with a write's error.
+   * Queues `chunk` after the bytes pushed before. Waits only while a full batch waits for the
+   * write in progress; rejects with a write's error.
    */
   async push(chunk: Uint8Array): Promise<void> {
     this.#throwIfFailed()
+    if (chunk.length === 0) return
     this.#batch.push(chunk)
     this.#batchBytes += chunk.length
-    if (this.#batchBytes < WRITE_BATCH_BYTES) return
-    await this.#writing
+    if (this.#writing === undefined) this.#startWrite()
+    while (this.#batchBytes >= MAX_WRITE_BYTES && this.#writing !== undefined) await this.#writing
     this.#throwIfFailed()
-    this.#startWrite()
   }
 
   /** Writes every byte pushed and waits for it: then `written` is where the transfer ends. */
   async flush(): Promise<void> {
-    await this.#writing
-    this.#throwIfFailed()
-    if (this.#batchBytes > 0) this.#startWrite()
-    await this.#writing
+    while (this.#writing !== undefined) await this.#writing
     this.#throwIfFailed()
   }
 
@@ -68,9 +67,12 @@ export class PartWriter {
     this.#writing = this.#part.writev(chunks, at).then(
       () => {
         this.#written = end
+        this.#writing = undefined
+        if (this.#batchBytes > 0) this.#startWrite()
       },
       (err: unknown) => {
         this.#error ??= err
+        this.#writing = undefined
       },
     )
   }
