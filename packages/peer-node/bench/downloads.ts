@@ -1,7 +1,7 @@
 // Downloads through the whole node on loopback (two processes: the fixture peers), beside a
 // plain node:net copy of the same bytes in the same run. The big file goes over each carrier
-// (a pair of peers per carrier: the default pair races UDX and TCP and keeps TCP on loopback,
-// the `udx` pair has no TCP carrier); the small files over the default pair. Every downloaded
+// (a pair of peers per carrier: the `tcp` pair races UDX and TCP, and is made again until TCP
+// wins; the `udx` pair has no TCP carrier); the small files over the default pair. Every downloaded
 // file is checked against the source's sha256. Prints a table and peak RSS.
 // Run: pnpm --filter @harddrive-party/peer-node bench:downloads
 //   BENCH_GIB=0.25: a smaller big file; BENCH_SMALL=0: no small-file row;
@@ -173,18 +173,18 @@ interface Pair {
 }
 
 /** A serving and a downloading peer on their own topic; `udx`: neither has a TCP carrier. */
-async function startPair(name: string): Promise<Pair> {
+async function startPair(name: string, attempt: number): Promise<Pair> {
   const carrierArgs = name === 'udx' ? ['--tcp', '0'] : []
-  const topic = ['--topic', `bench-${name}`, ...carrierArgs]
+  const topic = ['--topic', `bench-${name}-${attempt}`, ...carrierArgs]
   const server = start(
-    join(root, `${name}-a`),
+    join(root, `${name}-${attempt}-a`),
     [...topic, '--share', join(root, 'share')],
     `${name}-serving`,
   )
   const key = (await server.waitForLine(/^ready /, { timeoutMs: 120_000 })).split(' ')[1]!
   const downloads = join(root, `${name}-downloads`)
   const client = start(
-    join(root, `${name}-b`),
+    join(root, `${name}-${attempt}-b`),
     [...topic, '--downloads', downloads],
     `${name}-downloading`,
   )
@@ -192,6 +192,21 @@ async function startPair(name: string): Promise<Pair> {
   const carrier = line.split(' ')[2] ?? '?'
   const landed = join(downloads, peerName(Buffer.from(key, 'hex')), 'share')
   return { server, client, key, carrier, landed }
+}
+
+/**
+ * A pair connected over `name`'s carrier. Both carriers race on loopback and TCP wins only
+ * when its connect took under 5 ms (transport's carrier-race): on a busy machine UDX may win,
+ * so a pair that should be `tcp` is made again (up to 4 times; else it runs over what it got,
+ * and the table says so).
+ */
+async function pairOver(name: string): Promise<Pair> {
+  for (let attempt = 1; ; attempt++) {
+    const pair = await startPair(name, attempt)
+    if (pair.carrier === name || attempt === 4) return pair
+    console.error(`the ${name} pair connected over ${pair.carrier}; making it again`)
+    await stopPair([pair.server, pair.client])
+  }
 }
 
 /** Downloads `share/<folder>` through the pair; the time from `add` to the request's `done`. */
@@ -231,7 +246,7 @@ try {
   row(`${GIB} GiB file`, 'node:net', netBig, netBig, netBigCheck)
   let netSmall: number | undefined
   for (const name of CARRIERS) {
-    const pair = await startPair(name)
+    const pair = await pairOver(name)
     try {
       const ms = await download(pair, 'big')
       const check = await verify(join(pair.landed, 'big'), 'big')
