@@ -1,7 +1,13 @@
 // Downloads through the whole node on loopback (two processes: the fixture peers), beside a
-// plain node:net copy of the same bytes in the same run. Prints a table and peak RSS.
-// Run: pnpm --filter @harddrive-party/peer-node bench   (BENCH_GIB=0.25 for a quicker run;
-// BENCH_CPU_PROF=<dir>: both peers write a CPU profile there when they stop)
+// plain node:net copy of the same bytes in the same run. The big file goes over each carrier
+// (a pair of peers per carrier: the `tcp` pair races UDX and TCP, and is made again until TCP
+// wins; the `udx` pair has no TCP carrier); the small files over the default pair. Every downloaded
+// file is checked against the source's sha256. Prints a table and peak RSS.
+// Run: pnpm --filter @harddrive-party/peer-node bench:downloads
+//   BENCH_GIB=0.25: a smaller big file; BENCH_SMALL=0: no small-file row;
+//   BENCH_CARRIERS=tcp,udx: which pairs run the big file (default both);
+//   BENCH_CPU_PROF=<dir>: every peer writes a CPU profile to <dir>/<carrier>-<role> when it
+//   stops (summarise with bench/cpu-profile-top.ts).
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
@@ -15,15 +21,26 @@ import { LabProcess, tsNodeArgs } from '@harddrive-party/test-lab'
 
 const GIB = Number(process.env.BENCH_GIB ?? 1)
 const SMALL = Number(process.env.BENCH_SMALL ?? 10_000)
+const CARRIERS = (process.env.BENCH_CARRIERS ?? 'tcp,udx').split(',').filter(Boolean)
 const PROFILE = process.env.BENCH_CPU_PROF
 const fixture = join(import.meta.dirname, '../test/fixtures/download-peer.ts')
 const root = await mkdtemp(join(tmpdir(), 'hdp-bench-downloads-'))
 const broker = await startMosquitto()
 const procs: LabProcess[] = []
 
+/** sha256 of each source file, by name, computed while the data is made. */
+const sources = new Map<string, string>()
+const hex = (data: Uint8Array | Iterable<Uint8Array>) => {
+  const hash = createHash('sha256')
+  for (const part of data instanceof Uint8Array ? [data] : data) hash.update(part)
+  return hash.digest('hex')
+}
+
 async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer)
+  }
   return hash.digest('hex')
 }
 
@@ -33,14 +50,34 @@ async function makeData(): Promise<{ big: string; small: string }> {
   await mkdir(big, { recursive: true })
   await mkdir(small, { recursive: true })
   const handle = await open(join(big, 'one.bin'), 'w')
+  const hash = createHash('sha256')
   const block = randomBytes(1024 * 1024)
   for (let i = 0; i < GIB * 1024; i++) {
     block.writeUInt32BE(i, 0)
+    hash.update(block)
     await handle.write(block)
   }
   await handle.close()
-  for (let i = 0; i < SMALL; i++) await writeFile(join(small, `f${i}.bin`), randomBytes(4096))
+  sources.set('big/one.bin', hash.digest('hex'))
+  for (let i = 0; i < SMALL; i++) {
+    const bytes = randomBytes(4096)
+    sources.set(`small/f${i}.bin`, hex(bytes))
+    await writeFile(join(small, `f${i}.bin`), bytes)
+  }
   return { big, small }
+}
+
+/** Compares every file of `dir` (a copy of source folder `folder`) with the source's sha256. */
+async function verify(dir: string, folder: string): Promise<string> {
+  const names = await readdir(dir)
+  const expected = [...sources.keys()].filter((k) => k.startsWith(`${folder}/`))
+  let bad = names.length === expected.length ? 0 : Math.abs(names.length - expected.length)
+  for (const name of names) {
+    if (sources.get(`${folder}/${name}`) !== (await sha256(join(dir, name)))) bad++
+  }
+  return bad === 0
+    ? `sha256 of ${names.length} equal`
+    : `${bad} of ${expected.length} DIFFER/MISSING`
 }
 
 /** Node:net copy of every file of `dir` to `to`: length-prefixed name and bytes on one socket. */
@@ -93,8 +130,9 @@ async function netCopy(dir: string, to: string): Promise<number> {
   return performance.now() - began
 }
 
-function start(dir: string, extra: string[]): LabProcess {
-  const profile = PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE]
+function start(dir: string, extra: string[], profileName: string): LabProcess {
+  const profile =
+    PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(PROFILE, profileName)]
   const proc = new LabProcess(process.execPath, [
     ...profile,
     ...tsNodeArgs(),
@@ -103,8 +141,6 @@ function start(dir: string, extra: string[]): LabProcess {
     dir,
     '--broker',
     broker.url,
-    '--topic',
-    'bench',
     ...extra,
   ])
   procs.push(proc)
@@ -117,53 +153,127 @@ async function rss(proc: LabProcess): Promise<number> {
   return Number((await proc.waitForLine(/^rss /, { after: from, timeoutMs: 10_000 })).split(' ')[1])
 }
 
+/** Stops a pair cleanly (a CPU profile is written on a clean exit only). */
+async function stopPair(pair: readonly LabProcess[]): Promise<void> {
+  for (const p of pair) p.send('stop')
+  await Promise.race([
+    Promise.allSettled(pair.map((p) => p.exited)),
+    new Promise((resolve) => setTimeout(resolve, 30_000)),
+  ])
+  await Promise.allSettled(pair.map((p) => p.stop(5000)))
+}
+
+interface Pair {
+  server: LabProcess
+  client: LabProcess
+  key: string
+  /** The carrier the connection uses, as the downloading peer saw it. */
+  carrier: string
+  landed: string
+}
+
+/** A serving and a downloading peer on their own topic; `udx`: neither has a TCP carrier. */
+async function startPair(name: string, attempt: number): Promise<Pair> {
+  const carrierArgs = name === 'udx' ? ['--tcp', '0'] : []
+  const topic = ['--topic', `bench-${name}-${attempt}`, ...carrierArgs]
+  const server = start(
+    join(root, `${name}-${attempt}-a`),
+    [...topic, '--share', join(root, 'share')],
+    `${name}-serving`,
+  )
+  const key = (await server.waitForLine(/^ready /, { timeoutMs: 120_000 })).split(' ')[1]!
+  const downloads = join(root, `${name}-downloads`)
+  const client = start(
+    join(root, `${name}-${attempt}-b`),
+    [...topic, '--downloads', downloads],
+    `${name}-downloading`,
+  )
+  const line = await client.waitForLine(`connect ${key}`, { timeoutMs: 60_000 })
+  const carrier = line.split(' ')[2] ?? '?'
+  const landed = join(downloads, peerName(Buffer.from(key, 'hex')), 'share')
+  return { server, client, key, carrier, landed }
+}
+
+/**
+ * A pair connected over `name`'s carrier. Both carriers race on loopback and TCP wins only
+ * when its connect took under 5 ms (transport's carrier-race): on a busy machine UDX may win,
+ * so a pair that should be `tcp` is made again (up to 4 times; else it runs over what it got,
+ * and the table says so).
+ */
+async function pairOver(name: string): Promise<Pair> {
+  for (let attempt = 1; ; attempt++) {
+    const pair = await startPair(name, attempt)
+    if (pair.carrier === name || attempt === 4) return pair
+    console.error(`the ${name} pair connected over ${pair.carrier}; making it again`)
+    await stopPair([pair.server, pair.client])
+  }
+}
+
+/** Downloads `share/<folder>` through the pair; the time from `add` to the request's `done`. */
+async function download(pair: Pair, folder: string): Promise<number> {
+  const { client, key } = pair
+  const from = client.lines.length
+  const began = performance.now()
+  client.send(`download ${key} share/${folder}`)
+  const id = (await client.waitForLine(/^added /, { after: from })).split(' ')[1]
+  const end = await client.waitForLine(new RegExp(`^(done|failed) ${id}`), {
+    after: from,
+    timeoutMs: 3_600_000,
+  })
+  if (end.startsWith('failed')) throw new Error(`download of ${folder} ${end}`)
+  return performance.now() - began
+}
+
+function rateOf(files: number, bytes: number, ms: number): string {
+  if (files > 1) return `${Math.round((files / ms) * 1000)} files/s`
+  const perSecond = ((bytes / ms) * 1000) / 1e6
+  return `${perSecond.toFixed(perSecond >= 10 ? 0 : 1)} MB/s`
+}
+const mib = (n: number) => `${Math.round(n / 1024)} MiB`
+
 try {
   const { big, small } = await makeData()
-  const server = start(join(root, 'a'), ['--share', join(root, 'share')])
-  const key = (await server.waitForLine(/^ready /, { timeoutMs: 120_000 })).split(' ')[1]!
-  const downloads = join(root, 'downloads')
-  const client = start(join(root, 'b'), ['--downloads', downloads])
-  await client.waitForLine(`connect ${key}`, { timeoutMs: 60_000 })
-  const landed = join(downloads, peerName(Buffer.from(key, 'hex')), 'share')
+  const bigBytes = GIB * 2 ** 30
   const rows: string[] = []
-  for (const [label, path, dir, files, bytes] of [
-    [`${GIB} GiB file`, 'share/big', big, 1, GIB * 2 ** 30],
-    [`${SMALL} files of 4 KiB`, 'share/small', small, SMALL, SMALL * 4096],
-  ] as const) {
-    const from = client.lines.length
-    const began = performance.now()
-    client.send(`download ${key} ${path}`)
-    const id = (await client.waitForLine(/^added /, { after: from })).split(' ')[1]
-    await client.waitForLine(`done ${id}`, { after: from, timeoutMs: 3_600_000 })
-    const nodeMs = performance.now() - began
-    const netMs = await netCopy(dir, join(root, 'net', label.replace(/ /g, '-')))
-    const name = files === 1 ? 'one.bin' : 'f0.bin'
-    const same =
-      (await sha256(join(dir, name))) === (await sha256(join(landed, path.split('/')[1]!, name)))
-    const rate = (ms: number) =>
-      files === 1
-        ? `${(((bytes / ms) * 1000) / 1e6).toFixed(0)} MB/s`
-        : `${Math.round((files / ms) * 1000)} files/s`
+  const rssLines: string[] = []
+  const row = (what: string, via: string, ms: number, netMs: number, check: string, n = 1) =>
     rows.push(
-      `| ${label} | ${rate(nodeMs)} (${(nodeMs / 1000).toFixed(1)} s) | ${rate(netMs)} (${(netMs / 1000).toFixed(1)} s) | ${(netMs / nodeMs).toFixed(2)}x | ${same ? 'sha256 equal' : 'SHA256 DIFFERS'} |`,
+      `| ${what} | ${via} | ${rateOf(n, n === 1 ? bigBytes : n * 4096, ms)} (${(ms / 1000).toFixed(1)} s) | ${(netMs / ms).toFixed(2)}x | ${check} |`,
     )
+  const netBig = await netCopy(big, join(root, 'net', 'big'))
+  const netBigCheck = await verify(join(root, 'net', 'big'), 'big')
+  await rm(join(root, 'net', 'big'), { recursive: true })
+  row(`${GIB} GiB file`, 'node:net', netBig, netBig, netBigCheck)
+  let netSmall: number | undefined
+  for (const name of CARRIERS) {
+    const pair = await pairOver(name)
+    try {
+      const ms = await download(pair, 'big')
+      const check = await verify(join(pair.landed, 'big'), 'big')
+      await rm(join(pair.landed, 'big'), { recursive: true })
+      row(`${GIB} GiB file`, `node, ${pair.carrier} carrier`, ms, netBig, check)
+      if (SMALL > 0 && name === CARRIERS[0]) {
+        const smallMs = await download(pair, 'small')
+        const smallCheck = await verify(join(pair.landed, 'small'), 'small')
+        netSmall = await netCopy(small, join(root, 'net', 'small'))
+        const netCheck = await verify(join(root, 'net', 'small'), 'small')
+        const what = `${SMALL} files of 4 KiB`
+        row(what, 'node:net', netSmall, netSmall, netCheck, SMALL)
+        row(what, `node, ${pair.carrier} carrier`, smallMs, netSmall, smallCheck, SMALL)
+      }
+      rssLines.push(
+        `peak RSS (${pair.carrier} pair): serving ${mib(await rss(pair.server))}, downloading ${mib(await rss(pair.client))}`,
+      )
+    } finally {
+      await stopPair([pair.server, pair.client])
+    }
   }
-  const mib = (n: number) => `${Math.round(n / 1024)} MiB`
-  console.log('| data | through the node | plain node:net | node / net | check |')
+  console.log('| data | via | rate (time) | × node:net | check |')
   console.log('| --- | --- | --- | --- | --- |')
-  for (const row of rows) console.log(row)
-  console.log(
-    `peak RSS: serving ${mib(await rss(server))}, downloading ${mib(await rss(client))}, bench (net copy) ${mib(process.resourceUsage().maxRSS)}`,
-  )
+  for (const line of rows) console.log(line)
+  for (const line of rssLines) console.log(line)
+  console.log(`peak RSS of the bench (node:net copies): ${mib(process.resourceUsage().maxRSS)}`)
 } finally {
-  if (PROFILE !== undefined) {
-    // A profile is written on a clean exit only: ask the peers to stop.
-    for (const p of procs) p.send('stop')
-    await Promise.race([
-      Promise.allSettled(procs.map((p) => p.exited)),
-      new Promise((resolve) => setTimeout(resolve, 30_000)),
-    ])
-  }
   await Promise.allSettled(procs.map((p) => p.stop(5000)))
   await broker.stop()
   await rm(root, { recursive: true, force: true })

@@ -5,6 +5,7 @@ import type { PeerClient, RemoteRead } from '../remote/peer-client'
 import type { TokenBucket } from '../serving/rate-limit'
 import { localName, prepareLocalTarget } from './local-path'
 import { PartFile } from './part-file'
+import { PartWriter } from './part-writer'
 
 export interface TransferContext {
   wishlist: IndexWishlist
@@ -130,25 +131,33 @@ async function receive(
         continue
       }
     }
-    let position = read.offset
+    const writer = new PartWriter(part, read.offset)
     let reportedAt = 0
-    for await (const chunk of read.body) {
-      for (const bucket of context.buckets()) {
-        if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
+    let received = false
+    try {
+      for await (const chunk of read.body) {
+        for (const bucket of context.buckets()) {
+          if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
+        }
+        await writer.push(chunk)
+        // Progress is for people: a few times a second is plenty. It counts bytes on disk only.
+        const now = performance.now()
+        if (now - reportedAt >= REPORT_MS && writer.written > read.offset) {
+          reportedAt = now
+          wishlist.progress(current.requestId, current.index, writer.written)
+          context.onBytes(current, writer.written)
+        }
       }
-      await part.write(chunk, position)
-      position += chunk.length
-      // Progress is for people: a few times a second is plenty (a chunk is 64 KiB).
-      const now = performance.now()
-      if (now - reportedAt >= REPORT_MS) {
-        reportedAt = now
-        wishlist.progress(current.requestId, current.index, position)
-        context.onBytes(current, position)
-      }
+      received = true
+    } finally {
+      // Bytes that arrived before a break go to the part too: the resume starts after them.
+      // A write error wins over nothing; a break's own error wins over a write error.
+      if (received) await writer.flush()
+      else await writer.flush().catch(() => {})
     }
-    if (position > read.offset) {
-      wishlist.progress(current.requestId, current.index, position)
-      context.onBytes(current, position)
+    if (writer.written > read.offset) {
+      wishlist.progress(current.requestId, current.index, writer.written)
+      context.onBytes(current, writer.written)
     }
     if (part.size !== current.size) {
       return { kind: 'retry', reason: `got ${part.size} of ${current.size} bytes` }

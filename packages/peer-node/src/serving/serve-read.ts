@@ -6,8 +6,16 @@ import type { TokenBucket } from './rate-limit'
 import type { UploadSlots } from './upload-slots'
 import type { UploadHandle, UploadTracker } from './upload-tracker'
 
-/** File bytes go out in chunks of this size: each is read, paid for (rate limit), then written. */
-export const CHUNK_BYTES = 64 * 1024
+/**
+ * File bytes go out in chunks of this size: each is read, paid for (rate limit), then written,
+ * while the next is read. 256 KiB: one read per multiplexer message (smaller reads cost a
+ * thread-pool round trip each; 16,384 per GiB at 64 KiB). A rate-limited read uses 64 KiB, so
+ * its pacing stays smooth.
+ */
+const CHUNK_BYTES = 256 * 1024
+const LIMITED_CHUNK_BYTES = 64 * 1024
+/** A read of at most this many bytes is served in the small-read lane (one read, one chunk). */
+export const SMALL_READ_BYTES = 64 * 1024
 
 export interface ReadContext {
   store: IndexStore
@@ -25,7 +33,8 @@ export interface ReadContext {
 /**
  * Answers `read`: checks the file, waits for an upload slot (sending `queued` positions), checks
  * the file again on the open descriptor, then streams exactly `length` bytes with backpressure.
- * At most one chunk is in memory here; the transport holds at most its stream window.
+ * At most two chunks are in memory here (one being read ahead while the other is written); the
+ * transport holds at most its stream window.
  */
 export async function serveRead(
   context: ReadContext,
@@ -93,20 +102,41 @@ async function sendFile(
         length,
       })
       answer.sendingBytes = true
-      let position = request.offset
+      const chunkBytes = context.buckets.every((b) => b.unlimited)
+        ? CHUNK_BYTES
+        : LIMITED_CHUNK_BYTES
       const end = request.offset + length
-      while (position < end) {
-        const want = Math.min(CHUNK_BYTES, end - position)
+      const read = async (position: number): Promise<Uint8Array> => {
+        const want = Math.min(chunkBytes, end - position)
         // A fresh buffer per chunk: the transport keeps the chunk until it is sent.
         const chunk = Buffer.allocUnsafe(want)
         const { bytesRead } = await file.handle.read(chunk, 0, want, position)
         if (bytesRead === 0) {
           throw new PeerNodeError('INTERRUPTED', `${request.path} shrank while being sent`)
         }
-        for (const bucket of context.buckets) await bucket.take(bytesRead, { signal })
-        await answer.writeBytes(bytesRead === want ? chunk : chunk.subarray(0, bytesRead))
-        position += bytesRead
-        upload.sent(bytesRead)
+        return bytesRead === want ? chunk : chunk.subarray(0, bytesRead)
+      }
+      const readAt = (position: number) => {
+        const reading = read(position)
+        // Marked handled at once: it may fail while we wait on a write, and is awaited later.
+        reading.catch(() => {})
+        return reading
+      }
+      let position = request.offset
+      let next = position < end ? readAt(position) : undefined
+      try {
+        while (next !== undefined) {
+          const chunk = await next
+          position += chunk.length
+          // The next read runs while this chunk is paid for and handed to the transport.
+          next = position < end ? readAt(position) : undefined
+          for (const bucket of context.buckets) await bucket.take(chunk.length, { signal })
+          await answer.writeBytes(chunk)
+          upload.sent(chunk.length)
+        }
+      } finally {
+        // A read still running when the write failed: settled before the descriptor closes.
+        await next?.catch(() => {})
       }
     } finally {
       await file.handle.close()

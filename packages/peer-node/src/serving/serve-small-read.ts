@@ -1,7 +1,7 @@
 import { isHdpError, type ReadRequest } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
 import type { AnswerStream } from './answer-stream'
-import { CHUNK_BYTES, checkFile, positionSender, type ReadContext } from './serve-read'
+import { checkFile, positionSender, type ReadContext, SMALL_READ_BYTES } from './serve-read'
 import type { UploadHandle } from './upload-tracker'
 
 /** A read waiting for a small-read slot hears its place only after waiting this long. */
@@ -15,7 +15,7 @@ export function fitsOneChunk(request: ReadRequest): boolean {
   const byLength = request.length ?? Number.POSITIVE_INFINITY
   const byExpect =
     request.expect === undefined ? Number.POSITIVE_INFINITY : request.expect.size - request.offset
-  return Math.min(byLength, byExpect) <= CHUNK_BYTES
+  return Math.min(byLength, byExpect) <= SMALL_READ_BYTES
 }
 
 /**
