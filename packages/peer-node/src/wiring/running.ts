@@ -56,8 +56,11 @@ export async function releaseRunning(r: Partial<Running>, log: Logger): Promise<
   await step('peer book', r.book && (() => r.book!.flush()))
   await step('connections', r.registry && (() => r.registry!.closeAll()))
   await step('port mapping', r.mapper && (() => r.mapper!.stop()))
-  await step('TURN', r.turn && (() => r.turn!.stop()))
   await step('puncher', r.puncher && (() => r.puncher!.stop()))
   await step('transport', r.transport && (() => r.transport!.stop()))
+  // After the transport: UDX streams that went through our TURN bridge still exchange their
+  // last packets (the end of a stream is acknowledged) while the transport stops; with the
+  // allocation gone first, each waited out libudx's timeouts (13 s per stop in the matrix).
+  await step('TURN', r.turn && (() => r.turn!.stop()))
   await step('storage', r.storage && (() => r.storage!.close()))
 }
