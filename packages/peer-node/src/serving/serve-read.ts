@@ -64,12 +64,33 @@ export async function serveRead(
     )
     upload.end('done')
   } catch (err) {
-    if (context.signal.aborted) upload.end('cancelled', 'we stopped serving')
-    else if (waiting.signal.aborted || isHdpError(err, 'TransportError'))
-      upload.end('cancelled', 'the reader closed the stream')
-    else upload.end('failed', err instanceof Error ? err.message : String(err))
+    endFailedUpload(upload, err, context.signal, waiting.signal)
     throw err
   }
+}
+
+/** Ends the upload of a read that threw: we stopped, the reader left, or the read failed. */
+export function endFailedUpload(
+  upload: UploadHandle,
+  err: unknown,
+  serving: AbortSignal,
+  reader: AbortSignal,
+): void {
+  if (serving.aborted) upload.end('cancelled', 'we stopped serving')
+  else if (reader.aborted || isHdpError(err, 'TransportError'))
+    upload.end('cancelled', 'the reader closed the stream')
+  else upload.end('failed', err instanceof Error ? err.message : String(err))
+}
+
+/** The header that starts a file's bytes; after it nothing but file bytes may be written. */
+export async function writeFileHeader(
+  answer: AnswerStream,
+  file: { size: number; mtime: number },
+  offset: number,
+  length: number,
+): Promise<void> {
+  await answer.writeMessage({ type: 'header', size: file.size, mtime: file.mtime, offset, length })
+  answer.sendingBytes = true
 }
 
 async function sendFile(
@@ -94,14 +115,7 @@ async function sendFile(
     const file = await store.open(request.path, { signal })
     try {
       const length = checkFile(request, file)
-      await answer.writeMessage({
-        type: 'header',
-        size: file.size,
-        mtime: file.mtime,
-        offset: request.offset,
-        length,
-      })
-      answer.sendingBytes = true
+      await writeFileHeader(answer, file, request.offset, length)
       const chunkBytes = context.buckets.every((b) => b.unlimited)
         ? CHUNK_BYTES
         : LIMITED_CHUNK_BYTES

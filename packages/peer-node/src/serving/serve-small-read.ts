@@ -1,7 +1,14 @@
-import { isHdpError, type ReadRequest } from '@harddrive-party/wire-protocol'
+import type { ReadRequest } from '@harddrive-party/wire-protocol'
 import { PeerNodeError } from '../errors'
 import type { AnswerStream } from './answer-stream'
-import { checkFile, positionSender, type ReadContext, SMALL_READ_BYTES } from './serve-read'
+import {
+  checkFile,
+  endFailedUpload,
+  positionSender,
+  type ReadContext,
+  SMALL_READ_BYTES,
+  writeFileHeader,
+} from './serve-read'
 import type { UploadHandle } from './upload-tracker'
 
 /** A read waiting for a small-read slot hears its place only after waiting this long. */
@@ -92,23 +99,13 @@ export async function serveSmallRead(
       closed = file.handle.close().catch(() => {})
     }
     for (const bucket of context.buckets) await bucket.take(length, { signal })
-    await answer.writeMessage({
-      type: 'header',
-      size: file.size,
-      mtime: file.mtime,
-      offset: request.offset,
-      length,
-    })
-    answer.sendingBytes = true
+    await writeFileHeader(answer, file, request.offset, length)
     if (length > 0) await answer.writeBytes(bytes)
     upload.sent(length)
     await answer.end()
     upload.end('done')
   } catch (err) {
-    if (context.signal.aborted) upload?.end('cancelled', 'we stopped serving')
-    else if (signal.aborted || isHdpError(err, 'TransportError'))
-      upload?.end('cancelled', 'the reader closed the stream')
-    else upload?.end('failed', err instanceof Error ? err.message : String(err))
+    if (upload) endFailedUpload(upload, err, context.signal, signal)
     throw err
   } finally {
     await closed // the slot bounds open files: it is free once the file is closed
