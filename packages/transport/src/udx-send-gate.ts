@@ -1,5 +1,4 @@
 import type UDX from 'udx-native'
-import { Fifo } from './fifo'
 
 /** How much sending time the carrier may hold beyond what is in flight. */
 const QUEUE_MS = 25
@@ -48,8 +47,6 @@ export class UdxSendGate implements SendGate {
   readonly #wake: () => void
   #handed = 0
   #acked = 0
-  /** Messages not known to be acknowledged: where each ends in `#handed`. */
-  readonly #outstanding = new Fifo<number>()
   /** Acknowledged bytes per ms from `flush()` (0 before the first sample). */
   #rate = 0
   #rateFrom = performance.now()
@@ -123,7 +120,6 @@ export class UdxSendGate implements SendGate {
   written(bytes: number): void {
     this.#handed += bytes + MESSAGE_OVERHEAD
     const mark = this.#handed
-    this.#outstanding.push(mark)
     this.#raw.flush().then(
       (acked) => {
         if (acked) this.#onAcked(mark)
@@ -154,10 +150,6 @@ export class UdxSendGate implements SendGate {
   #onAcked(mark: number): void {
     if (mark <= this.#acked) return
     this.#acked = mark
-    for (let m = this.#outstanding.peek(); m !== undefined && m <= mark; ) {
-      this.#outstanding.shift()
-      m = this.#outstanding.peek()
-    }
     const now = performance.now()
     const elapsed = now - this.#rateFrom
     if (elapsed > RATE_IDLE_MS) {
