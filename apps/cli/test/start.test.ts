@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import type { LabProcess } from '@harddrive-party/test-lab'
 import { hasCommand } from '@harddrive-party/test-lab'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -112,28 +111,40 @@ describe('harddrive-party start', { timeout: 120_000 }, () => {
     expect((await p.exited).code).toBe(0)
   })
 
-  it.runIf(hasCommand('script'))('colours on a terminal, none when piped', async () => {
-    const storage = join(dir, 'tty')
-    const args = ['start', '--storage', storage, ...LOOPBACK, '--no-mqtt']
-    const command = [
-      'timeout',
-      '--preserve-status',
-      '-s',
-      'INT',
-      '20',
-      process.execPath,
-      CLI,
-      ...args,
-    ]
-      .map((a) => `'${a}'`)
-      .join(' ')
-    // `script` gives the command a pseudo-terminal, as a person's shell would.
-    const { stdout } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
-      env: { ...process.env, NO_COLOR: '' },
-    })
-    expect(stdout).toContain('we are')
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: an ANSI escape
-    expect(stdout).toMatch(/\u001b\[1m\w+\u001b\[22m/) // our name in bold
-    expect(stdout).toContain('stopped')
-  })
+  it.runIf(hasCommand('script'))(
+    'colours on a terminal; Ctrl-C on the terminal stops it cleanly',
+    async () => {
+      const storage = join(dir, 'tty')
+      const args = ['start', '--storage', storage, ...LOOPBACK, '--no-mqtt']
+      const command = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ')
+      // `script` gives the command a pseudo-terminal, as a person's shell would. Ctrl-C is typed
+      // once the peer is ready (a fixed timer raced a slow start on a loaded machine): the
+      // terminal turns it into SIGINT for the foreground process, our peer.
+      const tty = spawn('script', ['-qec', command, '/dev/null'], {
+        env: { ...process.env, NO_COLOR: '' },
+      })
+      let stdout = ''
+      tty.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString()
+      })
+      const exited = new Promise<number | null>((resolve) => tty.on('close', resolve))
+      // A bound on the test's own process, by PID, if the peer never becomes ready or never stops.
+      const guard = setTimeout(() => tty.kill('SIGKILL'), 100_000)
+      try {
+        for (let waited = 0; !stdout.includes('ready: ') && waited < 90_000; waited += 100)
+          await new Promise((r) => setTimeout(r, 100))
+        expect(stdout).toContain('ready: ')
+        tty.stdin.write('\u0003')
+        expect(await exited, stdout).toBe(0)
+      } finally {
+        clearTimeout(guard)
+        tty.stdin.destroy()
+      }
+      expect(stdout).toContain('we are')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: an ANSI escape
+      expect(stdout).toMatch(/\u001b\[1m\w+\u001b\[22m/) // our name in bold
+      expect(stdout).toContain('stopping (SIGINT')
+      expect(stdout).toContain('stopped')
+    },
+  )
 })

@@ -71,7 +71,7 @@ describe('what we announce', () => {
     )
     const started = Date.now()
     await node.start()
-    expect(Date.now() - started).toBeLessThan(5000)
+    expect(Date.now() - started).toBeLessThan(8000) // one 800 ms detection, with room for a loaded machine
     expect(node.nat.nat).toBe('unknown')
   })
 

@@ -261,7 +261,7 @@ describe('upgrading a relayed connection', () => {
       () => relayed.dialled.closeReason !== undefined,
     )
     expect(Date.now() - replacedAt).toBeGreaterThanOrEqual(1400)
-    expect(Date.now() - replacedAt).toBeLessThan(5000)
+    expect(Date.now() - replacedAt).toBeLessThan(10_000) // cut at the drain limit, not by an idle timeout
     expect(d.dialled.closeReason).toBeUndefined()
   }, 30_000)
 

@@ -286,7 +286,8 @@ describe('share-change notices (watch)', () => {
     writeFileSync(join(other, 'film.mkv'), 'x')
     const added = await timed(() => peer.store.shares.add(other))
     expect(added.version).not.toBe(first.value)
-    expect(added.ms).toBeLessThan(3000)
+    // Pushed, not polled: well under the 10 s a loaded machine is given.
+    expect(added.ms).toBeLessThan(10_000)
     const root = await collect(client.ls(''))
     expect(root).toHaveLength(2)
 
@@ -296,7 +297,7 @@ describe('share-change notices (watch)', () => {
     const shareName = root.find((e) => e.path !== 'music')?.path as string
     const removed = await timed(() => peer.store.shares.remove(shareName))
     expect(removed.version).not.toBe(rescanned.version)
-    expect(removed.ms).toBeLessThan(3000)
+    expect(removed.ms).toBeLessThan(10_000)
     console.log(
       `watch: share added -> notice ${added.ms.toFixed(1)} ms, rescan ${rescanned.ms.toFixed(1)} ms, removed ${removed.ms.toFixed(1)} ms`,
     )

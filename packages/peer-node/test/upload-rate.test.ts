@@ -37,8 +37,9 @@ describe('upload rate limits', () => {
       `per-peer limit 2 MiB/s: ${bytes} bytes in ${seconds.toFixed(2)} s = ${(rate / MiB).toFixed(2)} MiB/s`,
     )
     expect(bytes).toBe(6 * MiB)
-    // The first 1/10 s of traffic is a burst; the rest is paced.
-    expect(rate / MiB).toBeGreaterThan(2 * 0.85)
+    // The first 1/10 s of traffic is a burst; the rest is paced. The upper bound is the limit;
+    // the lower one only says it is not throttled far below it (late timers on a loaded machine).
+    expect(rate / MiB).toBeGreaterThan(2 * 0.7)
     expect(rate / MiB).toBeLessThan(2 * 1.15)
   })
 
@@ -62,7 +63,7 @@ describe('upload rate limits', () => {
     console.log(
       `global limit 2 MiB/s, two peers: ${(total / MiB).toFixed(2)} MiB/s together; each ${(a.rate / MiB).toFixed(2)} and ${(b.rate / MiB).toFixed(2)} MiB/s`,
     )
-    expect(total / MiB).toBeGreaterThan(2 * 0.85)
+    expect(total / MiB).toBeGreaterThan(2 * 0.7)
     expect(total / MiB).toBeLessThan(2 * 1.15)
     // Neither peer gets the whole budget: each about half.
     expect(Math.min(a.rate, b.rate) / Math.max(a.rate, b.rate)).toBeGreaterThan(0.6)

@@ -109,7 +109,7 @@ describe('TokenBucket.setRate', () => {
     await bucket.take(200_000) // at the old rate ~20 s; at the new one ~0.1 s
     const fastMs = performance.now() - started
     expect(fastMs).toBeGreaterThan(50)
-    expect(fastMs).toBeLessThan(1000)
+    expect(fastMs).toBeLessThan(5000) // far from the old rate's 20 s, with room for a loaded machine
     bucket.setRate(0)
     expect(bucket.unlimited).toBe(true)
     started = performance.now()

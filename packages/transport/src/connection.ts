@@ -182,6 +182,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       bytesSent: this.#mux.noise.rawBytesWritten,
       bytesReceived: this.#mux.noise.rawBytesRead,
       openStreams: this.#mux.openStreams,
+      largestWindowBytes: this.#mux.largestWindowBytes,
     }
     if (this.carrier === 'udx') {
       const raw = this.#mux.noise.rawStream as UDX.Stream

@@ -21,6 +21,8 @@ export interface StreamHost {
   sendControl(frame: Uint8Array): void
   /** The stream is finished in both directions; stop routing frames to it. */
   forget(stream: MuxStream): void
+  /** A receive window grew to `bytes` (the host keeps the largest, for stats). */
+  windowGrew(bytes: number): void
   /**
    * Whether bytes queue so little between the two ends that a larger window would go to the
    * path rather than into a queue (the host decides the bound per carrier).
@@ -249,6 +251,7 @@ export class MuxStream implements TransportStream {
     this.#window = grown
     this.#consumed = 0
     this.#sendWindow(increment)
+    this.#host.windowGrew(grown)
   }
 
   /**

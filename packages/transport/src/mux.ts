@@ -14,6 +14,7 @@ import {
   encodeCodeAndReason,
   encodeFrame,
   FrameType,
+  INITIAL_WINDOW_BYTES,
   MUX_HEADER_BYTES,
   readU32,
 } from './mux-frame'
@@ -83,6 +84,7 @@ export class Mux implements StreamHost {
   #graceTimer: NodeJS.Timeout | undefined
   #lastReceivedAt = performance.now()
   readonly #pinger: MuxPinger
+  #largestWindowBytes = INITIAL_WINDOW_BYTES
 
   constructor(noise: NoiseSecretStream, options: MuxOptions) {
     this.noise = noise
@@ -130,6 +132,15 @@ export class Mux implements StreamHost {
 
   get openStreams(): number {
     return this.#streams.size
+  }
+
+  /** The largest receive window any stream granted (starts at the initial window). */
+  get largestWindowBytes(): number {
+    return this.#largestWindowBytes
+  }
+
+  windowGrew(bytes: number): void {
+    if (bytes > this.#largestWindowBytes) this.#largestWindowBytes = bytes
   }
 
   /** Lets stream frames through; called once both hellos are verified. */

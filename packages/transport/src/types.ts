@@ -57,6 +57,11 @@ export interface ConnectionStats {
   bytesSent: number
   bytesReceived: number
   openStreams: number
+  /**
+   * The largest receive window any stream of this connection granted (256 KiB until one grew).
+   * A bulk stream's window should reach the path's bandwidth-delay product.
+   */
+  largestWindowBytes: number
   /** UDX carrier only: congestion window (packets), retransmitted packets, UDX's own RTT (ms). */
   udx?: {
     cwnd: number

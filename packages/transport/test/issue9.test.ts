@@ -271,6 +271,7 @@ describe('issue 9.2: queues drain in linear time', () => {
     markReady() {},
     sendControl() {},
     forget() {},
+    windowGrew() {},
     windowMayGrow: true,
     windowShouldShrink: false,
     earlyGrants: false,
@@ -292,7 +293,8 @@ describe('issue 9.2: queues drain in linear time', () => {
     const ms = performance.now() - started
     console.log(`9.2 send-queue drain: ${taken} one-byte chunks in ${ms.toFixed(0)} ms`)
     expect(taken).toBe(200_000)
-    expect(ms).toBeLessThan(1000)
+    // Linear: tens of ms. Quadratic would be minutes; the bound leaves room for a loaded machine.
+    expect(ms).toBeLessThan(5000)
   })
 
   it('issue 9.2: one-byte frames up to the window are queued compactly and drain fast', async () => {
@@ -314,6 +316,7 @@ describe('issue 9.2: queues drain in linear time', () => {
     )
     expect(bytes).toBe(frames)
     expect(queued).toBeLessThan(8 * MiB)
-    expect(ms).toBeLessThan(1000)
+    // Linear: tens of ms. Quadratic would be minutes; the bound leaves room for a loaded machine.
+    expect(ms).toBeLessThan(5000)
   })
 })

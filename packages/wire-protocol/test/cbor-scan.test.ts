@@ -68,7 +68,9 @@ describe('CBOR pre-scan: what the protocol never sends is refused before cbor-x 
       `128 KiB bignum: cbor-x alone ${cborXMs.toFixed(0)} ms, decodePeerRequest ${oursMs.toFixed(2)} ms`,
     )
     expect(cborXMs).toBeGreaterThan(300)
-    expect(oursMs).toBeLessThan(50) // it stops at the tag head, byte 28; the margin is for a loaded machine
+    // It stops at the tag head, byte 28: microseconds. Bounded against the control measured in
+    // the same run, so a loaded machine slows both.
+    expect(oursMs).toBeLessThan(cborXMs / 10)
     // The same message without the bignum is a valid request.
     expect(decodePeerRequest(withExtraField(ls, hex('01')))).toEqual({
       type: 'ls',
