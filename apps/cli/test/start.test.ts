@@ -111,6 +111,33 @@ describe('harddrive-party start', { timeout: 120_000 }, () => {
     expect((await p.exited).code).toBe(0)
   })
 
+  it('Ctrl-C while it is still starting stops it cleanly, not as a failure', async () => {
+    // A STUN server that never answers keeps the start in NAT detection (up to 10 s): the
+    // signal lands mid-start. It used to end with "This operation was aborted" and code 1.
+    const p = startCli([
+      'start',
+      '--storage',
+      join(dir, 'interrupted'),
+      '--bind',
+      '127.0.0.1',
+      '--stun-server',
+      '127.0.0.1:9',
+      '--no-mdns',
+      '--no-port-mapping',
+      '--ui-addr',
+      '127.0.0.1:0',
+      '--no-mqtt',
+    ])
+    running.push(p)
+    await p.waitForLine(/^starting: storage /, { timeoutMs: 60_000 })
+    p.kill('SIGINT')
+    expect(await p.exited).toEqual({ code: 0, signal: null })
+    await new Promise((r) => setTimeout(r, 50)) // the last lines may still be in the reader
+    expect(p.lines).toContain('stopped')
+    expect(p.lines.some((l) => l.startsWith('ready: '))).toBe(false)
+    expect(p.stderr).not.toContain('aborted')
+  })
+
   it.runIf(hasCommand('script'))(
     'colours on a terminal; Ctrl-C on the terminal stops it cleanly',
     async () => {

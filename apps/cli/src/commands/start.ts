@@ -189,19 +189,29 @@ async function runPeer(config: StartConfig, peerNode: PeerNodeModule): Promise<v
 
   for (const dir of config.createdDirs)
     say(`created ${dir} (it did not exist; put files there to share them)`)
+  const stopped = () => {
+    say('stopped')
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
   let node = createPeerNode(config.node)
   say(`starting: storage ${node.storage.dir}`)
   try {
     await startNode(node, config, stopping.signal)
   } catch (err) {
+    // Ctrl-C while starting is a stop, not a failure: what started is undone by node.stop().
+    if (stopping.signal.aborted) return stopAll(undefined, node).then(stopped)
     if (!(isHdpError(err) && err.code === 'MDNS_BIND_FAILED')) throw mapStartError(err, node)
     // mDNS is a convenience: a peer without it still meets others through the broker.
     say(`mDNS: ${colours.yellow('off')} (${plainMessage(err)})`)
     config.mdns = { off: 'off (could not bind)' }
     node = createPeerNode({ ...config.node, mdns: false })
-    await startNode(node, config, stopping.signal).catch((e: unknown) => {
+    try {
+      await startNode(node, config, stopping.signal)
+    } catch (e) {
+      if (stopping.signal.aborted) return stopAll(undefined, node).then(stopped)
       throw mapStartError(e, node)
-    })
+    }
   }
   let api: ApiServer | undefined
   const live = () => !stopping.signal.aborted
@@ -221,9 +231,7 @@ async function runPeer(config: StartConfig, peerNode: PeerNodeModule): Promise<v
     }
   }
   await stopAll(api, node)
-  say('stopped')
-  process.off('SIGINT', onSignal)
-  process.off('SIGTERM', onSignal)
+  stopped()
 }
 
 async function startNode(node: PeerNode, config: StartConfig, signal: AbortSignal): Promise<void> {
