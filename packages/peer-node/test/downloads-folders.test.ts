@@ -120,4 +120,32 @@ describe('downloads of folders', () => {
     await waitUntil('the empty request fails again', () => errors.length > errorsBefore)
     expect(bob.downloads.get(empty.id)).toMatchObject({ state: 'failed', code: 'EMPTY' })
   }, 60_000)
+
+  it('the same path again while unfinished is the same request; once done, a new one', async () => {
+    // A peer nobody has met: its requests wait, unfinished, for as long as the test needs.
+    const absent = 'ab'.repeat(32)
+    const [first, second] = await Promise.all([
+      bob.downloads.add(absent, 'films/noir'),
+      bob.downloads.add(absent, 'films/noir'),
+    ])
+    expect(second.id).toBe(first.id)
+    const paused = await bob.downloads.pause(first.id)
+    expect(paused.state).toBe('paused')
+    const again = await bob.downloads.add(absent, 'films/noir')
+    expect(again.id).toBe(first.id)
+    expect(again.state).not.toBe('paused') // asked for again: it resumes
+    const other = await bob.downloads.add(absent, 'films/noir/other')
+    expect(other.id).not.toBe(first.id)
+    const mine = (await bob.downloads.list()).filter((r) => r.peer === absent)
+    expect(mine.map((r) => r.path).sort()).toEqual(['films/noir', 'films/noir/other'])
+    for (const r of mine) await bob.downloads.cancel(r.id)
+
+    // Done: asking again downloads it again (the remote file may have changed).
+    const done = nextFileEvent(bob)
+    const once = await bob.downloads.add(alice.publicKey, 'data/small.txt')
+    await done
+    await waitUntil('it is recorded done', () => bob.downloads.get(once.id)?.state === 'done')
+    const twice = await bob.downloads.add(alice.publicKey, 'data/small.txt')
+    expect(twice.id).not.toBe(once.id)
+  }, 60_000)
 })

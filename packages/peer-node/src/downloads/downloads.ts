@@ -42,6 +42,7 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
   readonly #d: DownloadsDeps
   readonly #engine: DownloadEngine
   readonly #meter: ProgressMeter
+  #adding: Promise<unknown> = Promise.resolve()
   readonly #onChange = (e: CustomEvent<{ id: string; removed: boolean }>) => this.#changed(e.detail)
 
   constructor(deps: DownloadsDeps) {
@@ -113,6 +114,24 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
         `${JSON.stringify(remotePath)} is not a share path below the root`,
       )
     }
+    // One add at a time: two adds of one path at once must still find each other.
+    const added = this.#adding.then(() => this.#addChecked(hex, remotePath, options))
+    this.#adding = added.catch(() => undefined)
+    return added
+  }
+
+  async #addChecked(
+    hex: string,
+    remotePath: string,
+    options: DownloadAddOptions,
+  ): Promise<DownloadRequest> {
+    if (options.id === undefined) {
+      // The same path again while it is unfinished is the same download (a second request
+      // would fetch every file twice); a paused one is asked for again, so it resumes.
+      const unfinished = await this.#unfinished(hex, remotePath)
+      if (unfinished?.state === 'paused') return this.resume(unfinished.id)
+      if (unfinished !== undefined) return this.#toRequest(unfinished)
+    }
     // The peer's folder name is ours: made safe like any name, fixed for the request's life.
     const folder = localName(this.#d.peerName(hex), this.#d.peerName(hex)).segments[0]!
     const destination = join(this.#d.downloadDir, folder)
@@ -127,6 +146,13 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
       ...(options.position !== undefined ? { position: options.position } : {}),
     })
     return this.#toRequest(row)
+  }
+
+  async #unfinished(peer: string, path: string): Promise<WishlistRequest | undefined> {
+    for await (const row of this.#d.wishlist.list())
+      if (row.peer === peer && row.path === path && row.state !== 'done' && row.state !== 'failed')
+        return row
+    return undefined
   }
 
   async list(): Promise<DownloadRequest[]> {
