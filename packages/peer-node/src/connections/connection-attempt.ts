@@ -143,8 +143,9 @@ export async function attemptConnection(
     info.elapsedMs = Date.now() - state.startedAt
     delete info.failure
   }
-  if (unreachable) {
-    let why = plan.unreachable!
+  /** IPv4 cannot connect the pair: TURN, then a member that relays (a dialer's job). */
+  const viaRelays = async (reason: string): Promise<void> => {
+    let why = reason
     if (useTurn !== undefined) {
       // A TURN server the pair cannot use (down, or filtered for one side): a relaying member
       // in the same attempt. Both sides fail TURN after the same wait, so both move on.
@@ -175,6 +176,7 @@ export async function attemptConnection(
       why,
     )
   }
+  if (unreachable) return viaRelays(plan.unreachable!)
   const failures: string[] = []
   if (weDial) {
     const technique: Technique = found.via === 'mdns' || plan.punch === undefined ? 'lan' : 'direct'
@@ -191,6 +193,12 @@ export async function attemptConnection(
     }
   }
   if (plan.punch === undefined) {
+    // Both on IPv6 and IPv4 cannot work, and our IPv6 dial failed: an IPv6 address that is
+    // announced but dead must not leave the pair unconnected. The dialer goes on to the relays
+    // (the acceptor waits for it, or joins its TURN attempt below).
+    const v4Unreachable = v4.unreachable !== undefined && v4.direct.length === 0
+    if (weDial && bothIpv6 && v4Unreachable && !upgrading)
+      return viaRelays([...failures, v4.unreachable!].join('; '))
     if (useTurn !== undefined) return viaTurn(useTurn) // the IPv6 dial failed, or we wait for either
     if (weDial) throw new Error(failures.join('; ') || 'no address to dial')
     return // the dialer dials us; nothing to do until it does
