@@ -1,12 +1,11 @@
-import type { PeerInfo } from '@harddrive-party/peer-node'
 import type { LabProcess } from '@harddrive-party/test-lab'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   browse,
   browseOf,
+  connectedPeer,
   type PeerLab,
   peerLabSkipReason,
-  peersOf,
   readyOf,
   startPeerLab,
 } from './peer-lab'
@@ -34,12 +33,6 @@ describe.skipIf(skip !== '')('dead IPv6 between two hard NATs, a relaying member
 
   afterAll(() => peerLab?.stop())
 
-  async function connectionTo(proc: LabProcess, key: string): Promise<PeerInfo> {
-    const peer = (await peersOf(proc)).find((p) => p.hex === key)
-    expect(peer?.connected).toBe(true)
-    return peer!
-  }
-
   it('the dialer goes on from the failed IPv6 dial to the relaying member', async () => {
     const { hosts } = peerLab
     // The control: IPv6 between the two does not get through at all.
@@ -66,7 +59,7 @@ describe.skipIf(skip !== '')('dead IPv6 between two hard NATs, a relaying member
     await b.waitForLine(`connect ${ka.key}`, { timeoutMs: 30_000 })
     const tookMs = Date.now() - readyAt
 
-    const fromA = await connectionTo(a, kb.key)
+    const fromA = await connectedPeer(a, kb.key)
     console.log(
       `dead IPv6: connected ${tookMs} ms after ready; the dialer tried ${fromA.attempt?.tried.join(',')} over ${fromA.attempt?.attempts} attempt(s), used ${fromA.attempt?.used}`,
     )

@@ -170,6 +170,14 @@ export function peersOf(proc: LabProcess): Promise<PeerInfo[]> {
   return ask<PeerInfo[]>(proc, 'peers')
 }
 
+/** `proc`'s doctor entry for the peer `key`; throws unless that peer is connected. */
+export async function connectedPeer(proc: LabProcess, key: string): Promise<PeerInfo> {
+  const peer = (await peersOf(proc)).find((p) => p.hex === key)
+  if (!peer?.connected)
+    throw new Error(`${key.slice(0, 8)} is not connected: ${JSON.stringify(peer)}`)
+  return peer
+}
+
 /**
  * `ready <hex key> <port> <nat>` of a fixture, after `after` lines. 120 s: tsx compiles the
  * fixture and it indexes its share before it joins; on this shared machine (load 20 on 2 cores)

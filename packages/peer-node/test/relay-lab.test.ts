@@ -1,16 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { PeerInfo, RelayInfo } from '@harddrive-party/peer-node'
+import type { RelayInfo } from '@harddrive-party/peer-node'
 import type { LabProcess } from '@harddrive-party/test-lab'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ask,
   browse,
   browseOf,
+  connectedPeer,
   type PeerLab,
   peerLabSkipReason,
-  peersOf,
   readyOf,
   startPeerLab,
 } from './peer-lab'
@@ -39,13 +39,6 @@ describe.skipIf(skip !== '')('hard <-> hard through a relaying member', () => {
   }, 60_000)
 
   afterAll(() => peerLab?.stop())
-
-  /** The live connection of `proc` to `key`, as its doctor shows it. */
-  async function connectionTo(proc: LabProcess, key: string): Promise<PeerInfo> {
-    const peer = (await peersOf(proc)).find((p) => p.hex === key)
-    expect(peer?.connected).toBe(true)
-    return peer!
-  }
 
   it(`connects ${CONNECTS}/${CONNECTS} through the relay, browses, downloads byte-exact; the relay counts and never sees plaintext`, async () => {
     expect(MARKER.length).toBe(64)
@@ -82,11 +75,11 @@ describe.skipIf(skip !== '')('hard <-> hard through a relaying member', () => {
     await b.waitForLine(`connect ${ka.key}`, { timeoutMs: 30_000 })
     const times = [Date.now() - readyAt]
 
-    const fromA = await connectionTo(a, kb.key)
+    const fromA = await connectedPeer(a, kb.key)
     expect(fromA.connection?.carrier).toBe('relay')
     expect(fromA.attempt?.used).toBe('relay')
     expect(fromA.attempt?.tried).toEqual(['relay'])
-    expect((await connectionTo(b, ka.key)).connection?.carrier).toBe('relay')
+    expect((await connectedPeer(b, ka.key)).connection?.carrier).toBe('relay')
 
     // Browse and download over the relayed connection.
     expect(await browse(b, ka.key, shareName)).toEqual(browseOf(shareName))
@@ -99,7 +92,7 @@ describe.skipIf(skip !== '')('hard <-> hard through a relaying member', () => {
 
     // The relay's counters against the bytes the two ends moved over their relayed connection.
     const report = await ask<RelayReport>(relay, 'relay')
-    const [aSide, bSide] = [await connectionTo(a, kb.key), await connectionTo(b, ka.key)]
+    const [aSide, bSide] = [await connectedPeer(a, kb.key), await connectedPeer(b, ka.key)]
     expect(report.pairs).toHaveLength(1)
     const pair = report.pairs[0]!
     expect([pair.asker, pair.target]).toEqual([ka.key, kb.key])
@@ -132,7 +125,7 @@ describe.skipIf(skip !== '')('hard <-> hard through a relaying member', () => {
       await a.waitForLine(new RegExp(`^connect ${kb.key}`), { after: marks[0], timeoutMs: 30_000 })
       await b.waitForLine(new RegExp(`^connect ${ka.key}`), { after: marks[1], timeoutMs: 30_000 })
       times.push(Date.now() - cutAt)
-      expect((await connectionTo(a, kb.key)).connection?.carrier).toBe('relay')
+      expect((await connectedPeer(a, kb.key)).connection?.carrier).toBe('relay')
     }
     expect(await browse(b, ka.key, shareName)).toEqual(browseOf(shareName))
     const after = await ask<RelayReport>(relay, 'relay')
