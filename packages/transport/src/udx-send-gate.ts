@@ -1,9 +1,10 @@
 import type UDX from 'udx-native'
+import { UdxInflightCap } from './udx-inflight-cap'
 
 /** How much sending time the carrier may hold beyond what is in flight. */
 const QUEUE_MS = 25
 /** Floors and caps of that queue in bytes (the floor keeps the wire busy through short stalls). */
-const MIN_QUEUE_BYTES = 64 * 1024
+const MIN_QUEUE_BYTES = 32 * 1024
 const START_QUEUE_BYTES = 256 * 1024
 const MAX_QUEUE_BYTES = 4 * 1024 * 1024
 /** Secret-stream's framing per message: a 3-byte length and a 17-byte tag. */
@@ -17,6 +18,9 @@ const RATE_INTERVAL_MS = 25
 const RATE_IDLE_MS = 200
 /** While the gate holds the sender, it looks again this often (acks of a later write may not come). */
 const RECHECK_MS = 2
+
+// TEMPORARY A/B switch for the links bench (main's gate); removed before the final commit.
+const LEGACY = process.env.HDP_UDX_GATE_MAIN === '1'
 
 /** What the multiplexer's sender asks before it hands the carrier another message. */
 export interface SendGate {
@@ -60,6 +64,7 @@ export class UdxSendGate implements SendGate {
   #resentBytes = 0
   /** Correction of the transmitted estimate, set whenever the bounds prove it wrong. */
   #sentCorrection = 0
+  readonly #cap: UdxInflightCap | undefined
 
   constructor(raw: UDX.Stream, wake: () => void) {
     this.#raw = raw
@@ -67,6 +72,8 @@ export class UdxSendGate implements SendGate {
     this.#bytesAtStart = raw.bytesTransmitted
     this.#packetsAtStart = raw.packetsTransmitted
     this.#retransmits = raw.retransmits
+    this.#cap =
+      process.env.HDP_UDX_INFLIGHT_CAP === '0' || LEGACY ? undefined : new UdxInflightCap(raw)
   }
 
   /** The unsent bytes below us, as last estimated. */
@@ -99,10 +106,22 @@ export class UdxSendGate implements SendGate {
     return estimate
   }
 
-  /** Bytes per ms: libudx's BBR estimate when it has one (losses do not stall it), else ours. */
+  /**
+   * Bytes per ms: libudx's BBR estimate when it has one (losses do not stall it), else ours;
+   * at most twice what the congestion window carries per RTT. In start-up the window is a few
+   * packets while BBR's first samples (and our 256 KiB start) are far larger: an `ls` reply
+   * right after a transfer began waited behind 64-256 KiB that the window took 4-5 RTTs to
+   * send (the slowest busy `ls` of a run, 200-210 ms at 40 ms RTT, came at t=0).
+   */
   get #rateNow(): number {
-    const bbr = this.#raw.bbrBandwidth / 1000
-    return bbr > 0 ? bbr : this.#rate
+    const raw = this.#raw
+    const bbr = raw.bbrBandwidth / 1000
+    const rate = bbr > 0 ? bbr : this.#rate
+    const rtt = raw.rtt
+    const cwnd = raw.cwnd
+    if (!(rtt > 0 && cwnd > 0) || LEGACY) return rate
+    const byWindow = (2 * cwnd * (raw.mtu - PACKET_HEADERS_BYTES)) / rtt
+    return rate === 0 ? byWindow : Math.min(rate, byWindow)
   }
 
   room(): number {
@@ -110,9 +129,11 @@ export class UdxSendGate implements SendGate {
     const budget =
       rate === 0
         ? START_QUEUE_BYTES
-        : Math.min(MAX_QUEUE_BYTES, Math.max(MIN_QUEUE_BYTES, rate * QUEUE_MS))
+        : Math.min(MAX_QUEUE_BYTES, Math.max(LEGACY ? 65536 : MIN_QUEUE_BYTES, rate * QUEUE_MS))
+    const unsent = this.unsentBytes
+    const cap = this.#cap?.capBytes(performance.now()) ?? Number.POSITIVE_INFINITY
     // Whole bytes: a fractional room became a fractional frame length (bytes lost at the end).
-    const room = Math.floor(budget - this.unsentBytes)
+    const room = Math.floor(Math.min(budget - unsent, cap - unsent - this.#raw.inflight))
     if (room <= 0) this.#hold()
     return room
   }
