@@ -17,6 +17,12 @@ const MIN_SAMPLE_MS = 20
 const RATE_SAMPLES = 8
 /** A sample spanning more than this saw an idle or stalled sender: it says nothing. */
 const MAX_SAMPLE_MS = 1000
+/**
+ * Paths shorter than this get no cap: a LAN's BDP is a few packets and its switches' buffers
+ * are not the queue an `ls` waits in; on loopback the cap's floor would bind and a receiver's
+ * event-loop stall would idle the path (the send gate's short queue is enough there).
+ */
+const MIN_PATH_RTT_MS = 5
 /** The minimum RTT is the smallest smoothed RTT over the last 10 to 20 s. */
 const MIN_RTT_WINDOW_MS = 10_000
 
@@ -49,7 +55,8 @@ export class UdxInflightCap {
   /** Most bytes that may be in libudx (in flight plus unsent) now; Infinity before a measure. */
   capBytes(now: number): number {
     this.#update(now)
-    if (this.#samples.length === 0 || this.#minRtt === 0) return Number.POSITIVE_INFINITY
+    if (this.#samples.length === 0 || this.#minRtt < MIN_PATH_RTT_MS)
+      return Number.POSITIVE_INFINITY
     const rate = Math.max(...this.#samples)
     const gain = this.#raw.rtt <= NO_QUEUE_RTT_RATIO * this.#minRtt ? RAMP_GAIN : CAP_GAIN
     return Math.max(MIN_CAP_BYTES, gain * rate * this.#minRtt)

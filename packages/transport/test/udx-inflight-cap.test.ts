@@ -51,6 +51,17 @@ describe('UDX in-flight cap (issue 12)', () => {
     expect(cap.capBytes(120.5)).toBe(before)
   })
 
+  it('sets no cap on paths under 5 ms (LAN, loopback)', () => {
+    const raw = fakeStream()
+    raw.rtt = 1
+    const cap = new UdxInflightCap(raw as unknown as UDX.Stream)
+    cap.capBytes(1)
+    raw.bytesTransmitted = 1e6
+    cap.capBytes(41)
+    expect(cap.estimate.rateBytesPerMs).toBe(25_000)
+    expect(cap.capBytes(41)).toBe(Number.POSITIVE_INFINITY)
+  })
+
   it('never caps below 256 KiB (a quiet connection starts again from there)', () => {
     const raw = fakeStream()
     raw.rtt = 40
