@@ -19,9 +19,6 @@ const RATE_IDLE_MS = 200
 /** While the gate holds the sender, it looks again this often (acks of a later write may not come). */
 const RECHECK_MS = 2
 
-// TEMPORARY A/B switch for the links bench (main's gate); removed before the final commit.
-const LEGACY = process.env.HDP_UDX_GATE_MAIN === '1'
-
 /** What the multiplexer's sender asks before it hands the carrier another message. */
 export interface SendGate {
   /** Bytes the carrier may take now; 0 or less: wait (the gate wakes the sender later). */
@@ -45,6 +42,9 @@ export interface SendGate {
  * counts bytes delivered behind a lost packet as unsent, and with 0.5 % loss there is a hole
  * nearly all the time, so the gate closed, libudx ran dry, its BBR estimate fell with it and
  * the carrier made 2-4 Mbit/s of a 200 Mbit/s link (bare UDX: 150).
+ *
+ * On top of that budget, unsent plus in-flight bytes stay under {@link UdxInflightCap}'s cap
+ * (about one BDP), so libudx's BBR does not overfill the bottleneck's buffer.
  */
 export class UdxSendGate implements SendGate {
   readonly #raw: UDX.Stream
@@ -64,7 +64,7 @@ export class UdxSendGate implements SendGate {
   #resentBytes = 0
   /** Correction of the transmitted estimate, set whenever the bounds prove it wrong. */
   #sentCorrection = 0
-  readonly #cap: UdxInflightCap | undefined
+  readonly #cap: UdxInflightCap
 
   constructor(raw: UDX.Stream, wake: () => void) {
     this.#raw = raw
@@ -72,8 +72,7 @@ export class UdxSendGate implements SendGate {
     this.#bytesAtStart = raw.bytesTransmitted
     this.#packetsAtStart = raw.packetsTransmitted
     this.#retransmits = raw.retransmits
-    this.#cap =
-      process.env.HDP_UDX_INFLIGHT_CAP === '0' || LEGACY ? undefined : new UdxInflightCap(raw)
+    this.#cap = new UdxInflightCap(raw)
   }
 
   /** The unsent bytes below us, as last estimated. */
@@ -119,7 +118,7 @@ export class UdxSendGate implements SendGate {
     const rate = bbr > 0 ? bbr : this.#rate
     const rtt = raw.rtt
     const cwnd = raw.cwnd
-    if (!(rtt > 0 && cwnd > 0) || LEGACY) return rate
+    if (!(rtt > 0 && cwnd > 0)) return rate
     const byWindow = (2 * cwnd * (raw.mtu - PACKET_HEADERS_BYTES)) / rtt
     return rate === 0 ? byWindow : Math.min(rate, byWindow)
   }
@@ -129,9 +128,9 @@ export class UdxSendGate implements SendGate {
     const budget =
       rate === 0
         ? START_QUEUE_BYTES
-        : Math.min(MAX_QUEUE_BYTES, Math.max(LEGACY ? 65536 : MIN_QUEUE_BYTES, rate * QUEUE_MS))
+        : Math.min(MAX_QUEUE_BYTES, Math.max(MIN_QUEUE_BYTES, rate * QUEUE_MS))
     const unsent = this.unsentBytes
-    const cap = this.#cap?.capBytes(performance.now()) ?? Number.POSITIVE_INFINITY
+    const cap = this.#cap.capBytes(performance.now())
     // Whole bytes: a fractional room became a fractional frame length (bytes lost at the end).
     const room = Math.floor(Math.min(budget - unsent, cap - unsent - this.#raw.inflight))
     if (room <= 0) this.#hold()
