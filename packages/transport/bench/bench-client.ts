@@ -87,6 +87,8 @@ async function rawUdx(): Promise<number> {
 let received = 0
 let idle: number[] = []
 let busy: number[] = []
+/** When each busy sample started (ms after the transfer began) and what it took. */
+const busyTimeline: Array<[number, number]> = []
 const cpu = process.cpuUsage()
 let start = performance.now()
 let seconds = 0
@@ -126,10 +128,13 @@ if (mode === 'rtt') {
   await bulk.write(request(1, bytes))
   await bulk.end()
   let done = false
+  const t0 = performance.now()
   const sampler = (async () => {
     while (!done) {
       const t = performance.now()
-      busy.push(await ls(connection))
+      const ms = await ls(connection)
+      busy.push(ms)
+      busyTimeline.push([Math.round(t - t0), Math.round(ms)])
       await new Promise((r) => setTimeout(r, Math.max(0, LS_EVERY_MS - (performance.now() - t))))
     }
   })()
@@ -167,5 +172,6 @@ console.log(
       p99: percentile(busy, 99),
       max: busy.at(-1),
     },
+    slowest: busyTimeline.sort((a, b) => b[1] - a[1]).slice(0, 5),
   })}`,
 )

@@ -5,7 +5,8 @@
 // transport's UDX carrier; `ls` requests time the latency during the transfer, and the client
 // namespace's UDP RcvbufErrors count drops in our own receive buffer.
 // Needs root and gcc (skips with the reason otherwise). Env: BENCH_LINKS (indexes, e.g. 1,2),
-// BENCH_MODES (default plain,tcp,raw-udx,udx).
+// BENCH_MODES (default plain,tcp,raw-udx,udx; a mode may carry environment settings for A/B
+// runs of one switch in the same run: `udx+NAME=value`).
 import { type LinkDirection, LinkLab, linkLabSupport, udpCounters } from '@harddrive-party/test-lab'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6)
@@ -38,6 +39,7 @@ interface Row {
   percentOfLink: number
   lsBusy: { n: number; p50: number; p99: number }
   rcvbufErrors: number
+  tailDrops: number
   stats: { rttMs?: number; udx?: { retransmits: number; rttMs: number } } | undefined
 }
 
@@ -54,9 +56,13 @@ try {
       `${link.name}: TCP connect RTT p50 ${rttProbe.lsIdle.p50.toFixed(2)} ms (set ${(2 * link.shape.delayMs).toFixed(1)} ms)`,
     )
     for (const mode of MODES) {
+      // A fresh emulator per mode, so its tail drops are this mode's.
+      await lab.reshape(link.shape)
       const before = (await udpCounters(lab.a)).RcvbufErrors ?? 0
       const r = await runMode(mode)
       const after = (await udpCounters(lab.a)).RcvbufErrors ?? 0
+      const end = await lab.stopEmulator()
+      if (end !== undefined) tallyCounters(`${link.name} ${mode}`, end)
       const mbits = (r.received * 8) / r.seconds / 1e6
       rows.push({
         link: link.name,
@@ -65,27 +71,39 @@ try {
         percentOfLink: (mbits * 1e6 * 100) / link.shape.rateBitsPerSecond,
         lsBusy: r.lsBusy,
         rcvbufErrors: after - before,
+        tailDrops: (end?.aToB.tailDropped ?? 0) + (end?.bToA.tailDropped ?? 0),
         stats: r.stats,
       })
       const rtt =
         r.stats === undefined
           ? ''
           : `, ping RTT ${r.stats.rttMs?.toFixed(0)} ms, UDX RTT ${r.stats.udx?.rttMs ?? '-'} ms`
-      console.error(`${link.name} ${mode}: ${mbits.toFixed(1)} Mbit/s${rtt}`)
-    }
-    const c = await lab.stopEmulator()
-    if (c !== undefined) {
-      const d = (x: typeof c.aToB) =>
-        `${x.forwarded} packets, ${x.lost} lost at random, ${x.tailDropped} tail-dropped, ${x.tooBig} too big`
-      counters.push(`${link.name}: a->b ${d(c.aToB)}; b->a ${d(c.bToA)}`)
+      const slowest =
+        r.slowest === undefined
+          ? ''
+          : `, slowest ls [ms after start, ms]: ${JSON.stringify(r.slowest)}`
+      console.error(`${link.name} ${mode}: ${mbits.toFixed(1)} Mbit/s${rtt}${slowest}`)
     }
   }
 } finally {
   await lab.destroy()
 }
 
-async function runMode(mode: string) {
-  const env = { ...process.env, BENCH_HOST: lab.bAddress, BENCH_SECONDS: String(SECONDS) }
+type Counters = NonNullable<Awaited<ReturnType<LinkLab['stopEmulator']>>>
+function tallyCounters(link: string, c: Counters): void {
+  const d = (x: Counters['aToB']) =>
+    `${x.forwarded} packets, ${x.lost} lost at random, ${x.tailDropped} tail-dropped, ${x.tooBig} too big`
+  counters.push(`${link}: a->b ${d(c.aToB)}; b->a ${d(c.bToA)}`)
+}
+
+async function runMode(modeWithEnv: string) {
+  const [mode, ...settings] = modeWithEnv.split('+')
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    ...Object.fromEntries(settings.map((kv) => kv.split('=', 2))),
+    BENCH_HOST: lab.bAddress,
+    BENCH_SECONDS: String(SECONDS),
+  }
   const server = lab.b.spawnNode(here('./bench-server.ts'), [], {
     env: { ...env, BENCH_HOST: '0.0.0.0' },
   })
@@ -94,7 +112,7 @@ async function runMode(mode: string) {
     const [port, key, plainPort, rawPort] = ready.slice(6).split(' ')
     const client = lab.a.spawnNode(
       here('./bench-client.ts'),
-      [mode, port!, key!, plainPort!, String(1e12), rawPort!],
+      [mode!, port!, key!, plainPort!, String(1e12), rawPort!],
       { env },
     )
     const line = await client.waitForLine(/^result /, { timeoutMs: (SECONDS + 60) * 1000 })
@@ -116,15 +134,17 @@ const table: string[][] = rows.map((r) => {
   const same = rows.filter((o) => o.link === r.link)
   const plain = same.find((o) => o.mode === 'plain')?.mbits ?? Number.NaN
   const bare = same.find((o) => o.mode === 'raw-udx')?.mbits ?? Number.NaN
+  const [mode, ...settings] = r.mode.split('+')
   return [
     r.link,
-    LABELS[r.mode] ?? r.mode,
+    [LABELS[mode!] ?? mode, ...settings].join(' '),
     f(r.mbits),
     `${f(r.percentOfLink, 0)} %`,
     f(r.mbits / plain, 2),
     f(r.mbits / bare, 2),
     r.lsBusy.n === 0 ? '-' : `${f(r.lsBusy.p50, 0)} / ${f(r.lsBusy.p99, 0)} (n=${r.lsBusy.n})`,
     String(r.rcvbufErrors),
+    String(r.tailDrops),
   ]
 })
 const header = [
@@ -136,6 +156,7 @@ const header = [
   'x bare UDX',
   'ls ms during transfer p50 / p99',
   'UDP RcvbufErrors (client)',
+  'emulator tail drops',
 ]
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)))
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`

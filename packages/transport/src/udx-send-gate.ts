@@ -1,9 +1,10 @@
 import type UDX from 'udx-native'
+import { UdxInflightCap } from './udx-inflight-cap'
 
 /** How much sending time the carrier may hold beyond what is in flight. */
 const QUEUE_MS = 25
 /** Floors and caps of that queue in bytes (the floor keeps the wire busy through short stalls). */
-const MIN_QUEUE_BYTES = 64 * 1024
+const MIN_QUEUE_BYTES = 32 * 1024
 const START_QUEUE_BYTES = 256 * 1024
 const MAX_QUEUE_BYTES = 4 * 1024 * 1024
 /** Secret-stream's framing per message: a 3-byte length and a 17-byte tag. */
@@ -41,6 +42,9 @@ export interface SendGate {
  * counts bytes delivered behind a lost packet as unsent, and with 0.5 % loss there is a hole
  * nearly all the time, so the gate closed, libudx ran dry, its BBR estimate fell with it and
  * the carrier made 2-4 Mbit/s of a 200 Mbit/s link (bare UDX: 150).
+ *
+ * On top of that budget, unsent plus in-flight bytes stay under {@link UdxInflightCap}'s cap
+ * (about one BDP), so libudx's BBR does not overfill the bottleneck's buffer.
  */
 export class UdxSendGate implements SendGate {
   readonly #raw: UDX.Stream
@@ -60,6 +64,7 @@ export class UdxSendGate implements SendGate {
   #resentBytes = 0
   /** Correction of the transmitted estimate, set whenever the bounds prove it wrong. */
   #sentCorrection = 0
+  readonly #cap: UdxInflightCap
 
   constructor(raw: UDX.Stream, wake: () => void) {
     this.#raw = raw
@@ -67,6 +72,7 @@ export class UdxSendGate implements SendGate {
     this.#bytesAtStart = raw.bytesTransmitted
     this.#packetsAtStart = raw.packetsTransmitted
     this.#retransmits = raw.retransmits
+    this.#cap = new UdxInflightCap(raw)
   }
 
   /** The unsent bytes below us, as last estimated. */
@@ -99,10 +105,22 @@ export class UdxSendGate implements SendGate {
     return estimate
   }
 
-  /** Bytes per ms: libudx's BBR estimate when it has one (losses do not stall it), else ours. */
+  /**
+   * Bytes per ms: libudx's BBR estimate when it has one (losses do not stall it), else ours;
+   * at most twice what the congestion window carries per RTT. In start-up the window is a few
+   * packets while BBR's first samples (and our 256 KiB start) are far larger: an `ls` reply
+   * right after a transfer began waited behind 64-256 KiB that the window took 4-5 RTTs to
+   * send (the slowest busy `ls` of a run, 200-210 ms at 40 ms RTT, came at t=0).
+   */
   get #rateNow(): number {
-    const bbr = this.#raw.bbrBandwidth / 1000
-    return bbr > 0 ? bbr : this.#rate
+    const raw = this.#raw
+    const bbr = raw.bbrBandwidth / 1000
+    const rate = bbr > 0 ? bbr : this.#rate
+    const rtt = raw.rtt
+    const cwnd = raw.cwnd
+    if (!(rtt > 0 && cwnd > 0)) return rate
+    const byWindow = (2 * cwnd * (raw.mtu - PACKET_HEADERS_BYTES)) / rtt
+    return rate === 0 ? byWindow : Math.min(rate, byWindow)
   }
 
   room(): number {
@@ -111,8 +129,10 @@ export class UdxSendGate implements SendGate {
       rate === 0
         ? START_QUEUE_BYTES
         : Math.min(MAX_QUEUE_BYTES, Math.max(MIN_QUEUE_BYTES, rate * QUEUE_MS))
+    const unsent = this.unsentBytes
+    const cap = this.#cap.capBytes(performance.now())
     // Whole bytes: a fractional room became a fractional frame length (bytes lost at the end).
-    const room = Math.floor(budget - this.unsentBytes)
+    const room = Math.floor(Math.min(budget - unsent, cap - unsent - this.#raw.inflight))
     if (room <= 0) this.#hold()
     return room
   }
