@@ -1,4 +1,4 @@
-import { fsync } from 'node:fs'
+import { close, fsync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { WishlistFile } from '@harddrive-party/index-store'
@@ -34,12 +34,14 @@ export interface DurableBatchOptions {
 /**
  * Makes completed downloads durable in batches instead of one fsync each (an fsync costs
  * ~7.5 ms here; 200 issued at once take ~50 ms in all, the file system commits them together).
- * For each batch: fsync every part at once, rename each to its final name, fsync each folder
- * that got a name, and only then hand the batch to be recorded done. So a final name only ever
- * holds bytes that are on the disk, and a file recorded done survives a power cut; a crash
- * before the batch's end leaves complete parts (resumed at their length: zero bytes to fetch)
- * or final files not yet recorded (found in place on the next try and recorded). `add` waits
- * while a full batch is being made durable, so the files held open stay bounded.
+ * For each batch: write the parts of the small files held in memory (one message to the
+ * small-file writer's thread), fsync every part at once, rename each to its final name, fsync
+ * each folder that got a name, and only then hand the batch to be recorded done. So a final
+ * name only ever holds bytes that are on the disk, and a file recorded done survives a power
+ * cut; a crash before the batch's end leaves complete parts (resumed at their length: zero
+ * bytes to fetch), final files not yet recorded (found in place on the next try and recorded),
+ * or held files' bytes lost with the process (fetched again). `add` waits while a full batch is
+ * being made durable, so the files held open (and the bytes held in memory) stay bounded.
  */
 export class DurableBatch {
   readonly #o: DurableBatchOptions
@@ -117,9 +119,11 @@ export class DurableBatch {
       finalPath: c.localPath,
       rename: heldSync[i]!.status === 'fulfilled',
     }))
-    const installed = await this.#o.writer
-      .install(installs)
-      .catch((err: unknown) => installs.map(() => err))
+    const installed = await this.#o.writer.install(installs).catch((err: unknown) => {
+      // The thread is gone: the descriptors are closed here, the files go back to the queue.
+      for (const { fd } of installs) close(fd, () => {})
+      return installs.map(() => err)
+    })
     for (const [i, { c }] of open.entries()) {
       const sync = heldSync[i]!
       const err = sync.status === 'rejected' ? sync.reason : installed[i]
