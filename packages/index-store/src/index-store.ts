@@ -9,7 +9,7 @@ import { createIgnoreMatcher } from './ignore'
 import { IndexTree } from './index-tree'
 import { defaultLogger } from './logger'
 import { type LsOptions, Queries, type SearchOptions } from './queries'
-import { type OpenedFile, type ResolvedPath, Resolver } from './resolve'
+import { type OpenedFile, type ResolvedPath, Resolver, type SmallFile } from './resolve'
 import type { ScanProgressEvent, ShareScanSummary } from './scan-report'
 import { ScanScheduler } from './scan-scheduler'
 import { SearchIndex } from './search-index'
@@ -231,6 +231,7 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
       await Promise.allSettled([...this.#inflight])
       const parts = this.#parts as Parts
       await this.#scans.close()
+      await parts.resolver.close()
       await parts.wishlist.close()
       await parts.dbs.env.close()
       await parts.dbs.searchEnv.close()
@@ -355,6 +356,18 @@ export class IndexStore extends TypedEventEmitter<IndexStoreEvents> {
   /** Opens an indexed file for reading, proving the open descriptor is inside its share. */
   open(sharePath: string, options: { signal?: AbortSignal } = {}): Promise<OpenedFile> {
     return this.#track(this.#started().resolver.open(sharePath, options))
+  }
+
+  /**
+   * Reads at most `maxBytes` (up to 1 MiB) of an indexed file from `offset`, with `open`'s proof;
+   * for files read whole in one go (many at once are read on a thread of their own).
+   */
+  readSmall(
+    sharePath: string,
+    range: { offset: number; maxBytes: number },
+    options: { signal?: AbortSignal } = {},
+  ): Promise<SmallFile> {
+    return this.#track(this.#started().resolver.readSmall(sharePath, range, options))
   }
 }
 

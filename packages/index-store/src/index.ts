@@ -34,7 +34,7 @@ export type {
 } from './index-store'
 export { IndexStore, openIndexStore } from './index-store'
 export type { LsOptions, SearchOptions } from './queries'
-export type { OpenedFile, ResolvedPath } from './resolve'
+export type { OpenedFile, ResolvedPath, SmallFile } from './resolve'
 export type { ScanProgressEvent, ShareScanSummary } from './scan-report'
 export type { Share } from './shares'
 export type { TopicState } from './topics'

@@ -114,13 +114,25 @@ export class MuxSender {
     this.#control.clear()
   }
 
+  /**
+   * On TCP, flushes once the event loop has run every callback that is ready (`setImmediate`),
+   * not after each one (a microtask): a file system or socket callback per small file used to
+   * make a message and a socket write of its own. Peer-node's downloads bench, 10,000 files of
+   * 4 KiB over the TCP carrier: 501 files/s with a flush per callback, 640 with one per loop
+   * turn. A gated carrier (UDX) keeps the microtask: its gate paces the sender on its own
+   * (re-checked every 2 ms), and the emulated-link figures it was tuned on were measured so
+   * (transport's links test gave 0.82-1.41 MB/s for the same code at load 3-6: too noisy to
+   * show a change either way).
+   */
   #scheduleFlush(): void {
     if (this.#flushQueued || this.#blocked || this.#stopped) return
     this.#flushQueued = true
-    queueMicrotask(() => {
+    const flush = () => {
       this.#flushQueued = false
       this.#flush()
-    })
+    }
+    if (this.#gate === undefined) setImmediate(flush)
+    else queueMicrotask(flush)
   }
 
   #flush(): void {

@@ -7,6 +7,7 @@ import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './do
 import { type CompletedFile, DurableBatch } from './durable-batch'
 import { classify, type TransferOutcome, transferFile } from './file-transfer'
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
+import { SmallFileWriter } from './small-file-writer'
 
 export interface EngineOptions {
   wishlist: IndexWishlist
@@ -62,6 +63,8 @@ export class DownloadEngine {
   #pumpQueued = false
   #timer: NodeJS.Timeout | undefined
   readonly #durable: DurableBatch
+  /** Writes the small files held in memory (see `file-transfer.ts`, `durable-batch.ts`). */
+  readonly #writer = new SmallFileWriter()
   readonly #folders = new Set<string>()
 
   constructor(options: EngineOptions) {
@@ -74,6 +77,7 @@ export class DownloadEngine {
       onDurable: (files) => this.#recordDone(files),
       onFailed: (c, err) => this.#record(c.file.peer, c.file, classify(err)),
       onError: (err) => this.#logError(err),
+      writer: this.#writer,
     })
   }
 
@@ -126,6 +130,7 @@ export class DownloadEngine {
     if (this.#timer) clearTimeout(this.#timer)
     while (this.#running.size > 0) await Promise.allSettled([...this.#running])
     await this.#durable.flush().catch((err: unknown) => this.#logError(err))
+    await this.#writer.close()
   }
 
   #logError(err: unknown): void {
@@ -232,10 +237,13 @@ export class DownloadEngine {
             if (outcome === ABORTED) {
               await wishlist.release(file.requestId, file.index).catch(() => undefined)
             } else if (outcome.kind === 'done') {
-              const { localPath, part } = outcome
-              await this.#durable.add(
-                part === undefined ? { file, localPath } : { file, localPath, part },
-              )
+              const { localPath, part, bytes } = outcome
+              await this.#durable.add({
+                file,
+                localPath,
+                ...(part !== undefined && { part }),
+                ...(bytes !== undefined && { bytes }),
+              })
             } else await this.#record(peer, file, outcome)
           }),
         )
@@ -282,6 +290,7 @@ export class DownloadEngine {
     return {
       wishlist: this.#o.wishlist,
       folders: this.#folders,
+      holdSmallFiles: !this.#writer.broken,
       signal,
       buckets: () => [this.#global, this.#peerBucket(peer)],
       onBytes: this.#o.onBytes,

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises'
 import type { IndexWishlist, WishlistFile } from '@harddrive-party/index-store'
-import { isPeerNodeError } from '../errors'
+import { isPeerNodeError, PeerNodeError } from '../errors'
 import type { PeerClient, RemoteRead } from '../remote/peer-client'
 import type { TokenBucket } from '../serving/rate-limit'
 import { localName, prepareLocalTarget } from './local-path'
@@ -22,6 +22,8 @@ export interface TransferContext {
   folders: Set<string>
   /** Where the transfer's bytes go (for `downloads.file()` while it runs). */
   onLocal: (file: WishlistFile, finalPath: string) => void
+  /** Small files may be fetched into memory and written with their batch (the writer runs). */
+  holdSmallFiles: boolean
 }
 
 /**
@@ -31,10 +33,18 @@ export interface TransferContext {
  * the queue (the peer left, is busy, the transfer broke); `disk-full` halts the queue.
  */
 export type TransferOutcome =
-  | { kind: 'done'; localPath: string; part?: PartFile }
+  | { kind: 'done'; localPath: string; part?: PartFile; bytes?: Uint8Array }
   | { kind: 'failed'; reason: string; unsafeName: boolean }
   | { kind: 'retry'; reason: string }
   | { kind: 'disk-full'; reason: string }
+
+/**
+ * Files of at most this many bytes (one read's worth, see serving's small-read lane) are fetched
+ * whole into memory and handed over as `bytes`: their part is written, synced and renamed with
+ * the batch (`durable-batch.ts`), a message to the writer's thread for all of them, instead of
+ * an lstat, an open and a write per file first. A crash meanwhile loses only bytes in memory.
+ */
+export const HELD_FILE_BYTES = 64 * 1024
 
 /** Progress of one transfer is reported at most this often. */
 const REPORT_MS = 100
@@ -51,13 +61,16 @@ export async function transferFile(
 ): Promise<TransferOutcome> {
   let finalPath: string
   let existingSize: number | undefined
+  let held = false
   try {
     if (!context.folders.has(file.destination)) {
       await mkdir(file.destination, { recursive: true })
       context.folders.add(file.destination)
     }
     const { segments } = localName(file.path, base)
-    const target = await prepareLocalTarget(file.destination, segments, context.folders)
+    // A held file's final name is looked at when its part is renamed there (by the writer).
+    held = context.holdSmallFiles && file.mtime !== undefined && file.size <= HELD_FILE_BYTES
+    const target = await prepareLocalTarget(file.destination, segments, context.folders, !held)
     finalPath = target.path
     existingSize = target.existingSize
   } catch (err) {
@@ -66,6 +79,12 @@ export async function transferFile(
     return classify(err)
   }
   context.onLocal(file, finalPath)
+  if (held) {
+    const bytes = await receiveWhole(context, client, file).catch((err: unknown) => err)
+    if (bytes instanceof Uint8Array) return { kind: 'done', localPath: finalPath, bytes }
+    // undefined: the remote file changed, and the part file's way starts it again.
+    if (bytes !== undefined) return classify(bytes)
+  }
   const part = await PartFile.open(finalPath).catch((err: unknown) => err)
   if (!(part instanceof PartFile)) return classify(part)
   let outcome: TransferOutcome | undefined
@@ -84,6 +103,49 @@ export async function transferFile(
     // A complete part is handed over open; any other is closed here.
     if (outcome?.kind !== 'done') await part.close()
   }
+}
+
+/**
+ * Reads a small file whole into memory; undefined when the remote file changed (`CHANGED`).
+ * Stopping short throws (the file is fetched again).
+ */
+async function receiveWhole(
+  context: TransferContext,
+  client: PeerClient,
+  file: WishlistFile,
+): Promise<Uint8Array | undefined> {
+  const { signal } = context
+  let read: RemoteRead
+  try {
+    read = await client.read(
+      file.path,
+      { offset: 0, expect: { size: file.size, mtime: file.mtime! } },
+      { signal, onProgress: (e) => context.onQueued(file, e.position) },
+    )
+  } catch (err) {
+    if (isPeerNodeError(err) && err.code === 'CHANGED') return undefined
+    throw err
+  }
+  if (read.size !== file.size || read.mtime !== file.mtime || read.offset !== 0) {
+    read.abort()
+    return undefined
+  }
+  const chunks: Uint8Array[] = []
+  let got = 0
+  for await (const chunk of read.body) {
+    for (const bucket of context.buckets()) {
+      if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
+    }
+    chunks.push(chunk)
+    got += chunk.length
+  }
+  if (got !== file.size) {
+    throw new PeerNodeError('INTERRUPTED', `got ${got} of ${file.size} bytes of ${file.path}`)
+  }
+  context.wishlist.progress(file.requestId, file.index, got)
+  context.onBytes(file, got)
+  // A copy: a chunk may be a view of a whole transport message, which it would keep alive.
+  return Buffer.concat(chunks, got)
 }
 
 async function rmPart(part: PartFile): Promise<void> {

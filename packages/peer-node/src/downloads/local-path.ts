@@ -88,6 +88,8 @@ export async function prepareLocalTarget(
   segments: readonly string[],
   /** Folders found to be real folders already (this engine's; skipped, then added to). */
   known?: Set<string>,
+  /** False: the final name is not looked at here (whoever writes there checks it). */
+  lookAtFinal = true,
 ): Promise<{ path: string; existingSize?: number }> {
   let dir = root
   for (const segment of segments.slice(0, -1)) {
@@ -98,6 +100,7 @@ export async function prepareLocalTarget(
     known?.add(dir)
   }
   const target = join(dir, segments.at(-1) ?? '')
+  if (!lookAtFinal) return { path: target }
   // The part name is checked where it is opened (`PartFile.open`: no symlink, a regular file).
   const existing = await checkTarget(target)
   return existing === undefined ? { path: target } : { path: target, existingSize: existing.size }

@@ -28,12 +28,12 @@ export function fitsOneChunk(request: ReadRequest): boolean {
 /**
  * Answers a read of at most one chunk ({@link fitsOneChunk}) in the small-read lane: slots of
  * its own, so a folder of small files does not queue behind films (each such read holds its slot
- * for one open, read and close, where a film holds one for minutes), and fewer steps than
- * `serveRead`: no separate resolve before the slot (the file is opened once, and its descriptor
- * is what is checked), the bytes read before the header goes out, the file closed while they
- * are sent. Rate limits, `expect` and the upload list apply as to any read; the upload is
- * listed from the moment its file is open (a wait for a small-read slot is not listed, but the
- * requester still hears its queue position).
+ * for one read, where a film holds one for minutes), and fewer steps than `serveRead`: no
+ * separate resolve before the slot, and the bytes are read before the header goes out, by
+ * `store.readSmall` (open, check of the descriptor, read and close on the index store's reading
+ * thread, many files per message). Rate limits, `expect` and the upload list apply as to any
+ * read; the upload is listed from the moment its bytes are read (a wait for a small-read slot is
+ * not listed, but the requester still hears its queue position).
  */
 export async function serveSmallRead(
   context: ReadContext,
@@ -71,36 +71,28 @@ export async function serveSmallRead(
     }
   }
   let upload: UploadHandle | undefined
-  let closed: Promise<void> | undefined
   try {
-    const file = await store.open(request.path, { signal })
-    let bytes: Buffer
-    let length: number
-    try {
-      length = checkFile(request, file)
-      upload = context.uploads.begin(peer, request.path, {
-        size: file.size,
-        offset: request.offset,
-        length,
-      })
-      upload.active()
-      // A fresh buffer: the transport keeps it until it is sent.
-      bytes = Buffer.allocUnsafe(length)
-      let got = 0
-      while (got < length) {
-        const { bytesRead } = await file.handle.read(bytes, got, length - got, request.offset + got)
-        if (bytesRead === 0) {
-          throw new PeerNodeError('INTERRUPTED', `${request.path} shrank while being sent`)
-        }
-        got += bytesRead
-      }
-    } finally {
-      // Closed while the bytes go out (a read-only file: its close cannot lose anything).
-      closed = file.handle.close().catch(() => {})
+    // Never more than one chunk, whatever the file is now (a grown file is answered `CHANGED`).
+    const maxBytes = Math.min(request.length ?? SMALL_READ_BYTES, SMALL_READ_BYTES)
+    const file = await store.readSmall(
+      request.path,
+      { offset: request.offset, maxBytes },
+      { signal },
+    )
+    const length = checkFile(request, file)
+    upload = context.uploads.begin(peer, request.path, {
+      size: file.size,
+      offset: request.offset,
+      length,
+    })
+    upload.active()
+    if (file.bytes.length < length) {
+      throw new PeerNodeError('INTERRUPTED', `${request.path} shrank while being sent`)
     }
     for (const bucket of context.buckets) await bucket.take(length, { signal })
     await writeFileHeader(answer, file, request.offset, length)
-    if (length > 0) await answer.writeBytes(bytes)
+    // The bytes are the reader's own (a fresh buffer): the transport keeps them until sent.
+    if (length > 0) await answer.writeBytes(file.bytes.subarray(0, length))
     upload.sent(length)
     await answer.end()
     upload.end('done')
@@ -108,7 +100,7 @@ export async function serveSmallRead(
     if (upload) endFailedUpload(upload, err, context.signal, signal)
     throw err
   } finally {
-    await closed // the slot bounds open files: it is free once the file is closed
+    // The slot bounds the bytes held and the files open (read and closed by now).
     release()
   }
 }

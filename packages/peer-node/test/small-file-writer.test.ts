@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { WishlistFile } from '@harddrive-party/index-store'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type CompletedFile, DurableBatch } from '../src/downloads/durable-batch'
+import { classify } from '../src/downloads/file-transfer'
+import { SmallFileWriter } from '../src/downloads/small-file-writer'
+
+const cleanups: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function setup() {
+  const dir = await mkdtemp(join(tmpdir(), 'hdp-small-writer-'))
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  const writer = new SmallFileWriter()
+  cleanups.push(() => writer.close())
+  const downloads = join(dir, 'downloads')
+  const outside = join(dir, 'outside')
+  await mkdir(downloads)
+  await mkdir(outside)
+  await writeFile(join(outside, 'secret.txt'), 'keep me')
+  return { writer, downloads, outside }
+}
+
+const file = (index: number): WishlistFile =>
+  ({ requestId: 'r', index, path: `share/f${index}`, size: 4 }) as unknown as WishlistFile
+
+describe('small files held in memory, written with their batch', () => {
+  it('land at their final names byte-exact, over a stale longer part, and leave no part behind', async () => {
+    const { writer, downloads } = await setup()
+    await writeFile(join(downloads, 'b.txt.part'), 'an older, longer part')
+    const done: CompletedFile[][] = []
+    const batch = new DurableBatch({
+      maxFiles: 100,
+      maxDelayMs: 10_000,
+      writer,
+      onDurable: async (files) => {
+        done.push(files)
+      },
+      onFailed: async (_c, err) => {
+        throw err
+      },
+      onError: (err) => {
+        throw err
+      },
+    })
+    const bytes = ['aaaa', 'bbbb', '']
+    for (const [i, name] of ['a.txt', 'b.txt', 'empty.txt'].entries()) {
+      await batch.add({
+        file: file(i),
+        localPath: join(downloads, name),
+        bytes: Buffer.from(bytes[i]!),
+      })
+    }
+    await batch.flush()
+    expect(done.flat().map((c) => c.file.index)).toEqual([0, 1, 2])
+    expect(await readFile(join(downloads, 'a.txt'), 'utf8')).toBe('aaaa')
+    expect(await readFile(join(downloads, 'b.txt'), 'utf8')).toBe('bbbb')
+    expect(await readFile(join(downloads, 'empty.txt'), 'utf8')).toBe('')
+    expect((await readdir(downloads)).sort()).toEqual(['a.txt', 'b.txt', 'empty.txt'])
+  })
+
+  it('never writes through a symlink planted at the part or the final name, nor into a FIFO or a folder', async () => {
+    const { writer, downloads, outside } = await setup()
+    const secret = join(outside, 'secret.txt')
+    await symlink(secret, join(downloads, 'p.txt.part'))
+    await symlink(secret, join(downloads, 'f.txt'))
+    execFileSync('mkfifo', [join(downloads, 'q.txt.part')])
+    await mkdir(join(downloads, 'd.txt'))
+    const failed = new Map<number, ReturnType<typeof classify>>()
+    const done: number[] = []
+    const batch = new DurableBatch({
+      maxFiles: 100,
+      maxDelayMs: 10_000,
+      writer,
+      onDurable: async (files) => {
+        done.push(...files.map((c) => c.file.index))
+      },
+      onFailed: async (c, err) => {
+        failed.set(c.file.index, classify(err))
+      },
+      onError: (err) => {
+        throw err
+      },
+    })
+    const names = ['p.txt', 'f.txt', 'q.txt', 'd.txt', 'ok.txt']
+    for (const [i, name] of names.entries()) {
+      await batch.add({
+        file: file(i),
+        localPath: join(downloads, name),
+        bytes: Buffer.from('evil'),
+      })
+    }
+    await batch.flush()
+    expect(done).toEqual([4])
+    expect(await readFile(join(downloads, 'ok.txt'), 'utf8')).toBe('evil')
+    // Refused, not retried: a planted symlink (part or final name), a FIFO, a folder.
+    for (const i of [0, 1, 2, 3]) expect(failed.get(i)).toMatchObject({ kind: 'failed' })
+    expect(failed.get(1)).toMatchObject({ unsafeName: true })
+    expect(await readFile(secret, 'utf8')).toBe('keep me')
+  })
+
+  it('refuses every call once closed (the downloader then writes through part files)', async () => {
+    const { writer, downloads } = await setup()
+    const [first] = await writer.write([
+      { partPath: join(downloads, 'x.part'), bytes: Buffer.from('x') },
+    ])
+    expect(first).toHaveProperty('fd')
+    const fd = (first as { fd: number }).fd
+    expect(
+      await writer.install([
+        { fd, partPath: join(downloads, 'x.part'), finalPath: join(downloads, 'x'), rename: true },
+      ]),
+    ).toEqual([undefined])
+    expect(await readFile(join(downloads, 'x'), 'utf8')).toBe('x')
+    expect(writer.broken).toBe(false)
+    await writer.close()
+    expect(writer.broken).toBe(true)
+    await expect(
+      writer.write([{ partPath: join(downloads, 'y.part'), bytes: Buffer.from('y') }]),
+    ).rejects.toThrow(/closed/)
+  })
+})
