@@ -3,8 +3,14 @@ import { UdxInflightCap } from './udx-inflight-cap'
 
 /** How much sending time the carrier may hold beyond what is in flight. */
 const QUEUE_MS = 25
-/** Floors and caps of that queue in bytes (the floor keeps the wire busy through short stalls). */
-const MIN_QUEUE_BYTES = 32 * 1024
+/**
+ * Floors and caps of that queue in bytes (the floor keeps the wire busy through short stalls).
+ * The floor binds in start-up, while the congestion window is a few packets: an `ls` sent with
+ * the transfer request waits behind it. 200 Mbit/s / 40 ms, that first `ls` in five runs each:
+ * 152-156 ms behind 32 KiB, 126-142 ms behind 16 KiB, throughput the same (docs/transport.md
+ * §7.1.3).
+ */
+const MIN_QUEUE_BYTES = 16 * 1024
 const START_QUEUE_BYTES = 256 * 1024
 const MAX_QUEUE_BYTES = 4 * 1024 * 1024
 /** Secret-stream's framing per message: a 3-byte length and a 17-byte tag. */
