@@ -4,12 +4,12 @@ import {
   createTransport,
   type Transport,
 } from '@harddrive-party/transport'
-import { testTopic } from '@harddrive-party/transport/testing'
+import { duplexPair, testTopic } from '@harddrive-party/transport/testing'
 import type { TopicKeys } from '@harddrive-party/wire-protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConnectionRegistry } from '../src/connections/connection-registry'
 import { defaultLogger } from '../src/logger'
-import { duplexPair, waitUntil } from './helpers'
+import { waitUntil } from './helpers'
 
 const hex = (k: Uint8Array) => Buffer.from(k).toString('hex')
 const started: Transport[] = []

@@ -1,13 +1,13 @@
 import type { PeerFound } from '@harddrive-party/discovery'
 import { createHolePuncher } from '@harddrive-party/holepunch'
 import { createIdentity, createTransport, type Transport } from '@harddrive-party/transport'
-import { testTopic } from '@harddrive-party/transport/testing'
+import { duplexPair, testTopic } from '@harddrive-party/transport/testing'
 import { isDialer } from '@harddrive-party/wire-protocol/internal'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConnectionRegistry } from '../src/connections/connection-registry'
 import { Connector } from '../src/connections/connector'
 import { defaultLogger } from '../src/logger'
-import { duplexPair, waitUntil } from './helpers'
+import { waitUntil } from './helpers'
 
 const stops: Array<() => Promise<void>> = []
 afterEach(async () => {

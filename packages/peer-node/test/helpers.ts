@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Duplex } from 'node:stream'
 import { type Mosquitto, startMosquitto } from '@harddrive-party/discovery/testing'
 import { createPeerNode, type PeerNode, type PeerNodeOptions } from '@harddrive-party/peer-node'
 import { afterAll, beforeAll } from 'vitest'
@@ -98,26 +97,4 @@ export function useMosquitto(): { readonly url: string } {
       return broker.url
     },
   }
-}
-
-/** Two in-memory duplexes joined back to back: a carrier for `dialThrough` without a relay. */
-export function duplexPair(): [Duplex, Duplex] {
-  const ends: Duplex[] = []
-  const make = (other: () => Duplex) =>
-    new Duplex({
-      read() {},
-      write(chunk: Uint8Array, _encoding, callback) {
-        other().push(chunk)
-        callback()
-      },
-      final(callback) {
-        other().push(null)
-        callback()
-      },
-    })
-  ends.push(
-    make(() => ends[1]!),
-    make(() => ends[0]!),
-  )
-  return [ends[0]!, ends[1]!]
 }

@@ -1,4 +1,5 @@
 // The helpers the transport compliance suite is built from, published with it (./testing).
+import { Duplex } from 'node:stream'
 import { deriveTopicKeys, isHdpError, type TopicKeys } from '@harddrive-party/wire-protocol'
 import { expect } from 'vitest'
 import type { Connection, Transport, TransportStream } from './types'
@@ -78,4 +79,30 @@ export async function expectCode(promise: Promise<unknown>, code: string): Promi
   expect(isHdpError(err), `expected a typed error, got ${String(err)}`).toBe(true)
   expect((err as { code: string }).code).toBe(code)
   return err
+}
+
+/**
+ * Two in-memory duplexes joined back to back: a carrier for `dialThrough` with no socket;
+ * `tap`, when given, sees every byte either way.
+ */
+export function duplexPair(tap?: (chunk: Uint8Array) => void): [Duplex, Duplex] {
+  const ends: Duplex[] = []
+  const make = (other: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk: Uint8Array, _encoding, callback) {
+        tap?.(chunk)
+        other().push(chunk)
+        callback()
+      },
+      final(callback) {
+        other().push(null)
+        callback()
+      },
+    })
+  ends.push(
+    make(() => ends[1]!),
+    make(() => ends[0]!),
+  )
+  return [ends[0]!, ends[1]!]
 }

@@ -31,7 +31,14 @@ export interface ComplianceSetup {
   addressOf?(transport: Transport): SocketAddress
 }
 
-export { nextConnection, readAll, serveEcho, testTopic, within } from './testing-helpers'
+export {
+  duplexPair,
+  nextConnection,
+  readAll,
+  serveEcho,
+  testTopic,
+  within,
+} from './testing-helpers'
 
 export function transportCompliance(name: string, setup: ComplianceSetup): void {
   const addressOf =

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { Duplex } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import {
   type Connection,
@@ -8,6 +7,7 @@ import {
   hasTransportCode,
   type TransportStream,
 } from '../src/index'
+import { duplexPair } from '../src/testing-helpers'
 import {
   loopback,
   nextConnection,
@@ -20,29 +20,6 @@ import {
   within,
   writeAll,
 } from './helpers'
-
-/** Two in-memory duplexes joined back to back; `tap` sees every byte either way. */
-function duplexPair(tap: (chunk: Uint8Array) => void): [Duplex, Duplex] {
-  const ends: Duplex[] = []
-  const make = (other: () => Duplex) =>
-    new Duplex({
-      read() {},
-      write(chunk: Uint8Array, _encoding, callback) {
-        tap(chunk)
-        other().push(chunk)
-        callback()
-      },
-      final(callback) {
-        other().push(null)
-        callback()
-      },
-    })
-  ends.push(
-    make(() => ends[1]!),
-    make(() => ends[0]!),
-  )
-  return [ends[0]!, ends[1]!]
-}
 
 /** A payload with a 64-byte marker every 64 KiB, to look for in what the carrier saw. */
 function markedPayload(bytes: number) {
