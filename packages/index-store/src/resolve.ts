@@ -134,7 +134,7 @@ export class Resolver {
     signal: AbortSignal | undefined,
   ): Promise<{ real: string; root: string }> {
     const { share, rest } = this.#indexed(sharePath, signal)
-    await this.#realRoot(share) // a share root that is gone is said so, before its file is
+    let root = await this.#realRoot(share)
     signal?.throwIfAborted()
     let real: string
     try {
@@ -143,15 +143,6 @@ export class Resolver {
       throw fsError(sharePath, err)
     }
     signal?.throwIfAborted()
-    return { real, root: await this.#mustBeInside(share, sharePath, real) }
-  }
-
-  /**
-   * Refuses (`OUTSIDE_SHARE`) a real path outside its share's root; a check that fails against
-   * the remembered root looks the root up again first. Returns the root it was checked against.
-   */
-  async #mustBeInside(share: ShareRow, sharePath: string, real: string): Promise<string> {
-    let root = await this.#realRoot(share)
     if (!isInside(real, root)) root = await this.#realRoot(share, true)
     if (!isInside(real, root)) {
       throw new IndexStoreError(
@@ -159,7 +150,7 @@ export class Resolver {
         `${JSON.stringify(sharePath)} leads outside share ${share.name}`,
       )
     }
-    return root
+    return { real, root }
   }
 
   async resolve(sharePath: string, options: { signal?: AbortSignal } = {}): Promise<ResolvedPath> {
@@ -201,7 +192,14 @@ export class Resolver {
           const opened = descriptorPath(handle.fd)
           if (opened === undefined) this.#procFd = false
           else {
-            await this.#mustBeInside(share, sharePath, opened)
+            let root = await this.#realRoot(share)
+            if (!isInside(opened, root)) root = await this.#realRoot(share, true)
+            if (!isInside(opened, root)) {
+              throw new IndexStoreError(
+                'OUTSIDE_SHARE',
+                `${JSON.stringify(sharePath)} leads outside share ${share.name}`,
+              )
+            }
             return await described(sharePath, opened, handle, signal)
           }
         } catch (err) {
@@ -270,7 +268,14 @@ export class Resolver {
       this.#procFd = false
       return this.#readByHandle(sharePath, range, signal)
     }
-    await this.#mustBeInside(share, sharePath, found.opened)
+    let root = await this.#realRoot(share)
+    if (!isInside(found.opened, root)) root = await this.#realRoot(share, true)
+    if (!isInside(found.opened, root)) {
+      throw new IndexStoreError(
+        'OUTSIDE_SHARE',
+        `${JSON.stringify(sharePath)} leads outside share ${share.name}`,
+      )
+    }
     if (!found.isFile) {
       throw new IndexStoreError('NOT_A_FILE', `${JSON.stringify(sharePath)} is not a regular file`)
     }
