@@ -146,8 +146,10 @@ describe('harddrive-party start', { timeout: 120_000 }, () => {
       const command = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ')
       // `script` gives the command a pseudo-terminal, as a person's shell would. Ctrl-C is typed
       // once the peer is ready (a fixed timer raced a slow start on a loaded machine): the
-      // terminal turns it into SIGINT for the foreground process, our peer.
-      const tty = spawn('script', ['-qec', command, '/dev/null'], {
+      // terminal turns it into SIGINT for the foreground process group. `exec` makes our peer
+      // that group alone: `script` runs the command under $SHELL -c, and dash (CI's /bin/sh)
+      // dies of the SIGINT itself (exit 130) while the peer stops cleanly behind it.
+      const tty = spawn('script', ['-qec', `exec ${command}`, '/dev/null'], {
         env: { ...process.env, NO_COLOR: '' },
       })
       let stdout = ''
