@@ -161,6 +161,19 @@ describe('web UI transfers against two real peers', () => {
             hasText: 'Play while downloading',
           })
           .click({ timeout: 20_000 })
+          .catch(async (err) => {
+            // Twice in a loaded run the button never came: say what each side thought then.
+            await screenshot(page, 'play-button-missing-desktop')
+            console.log(
+              'no play button:',
+              await requestOf('more/clip.webm'),
+              'A queue:',
+              (await peerA().api.call('queue', {})).requests.map((r) => [r.path, r.state]),
+              'B uploads:',
+              peerB().node.uploads(),
+            )
+            throw err
+          })
         const t0 = Date.now()
         const played = await page
           .waitForFunction(
