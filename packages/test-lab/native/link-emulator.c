@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,8 @@ struct direction {
   struct slot *ring;
   uint32_t head, count;
   uint64_t forwarded, lost, tail_dropped, too_big, bytes;
+  // How late packets left against their due time (the emulator's own wake-up lag).
+  uint64_t late_ns_total, late_over_1ms;
 };
 
 static volatile sig_atomic_t stopping = 0;
@@ -126,6 +129,9 @@ static uint64_t deliver(struct direction *d, uint64_t now) {
     ssize_t n = send(d->out, s->data, s->len, 0);
     if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) return now + 20000; // retry in 20 µs
     if (n >= 0) {
+      uint64_t late = now - s->due_ns;
+      d->late_ns_total += late;
+      if (late > 1000000) d->late_over_1ms++;
       d->forwarded++;
       d->bytes += s->len - sizeof(struct virtio_net_hdr);
     }
@@ -161,7 +167,9 @@ int main(int argc, char **argv) {
   printf("ready\n");
   fflush(stdout);
   struct pollfd fds[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+  uint64_t started = now_ns(), wakeups = 0;
   while (!stopping) {
+    wakeups++;
     uint64_t now = now_ns();
     take(&dirs[0], now);
     take(&dirs[1], now);
@@ -185,10 +193,19 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < 2; i++) {
     struct direction *d = &dirs[i];
-    printf("%s forwarded=%llu bytes=%llu lost=%llu tail_dropped=%llu too_big=%llu\n", i == 0 ? "ab" : "ba",
-           (unsigned long long)d->forwarded, (unsigned long long)d->bytes, (unsigned long long)d->lost,
-           (unsigned long long)d->tail_dropped, (unsigned long long)d->too_big);
+    printf("%s forwarded=%llu bytes=%llu lost=%llu tail_dropped=%llu too_big=%llu late_us_mean=%llu late_over_1ms=%llu\n",
+           i == 0 ? "ab" : "ba", (unsigned long long)d->forwarded, (unsigned long long)d->bytes,
+           (unsigned long long)d->lost, (unsigned long long)d->tail_dropped, (unsigned long long)d->too_big,
+           (unsigned long long)(d->forwarded ? d->late_ns_total / d->forwarded / 1000 : 0),
+           (unsigned long long)d->late_over_1ms);
   }
+  // The emulator's own cost: if it ran near a whole core, the link it models was slower than set.
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  uint64_t cpu_us = (uint64_t)ru.ru_utime.tv_sec * 1000000ull + (uint64_t)ru.ru_utime.tv_usec +
+                    (uint64_t)ru.ru_stime.tv_sec * 1000000ull + (uint64_t)ru.ru_stime.tv_usec;
+  printf("cpu cpu_ms=%llu wall_ms=%llu wakeups=%llu\n", (unsigned long long)(cpu_us / 1000),
+         (unsigned long long)((now_ns() - started) / 1000000ull), (unsigned long long)wakeups);
   fflush(stdout);
   return 0;
 }

@@ -16,7 +16,13 @@
  * ```
  */
 
-export type { LinkCounters, LinkDirection, LinkShape } from './link-lab'
+export type {
+  EmulatorCost,
+  EmulatorReport,
+  LinkCounters,
+  LinkDirection,
+  LinkShape,
+} from './link-lab'
 export { buildLinkEmulator, LinkLab, linkLabSupport, udpCounters } from './link-lab'
 export type { Miniupnpd, MiniupnpdOptions } from './miniupnpd'
 export { hasMiniupnpd, startMiniupnpd } from './miniupnpd'

@@ -18,6 +18,13 @@ export interface LinkDirection {
   loss: number
 }
 
+/** The emulator's counters per direction and its own cost, reported when it stops. */
+export interface EmulatorReport {
+  aToB: LinkCounters
+  bToA: LinkCounters
+  cost: EmulatorCost
+}
+
 /** A link's shape: the same both ways, or each direction on its own. */
 export type LinkShape = LinkDirection | { aToB: LinkDirection; bToA: LinkDirection }
 
@@ -30,6 +37,18 @@ export interface LinkCounters {
   tailDropped: number
   /** Frames too large to forward (segmentation offload left on): should stay 0. */
   tooBig: number
+  /** Mean time packets left after they were due, in µs (the emulator's own wake-up lag). */
+  lateMicrosMean: number
+  /** Packets that left more than 1 ms after they were due. */
+  lateOver1ms: number
+}
+
+/** What the emulator itself cost while it ran. */
+export interface EmulatorCost {
+  cpuMs: number
+  wallMs: number
+  /** Times its loop woke up (each a poll plus receives and sends). */
+  wakeups: number
 }
 
 const SOURCE = fileURLToPath(new URL('../native/link-emulator.c', import.meta.url))
@@ -145,7 +164,7 @@ export class LinkLab {
   }
 
   /** Restarts the emulator with a new shape; returns the counters of the old one. */
-  async reshape(shape: LinkShape): Promise<{ aToB: LinkCounters; bToA: LinkCounters } | undefined> {
+  async reshape(shape: LinkShape): Promise<EmulatorReport | undefined> {
     const old = await this.#stopEmulator()
     const { aToB, bToA } = 'aToB' in shape ? shape : { aToB: shape, bToA: shape }
     this.#shape = { aToB, bToA }
@@ -172,7 +191,7 @@ export class LinkLab {
   }
 
   /** Stops the emulator (the link goes dark) and returns its counters. */
-  async stopEmulator(): Promise<{ aToB: LinkCounters; bToA: LinkCounters } | undefined> {
+  async stopEmulator(): Promise<EmulatorReport | undefined> {
     return this.#stopEmulator()
   }
 
@@ -184,18 +203,28 @@ export class LinkLab {
     const stdout = p.child.stdout
     // The counters line may still be in the pipe when the exit event fires.
     if (stdout !== null && !stdout.closed) await once(stdout, 'close')
-    const counters = (tag: string): LinkCounters => {
+    const reader = (tag: string) => {
       const line = p.lines.find((l) => l.startsWith(`${tag} `)) ?? ''
-      const n = (key: string) => Number(new RegExp(`${key}=(\\d+)`).exec(line)?.[1] ?? Number.NaN)
+      return (key: string) => Number(new RegExp(`${key}=(\\d+)`).exec(line)?.[1] ?? Number.NaN)
+    }
+    const counters = (tag: string): LinkCounters => {
+      const n = reader(tag)
       return {
         forwarded: n('forwarded'),
         bytes: n('bytes'),
         lost: n('lost'),
         tailDropped: n('tail_dropped'),
         tooBig: n('too_big'),
+        lateMicrosMean: n('late_us_mean'),
+        lateOver1ms: n('late_over_1ms'),
       }
     }
-    return { aToB: counters('ab'), bToA: counters('ba') }
+    const cpu = reader('cpu')
+    return {
+      aToB: counters('ab'),
+      bToA: counters('ba'),
+      cost: { cpuMs: cpu('cpu_ms'), wallMs: cpu('wall_ms'), wakeups: cpu('wakeups') },
+    }
   }
 
   async destroy(): Promise<void> {

@@ -13,6 +13,8 @@ import { type Connection, createIdentity, createTransport } from '../src/index'
 const [mode, portText, keyHex, plainPortText, bytesText, rawPortText] = process.argv.slice(2)
 const bytes = Number(bytesText)
 const LS_EVERY_MS = 10
+/** `ls` requests timed on the idle connection before the transfer (BENCH_IDLE_LS, default 50). */
+const IDLE_LS = Number(process.env.BENCH_IDLE_LS ?? 50)
 const HOST = process.env.BENCH_HOST ?? '127.0.0.1'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 0)
 /** Resolves after BENCH_SECONDS (never when it is not set). */
@@ -54,6 +56,7 @@ async function plain(): Promise<number> {
     socket.on('connect', () => socket.write(request(0, bytes).subarray(1)))
     socket.on('data', (d) => {
       got += d.length
+      progress.bytes += d.length
     })
     socket.on('end', () => resolve(got))
     socket.on('error', reject)
@@ -67,14 +70,19 @@ async function rawUdx(): Promise<number> {
   socket.bind(0, '0.0.0.0')
   const raw = udx.createStream(1)
   const go = once(socket, 'message')
-  socket.trySend(Buffer.from(`${bytes} 1`), Number(rawPortText), HOST)
+  // The request or the answer may be lost on a lossy link: ask again until the server answers.
+  const ask = () => socket.trySend(Buffer.from(`${bytes} 1`), Number(rawPortText), HOST)
+  ask()
+  const again = setInterval(ask, 250)
   await go
+  clearInterval(again)
   raw.connect(socket, 2, Number(rawPortText), HOST)
   const noise = new NoiseSecretStream(true, raw)
   noise.on('error', () => {})
   let got = 0
   noise.on('data', (d: Uint8Array) => {
     got += d.length
+    progress.bytes += d.length
   })
   await Promise.race([once(noise, 'end'), deadline()])
   noise.end()
@@ -85,6 +93,18 @@ async function rawUdx(): Promise<number> {
 }
 
 let received = 0
+/**
+ * Bytes received so far, sampled every 250 ms of the transfer ([ms, bytes]): the rate after
+ * the congestion controller's ramp is the link's fill, apart from how long the ramp took.
+ */
+const progress = { bytes: 0, samples: [] as Array<[number, number]> }
+function trackProgress(): () => void {
+  const t0 = performance.now()
+  const timer = setInterval(() => {
+    progress.samples.push([Math.round(performance.now() - t0), progress.bytes])
+  }, 250)
+  return () => clearInterval(timer)
+}
 let idle: number[] = []
 let busy: number[] = []
 /** When each busy sample started (ms after the transfer began) and what it took. */
@@ -104,11 +124,15 @@ if (mode === 'rtt') {
   }
 } else if (mode === 'plain') {
   start = performance.now()
+  const stop = trackProgress()
   received = await plain()
+  stop()
   seconds = (performance.now() - start) / 1000
 } else if (mode === 'raw-udx') {
   start = performance.now()
+  const stop = trackProgress()
   received = await rawUdx()
+  stop()
   seconds = (performance.now() - start) / 1000
 } else {
   const topic = await deriveTopicKeys('bench', { kdf: { N: 1024, r: 8, p: 1 } })
@@ -123,7 +147,7 @@ if (mode === 'rtt') {
     Buffer.from(keyHex!, 'hex'),
     { topic, carriers: [mode as 'udx' | 'tcp'] },
   )
-  for (let i = 0; i < 50; i++) idle.push(await ls(connection))
+  for (let i = 0; i < IDLE_LS; i++) idle.push(await ls(connection))
   const bulk = await connection.openStream()
   await bulk.write(request(1, bytes))
   await bulk.end()
@@ -139,15 +163,18 @@ if (mode === 'rtt') {
     }
   })()
   start = performance.now()
+  const stop = trackProgress()
   let late = false
   void deadline().then(() => {
     late = true
   })
   for await (const chunk of bulk) {
     received += chunk.length
+    progress.bytes += chunk.length
     if (late) break
   }
   seconds = (performance.now() - start) / 1000
+  stop()
   stats = connection.stats()
   done = true
   await sampler
@@ -172,6 +199,7 @@ console.log(
       p99: percentile(busy, 99),
       max: busy.at(-1),
     },
+    progress: progress.samples,
     slowest: busyTimeline.sort((a, b) => b[1] - a[1]).slice(0, 5),
   })}`,
 )

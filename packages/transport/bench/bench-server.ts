@@ -1,8 +1,10 @@
 // Server side of bench/transfer.ts, run as a child process so each side has its own core.
 // Prints `ready <port> <public key hex> <plain tcp port> <raw udx port>`, then serves until
 // stdin closes.
-// Env: BENCH_HOST (default 127.0.0.1) is the address to listen on.
+// Env: BENCH_HOST (default 127.0.0.1) is the address to listen on; BENCH_TRACE (a file) traces
+// the bare UDX sender (see traceSender).
 // Requests on a stream: byte 0 = op (1: send N bytes, 2: an `ls`-sized answer), bytes 1-8 = N.
+import { appendFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
@@ -11,6 +13,7 @@ import UDX from 'udx-native'
 import { createIdentity, createTransport, type TransportStream } from '../src/index'
 
 const HOST = process.env.BENCH_HOST ?? '127.0.0.1'
+const TRACE = process.env.BENCH_TRACE
 const topic = await deriveTopicKeys('bench', { kdf: { N: 1024, r: 8, p: 1 } })
 const transport = createTransport({
   identity: createIdentity(),
@@ -88,12 +91,17 @@ const rawSocket = udx.createSocket()
 rawSocket.bind(0, HOST)
 const rawStreams = new Set<UDX.Stream>()
 let nextRawId = 2
+const rawAskers = new Set<string>()
 rawSocket.on('message', (message, from) => {
   // Stray UDX packets (a closed stream's last ones, first byte 0xff) land here too: only a
   // request of the form `<n> <stream id>` starts a transfer.
   const match = /^(\d+) (\d+)$/.exec(message.toString())
   if (match === null) return
   const [n, id] = [Number(match[1]), Number(match[2])]
+  // The client asks again until it hears `go` (either may be lost): one stream per asker.
+  const asker = `${from.host}:${from.port}:${id}`
+  if (rawAskers.has(asker)) return void rawSocket.trySend(Buffer.from('go'), from.port, from.host)
+  rawAskers.add(asker)
   const raw = udx.createStream(nextRawId)
   nextRawId += 2
   rawStreams.add(raw)
@@ -102,6 +110,7 @@ rawSocket.on('message', (message, from) => {
   raw.connect(rawSocket, id, from.port, from.host)
   const noise = new NoiseSecretStream(false, raw)
   noise.on('error', () => {})
+  if (TRACE !== undefined) traceSender(raw, TRACE)
   rawSocket.trySend(Buffer.from('go'), from.port, from.host)
   void measure(
     () =>
@@ -120,11 +129,42 @@ rawSocket.on('message', (message, from) => {
   )
 })
 
+/**
+ * BENCH_TRACE=file: libudx's view of the bare sender every 100 ms (one JSON line each), to see
+ * its congestion control (cwnd, BBR state and estimate, RTT, resends) over a transfer.
+ */
+function traceSender(raw: UDX.Stream, file: string): void {
+  const t0 = performance.now()
+  const timer = setInterval(() => {
+    const row = {
+      t: Math.round(performance.now() - t0),
+      rtt: raw.rtt,
+      cwnd: raw.cwnd,
+      inflight: raw.inflight,
+      mtu: raw.mtu,
+      bbrState: raw.bbrState,
+      bbrBandwidth: raw.bbrBandwidth,
+      retransmits: raw.retransmits,
+      rtoCount: raw.rtoCount,
+      fastRecoveries: raw.fastRecoveries,
+      packets: raw.packetsTransmitted,
+      bytes: raw.bytesTransmitted,
+    }
+    appendFileSync(file, `${JSON.stringify(row)}\n`)
+  }, 100)
+  raw.once('close', () => clearInterval(timer))
+}
+
 createInterface({ input: process.stdin })
   .on('line', (line) => {
     if (line === 'stats') {
+      const cpu = process.cpuUsage()
       console.log(
-        `stats ${JSON.stringify({ ...lastBulk, maxRssKiB: process.resourceUsage().maxRSS })}`,
+        `stats ${JSON.stringify({
+          ...lastBulk,
+          maxRssKiB: process.resourceUsage().maxRSS,
+          cpuTotalMs: (cpu.user + cpu.system) / 1000,
+        })}`,
       )
     }
   })

@@ -3,11 +3,23 @@
 // each mode downloads for BENCH_SECONDS (default 6) in its own pair of processes, same run:
 // plain TCP, the transport's TCP carrier, bare secret-stream on UDX (no mux), and the
 // transport's UDX carrier; `ls` requests time the latency during the transfer, and the client
-// namespace's UDP RcvbufErrors count drops in our own receive buffer.
+// namespace's UDP RcvbufErrors count drops in our own receive buffer. Beside the whole
+// transfer's rate, each row has the rate over its second half and when a quarter second first
+// carried 80 % of the link: the fill after the congestion controller's ramp, and the ramp. The
+// counters lines say what the emulator and both ends cost in CPU, and how late the emulator
+// sent packets against their due time: a part near a whole core measures the machine.
 // Needs root and gcc (skips with the reason otherwise). Env: BENCH_LINKS (indexes, e.g. 1,2),
 // BENCH_MODES (default plain,tcp,raw-udx,udx; a mode may carry environment settings for A/B
-// runs of one switch in the same run: `udx+NAME=value`).
-import { type LinkDirection, LinkLab, linkLabSupport, udpCounters } from '@harddrive-party/test-lab'
+// runs of one switch in the same run: `udx+NAME=value`, e.g. `udx+BENCH_IDLE_LS=0` skips the
+// client's 50 idle `ls` before the transfer, `raw-udx+BENCH_TRACE=file` traces libudx's sender).
+import {
+  type EmulatorReport,
+  type LinkCounters,
+  type LinkDirection,
+  LinkLab,
+  linkLabSupport,
+  udpCounters,
+} from '@harddrive-party/test-lab'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6)
 const MODES = (process.env.BENCH_MODES ?? 'plain,tcp,raw-udx,udx').split(',')
@@ -23,7 +35,10 @@ const LINKS: Array<{ name: string; shape: LinkDirection }> = [
     shape: { rateBitsPerSecond: 50e6, delayMs: 40, loss: 0.01 },
   },
 ]
+const linkRate = (name: string) =>
+  LINKS.find((l) => l.name === name)?.shape.rateBitsPerSecond ?? Number.NaN
 const chosen = process.env.BENCH_LINKS?.split(',').map(Number) ?? LINKS.map((_, i) => i)
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-')
 const here = (file: string) => new URL(file, import.meta.url).pathname
 
 const support = linkLabSupport()
@@ -37,6 +52,10 @@ interface Row {
   mode: string
   mbits: number
   percentOfLink: number
+  /** The rate over the second half of the transfer: the fill after the ramp. */
+  lateMbits: number
+  /** When a quarter second first carried 80 % of the link (ms after the request; NaN: never). */
+  rampMs: number
   lsBusy: { n: number; p50: number; p99: number }
   rcvbufErrors: number
   tailDrops: number
@@ -62,13 +81,17 @@ try {
       const r = await runMode(mode)
       const after = (await udpCounters(lab.a)).RcvbufErrors ?? 0
       const end = await lab.stopEmulator()
-      if (end !== undefined) tallyCounters(`${link.name} ${mode}`, end)
+      if (end !== undefined) tallyCounters(`${link.name} ${mode}`, end, r)
       const mbits = (r.received * 8) / r.seconds / 1e6
+      const lateMbits = secondHalfMbits(r.progress)
+      const rampMs = msToFill(r.progress, link.shape.rateBitsPerSecond * 0.8)
       rows.push({
         link: link.name,
         mode,
         mbits,
         percentOfLink: (mbits * 1e6 * 100) / link.shape.rateBitsPerSecond,
+        lateMbits,
+        rampMs,
         lsBusy: r.lsBusy,
         rcvbufErrors: after - before,
         tailDrops: (end?.aToB.tailDropped ?? 0) + (end?.bToA.tailDropped ?? 0),
@@ -89,14 +112,47 @@ try {
   await lab.destroy()
 }
 
-type Counters = NonNullable<Awaited<ReturnType<LinkLab['stopEmulator']>>>
-function tallyCounters(link: string, c: Counters): void {
-  const d = (x: Counters['aToB']) =>
-    `${x.forwarded} packets, ${x.lost} lost at random, ${x.tailDropped} tail-dropped, ${x.tooBig} too big`
-  counters.push(`${link}: a->b ${d(c.aToB)}; b->a ${d(c.bToA)}`)
+function msToFill(samples: Array<[number, number]>, bitsPerSecond: number): number {
+  for (let i = 1; i < samples.length; i++) {
+    const [t0, b0] = samples[i - 1]!
+    const [t1, b1] = samples[i]!
+    if (((b1 - b0) * 8 * 1000) / (t1 - t0) >= bitsPerSecond) return t1
+  }
+  return Number.NaN
 }
 
-async function runMode(modeWithEnv: string) {
+function secondHalfMbits(samples: Array<[number, number]>): number {
+  const last = samples.at(-1)
+  const mid = samples.find(([ms]) => last !== undefined && ms >= last[0] / 2)
+  if (last === undefined || mid === undefined || last[0] === mid[0]) return Number.NaN
+  return ((last[1] - mid[1]) * 8) / (last[0] - mid[0]) / 1000
+}
+
+/**
+ * The emulator's counters, and what each part cost: if the emulator or an end ran near a whole
+ * core, the figure measures this machine, not the transport on the link.
+ */
+function tallyCounters(link: string, c: EmulatorReport, r: ModeResult): void {
+  const wall = c.cost.wallMs / 1000
+  const d = (x: LinkCounters) =>
+    `${x.forwarded} packets (${f(x.forwarded / wall / 1000)} k/s), ${x.lost} lost at random, ${x.tailDropped} tail-dropped, ${x.tooBig} too big, late ${x.lateMicrosMean} µs mean / ${x.lateOver1ms} over 1 ms`
+  const cpu = `emulator CPU ${f((100 * c.cost.cpuMs) / c.cost.wallMs, 0)} % (${f(c.cost.wakeups / wall / 1000)} k wake-ups/s), receiver ${f(r.cpuPercent, 0)} %, sender ${f(r.senderCpuPercent, 0)} %`
+  counters.push(`${link}: a->b ${d(c.aToB)}; b->a ${d(c.bToA)}; ${cpu}`)
+}
+
+interface ModeResult {
+  received: number
+  seconds: number
+  cpuPercent: number
+  senderCpuPercent: number
+  lsIdle: { n: number; p50: number; p99: number }
+  lsBusy: { n: number; p50: number; p99: number }
+  slowest?: Array<[number, number]>
+  progress: Array<[number, number]>
+  stats?: Row['stats']
+}
+
+async function runMode(modeWithEnv: string): Promise<ModeResult> {
   const [mode, ...settings] = modeWithEnv.split('+')
   const env: Record<string, string | undefined> = {
     ...process.env,
@@ -115,9 +171,20 @@ async function runMode(modeWithEnv: string) {
       [mode!, port!, key!, plainPort!, String(1e12), rawPort!],
       { env },
     )
+    server.send('stats')
+    const before = JSON.parse((await server.waitForLine(/^stats /)).slice(6))
     const line = await client.waitForLine(/^result /, { timeoutMs: (SECONDS + 60) * 1000 })
+    const statsSeen = server.lines.length
+    server.send('stats')
+    const after = JSON.parse((await server.waitForLine(/^stats /, { after: statsSeen })).slice(6))
     await client.stop(5000)
-    return JSON.parse(line.slice(7))
+    const result = JSON.parse(line.slice(7))
+    // The server's CPU over the transfer (its start-up and idle ls phase included: a little high).
+    const senderCpuPercent =
+      result.seconds > 0
+        ? (after.cpuTotalMs - before.cpuTotalMs) / (10 * result.seconds)
+        : Number.NaN
+    return { ...result, senderCpuPercent } as ModeResult
   } finally {
     await server.stop(3000)
   }
@@ -129,7 +196,6 @@ const LABELS: Record<string, string> = {
   'raw-udx': 'bare secret-stream on UDX',
   udx: 'UDX carrier',
 }
-const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-')
 const table: string[][] = rows.map((r) => {
   const same = rows.filter((o) => o.link === r.link)
   const plain = same.find((o) => o.mode === 'plain')?.mbits ?? Number.NaN
@@ -140,6 +206,8 @@ const table: string[][] = rows.map((r) => {
     [LABELS[mode!] ?? mode, ...settings].join(' '),
     f(r.mbits),
     `${f(r.percentOfLink, 0)} %`,
+    `${f(r.lateMbits)} (${f((r.lateMbits * 1e8) / linkRate(r.link), 0)} %)`,
+    f(r.rampMs, 0),
     f(r.mbits / plain, 2),
     f(r.mbits / bare, 2),
     r.lsBusy.n === 0 ? '-' : `${f(r.lsBusy.p50, 0)} / ${f(r.lsBusy.p99, 0)} (n=${r.lsBusy.n})`,
@@ -152,6 +220,8 @@ const header = [
   `mode (${SECONDS} s each)`,
   'Mbit/s',
   '% of link',
+  'Mbit/s 2nd half',
+  'ms to 80 %',
   'x plain TCP',
   'x bare UDX',
   'ls ms during transfer p50 / p99',

@@ -58,6 +58,10 @@ declare module 'udx-native' {
       readonly packetsTransmitted: number
       /** libudx's BBR bandwidth estimate in bytes per second (a windowed maximum). */
       readonly bbrBandwidth: number
+      /** 0 start-up, 1 drain, 2 probe bandwidth, 3 probe RTT. */
+      readonly bbrState: number
+      readonly rtoCount: number
+      readonly fastRecoveries: number
       readonly bytesReceived: number
       connect(socket: Socket, remoteId: number, port: number, host: string): void
       setKeepalive(timeoutMs: number): void
