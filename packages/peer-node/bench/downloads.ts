@@ -1,8 +1,9 @@
 // Downloads through the whole node on loopback (two processes: the fixture peers), beside a
 // plain node:net copy of the same bytes in the same run. The big file goes over each carrier
 // (a pair of peers per carrier: the `tcp` pair races UDX and TCP, and is made again until TCP
-// wins; the `udx` pair has no TCP carrier); the small files over the default pair. Every downloaded
-// file is checked against the source's sha256. Prints a table and peak RSS.
+// wins; the `udx` pair has no TCP carrier); the small files over the default pair. Every
+// downloaded file is checked against the source's sha256. Prints a table, the CPU time per GiB
+// of each big download on both sides, and peak RSS.
 // Run: pnpm --filter @harddrive-party/peer-node bench:downloads
 //   BENCH_GIB=0.25: a smaller big file; BENCH_SMALL=0: no small-file row;
 //   BENCH_CARRIERS=tcp,udx: which pairs run the big file (default both);
@@ -147,6 +148,14 @@ function start(dir: string, extra: string[], profileName: string): LabProcess {
   return proc
 }
 
+/** CPU time a peer used so far, in ms (user + system). */
+async function cpuMs(proc: LabProcess): Promise<number> {
+  const from = proc.lines.length
+  proc.send('cpu')
+  const line = await proc.waitForLine(/^cpu /, { after: from, timeoutMs: 10_000 })
+  return Number(line.split(' ')[1]) / 1000
+}
+
 async function rss(proc: LabProcess): Promise<number> {
   const from = proc.lines.length
   proc.send('rss')
@@ -248,7 +257,15 @@ try {
   for (const name of CARRIERS) {
     const pair = await pairOver(name)
     try {
+      const cpuBefore = [await cpuMs(pair.server), await cpuMs(pair.client)]
       const ms = await download(pair, 'big')
+      const cpu = [
+        (await cpuMs(pair.server)) - cpuBefore[0]!,
+        (await cpuMs(pair.client)) - cpuBefore[1]!,
+      ]
+      rssLines.push(
+        `CPU per GiB of the big file (${pair.carrier} pair): serving ${(cpu[0]! / 1000 / GIB).toFixed(2)} s, downloading ${(cpu[1]! / 1000 / GIB).toFixed(2)} s`,
+      )
       const check = await verify(join(pair.landed, 'big'), 'big')
       await rm(join(pair.landed, 'big'), { recursive: true })
       row(`${GIB} GiB file`, `node, ${pair.carrier} carrier`, ms, netBig, check)

@@ -23,9 +23,10 @@ const FLAG_SETS = [[], ['--max-semi-space-size=4']].slice(
 // plain first: the ratio column divides by it.
 const MODES = (process.env.BENCH_MODES ?? 'plain,tcp,raw-udx,udx').split(',')
 
-function start(file: string, args: string[] = [], flags: string[] = []) {
+function start(file: string, args: string[] = [], flags: string[] = [], env = process.env) {
   const child = spawn(process.execPath, [...flags, ...nodeArgs, here(file), ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
+    env,
   })
   const lines = createInterface({ input: child.stdout! })
   const next = (prefix: string) =>
@@ -52,13 +53,17 @@ interface Result {
   received: number
 }
 
-async function runMode(mode: string, flags: string[]): Promise<Result> {
-  const server = start('./bench-server.ts', [], flags)
+async function runMode(modeWithEnv: string, flags: string[]): Promise<Result> {
+  // A mode may carry environment settings for an A/B run of one switch: `tcp+NAME=value`.
+  const [mode, ...settings] = modeWithEnv.split('+')
+  const env = { ...process.env, ...Object.fromEntries(settings.map((kv) => kv.split('=', 2))) }
+  const server = start('./bench-server.ts', [], flags, env)
   const [port, key, plainPort, rawPort] = (await server.next('ready')).split(' ')
   const client = start(
     './bench-client.ts',
-    [mode, port!, key!, plainPort!, String(BYTES), rawPort!],
+    [mode!, port!, key!, plainPort!, String(BYTES), rawPort!],
     flags,
+    env,
   )
   const result = JSON.parse(await client.next('result'))
   await once(client.child, 'exit')
@@ -73,7 +78,7 @@ async function runMode(mode: string, flags: string[]): Promise<Result> {
   await once(server.child, 'exit')
   clearTimeout(killer)
   if (result.received !== BYTES) throw new Error(`${mode}: received ${result.received} of ${BYTES}`)
-  return { ...result, server: stats }
+  return { ...result, mode: modeWithEnv, server: stats }
 }
 
 const LABELS: Record<string, string> = {
@@ -93,7 +98,7 @@ for (let run = 1; run <= RUNS; run++) {
     for (const r of results) {
       rows.push([
         String(run),
-        `${LABELS[r.mode] ?? r.mode} [${node}]`,
+        `${[LABELS[r.mode.split('+')[0]!] ?? r.mode, ...r.mode.split('+').slice(1)].join(' ')} [${node}]`,
         f(r.mbPerSecond),
         f(r.mbPerSecond / plain, 2),
         `${f(r.cpuPercent, 0)} / ${f(r.server.cpuPercent, 0)}`,

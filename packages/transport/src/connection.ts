@@ -5,7 +5,7 @@ import type UDX from 'udx-native'
 import { TransportError } from './errors'
 import { Fifo } from './fifo'
 import { Mux } from './mux'
-import { CloseCode, type CloseCodeValue } from './mux-frame'
+import { CloseCode, type CloseCodeValue, TCP_WINDOW_FLOOR_BYTES } from './mux-frame'
 import type { MuxStream } from './mux-stream'
 import { receiveBufferStatus } from './receive-buffer'
 import type {
@@ -84,6 +84,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       // megabytes, and a large window would fill them in front of every other stream.
       // A relay's stream sits on another connection's carrier: its queues are that carrier's.
       windowsFollowDelay: options.carrier !== 'udx',
+      ...(options.carrier === 'tcp' && { windowFloorBytes: TCP_WINDOW_FLOOR_BYTES }),
       ...(options.carrier === 'udx' && {
         carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
         sendGate: (wake: () => void) => new UdxSendGate(noise.rawStream as UDX.Stream, wake),

@@ -33,6 +33,13 @@ export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType]
 /** Window every stream starts with in each direction (both sides assume it). */
 export const INITIAL_WINDOW_BYTES = 256 * 1024
 /**
+ * Smallest window of a stream on a TCP carrier. A 256 KiB window is one 256 KiB message: the
+ * sender waits for each grant while the receiver decrypts. On a busy machine ping round trips
+ * carry scheduling delay, so delay-based windows shrank to that on loopback. Four messages
+ * keep both ends busy; 1 MiB in front of a small reply is about 3 ms at loopback rates.
+ */
+export const TCP_WINDOW_FLOOR_BYTES = 1024 * 1024
+/**
  * What each DATA frame costs of the window on top of its payload, so a window bounds the
  * number of frames too, not only the bytes (1-byte frames once cost ~100x their size).
  */

@@ -36,6 +36,11 @@ export interface StreamHost {
    */
   readonly earlyGrants: boolean
   /**
+   * Smallest window a stream shrinks to, and grows to without waiting for a delay sample
+   * (TCP: {@link TCP_WINDOW_FLOOR_BYTES}; else the first window).
+   */
+  readonly windowFloorBytes: number
+  /**
    * Counts round-trip samples (0 = none yet). A window changes at most once per new sample,
    * so each change is judged by a delay measured after the previous one.
    */
@@ -78,6 +83,7 @@ export class MuxStream implements TransportStream {
   #window = INITIAL_WINDOW_BYTES
   #consumed = 0
   #windowChangedAtSample = -1
+  #growthCheckQueued = false
   #readStopped = false
   #remoteEnded = false
   /** A reader waiting in `next()`; data arriving then goes straight to it. */
@@ -239,13 +245,29 @@ export class MuxStream implements TransportStream {
   /**
    * The sender ran out of window. Grow it when our reader keeps up and bytes are not piling
    * up in the buffers between us: then the window, not the path, limits the transfer.
+   * Judged once the reader has had its turn: BLOCKED comes right behind the bytes that used up
+   * the window, before the reader could take them. Judged at once, the queue looked full every
+   * time, and a TCP window once shrunk to 256 KiB (one message) stayed there for the rest of
+   * a 1 GiB download.
    */
   receiveBlocked(): void {
+    if (this.#growthCheckQueued) return
+    this.#growthCheckQueued = true
+    setImmediate(() => {
+      this.#growthCheckQueued = false
+      this.#maybeGrow()
+    })
+  }
+
+  #maybeGrow(): void {
     if (this.#remoteEnded || this.#failed || this.#window >= MAX_WINDOW_BYTES) return
     if (this.#recvQueue.bytes > this.#window / 2) return // our reader is the bottleneck
-    if (!this.#freshSample()) return // no measurement since the last change
-    if (!this.#host.windowMayGrow) return // the path is full already
-    this.#windowChangedAtSample = this.#host.rttSamples
+    // Up to the floor a window grows on every BLOCKED: the floor is what any path may hold.
+    if (this.#window >= this.#host.windowFloorBytes) {
+      if (!this.#freshSample()) return // no measurement since the last change
+      if (!this.#host.windowMayGrow) return // the path is full already
+      this.#windowChangedAtSample = this.#host.rttSamples
+    }
     const grown = Math.min(this.#window * 2, MAX_WINDOW_BYTES)
     const increment = grown - this.#window + this.#consumed
     this.#window = grown
@@ -307,13 +329,13 @@ export class MuxStream implements TransportStream {
     if (this.#consumed < this.#window / (this.#host.earlyGrants ? 4 : 2)) return
     let increment = this.#consumed
     if (
-      this.#window > INITIAL_WINDOW_BYTES &&
+      this.#window > this.#host.windowFloorBytes &&
       this.#host.windowShouldShrink &&
       this.#freshSample()
     ) {
       this.#windowChangedAtSample = this.#host.rttSamples
       // Bytes of this stream sit in buffers in front of every other stream's: give back less.
-      const shrunk = Math.max(this.#window / 2, INITIAL_WINDOW_BYTES)
+      const shrunk = Math.max(this.#window / 2, this.#host.windowFloorBytes)
       increment -= this.#window - shrunk
       this.#window = shrunk
     }

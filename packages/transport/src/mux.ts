@@ -49,6 +49,8 @@ export interface MuxOptions {
    * lot below us (TCP: megabytes of socket buffers that every stream waits behind).
    */
   windowsFollowDelay: boolean
+  /** Smallest stream window (default: the first window, {@link INITIAL_WINDOW_BYTES}). */
+  windowFloorBytes?: number
   /** The carrier's own smoothed round trip in ms, when it measures one (UDX). */
   carrierRttMs?: () => number
   /** Bounds what sits unsent in the carrier's own queue (UDX); see {@link UdxSendGate}. */
@@ -120,6 +122,10 @@ export class Mux implements StreamHost {
 
   get earlyGrants(): boolean {
     return this.#options.windowsFollowDelay
+  }
+
+  get windowFloorBytes(): number {
+    return this.#options.windowFloorBytes ?? INITIAL_WINDOW_BYTES
   }
 
   get windowMayGrow(): boolean {

@@ -275,6 +275,7 @@ describe('issue 9.2: queues drain in linear time', () => {
     windowMayGrow: true,
     windowShouldShrink: false,
     earlyGrants: false,
+    windowFloorBytes: 256 * 1024,
     rttSamples: 0,
   }
 
