@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { IndexWishlist, WishlistFile, WishlistRequest } from '@harddrive-party/index-store'
 import type { Logger } from '@harddrive-party/wire-protocol'
 import { describeError } from '../errors'
@@ -5,7 +6,7 @@ import type { PeerClient } from '../remote/peer-client'
 import { TokenBucket } from '../serving/rate-limit'
 import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './download-types'
 import { type CompletedFile, DurableBatch } from './durable-batch'
-import { classify, type TransferOutcome, transferFile } from './file-transfer'
+import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from './file-transfer'
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
 import { SmallFileWriter } from './small-file-writer'
 
@@ -36,6 +37,16 @@ const DURABLE_BATCH_MS = 30
 /** A transfer stopped by pause or cancel: its file goes back to the queue, nothing more. */
 const ABORTED: TransferOutcome = { kind: 'retry', reason: 'stopped' }
 
+/** Claimed files of one request, registered with it (see `#claim`) until they are handled. */
+interface ClaimedBatch {
+  files: WishlistFile[]
+  abort: AbortController
+  state: 'waiting' | 'running' | 'dropped'
+  /** Resolves once the batch is handled (its files done, recorded or back in the queue). */
+  done: Promise<void>
+  settle: () => void
+}
+
 /** After a transfer could not go on (peer busy or gone, stream broken), its peer rests this long. */
 const RETRY_MS = 1000
 
@@ -54,7 +65,7 @@ export class DownloadEngine {
   readonly locals = new Map<string, string>()
   readonly #abort = new AbortController()
   /** Transfers by request, so pause and cancel stop theirs. */
-  readonly #transfers = new Map<string, Set<{ abort: AbortController; done: Promise<unknown> }>>()
+  readonly #transfers = new Map<string, Set<ClaimedBatch>>()
   readonly #running = new Set<Promise<void>>()
   #global: TokenBucket
   readonly #perPeer = new Map<string, TokenBucket>()
@@ -212,44 +223,106 @@ export class DownloadEngine {
    * One of a peer's download loops: claims a batch (one file, or up to 12 small ones of one
    * request, 1 MiB in all), transfers its files at once (pipelined), hands the completed ones
    * to the durable batch (which records them), and claims again until nothing is left for
-   * this peer.
+   * this peer. While a batch of small files transfers, the next one is claimed already: the
+   * claim's transaction would otherwise leave the loop (and the peer) idle between batches.
    */
   async #worker(peer: string, client: PeerClient): Promise<void> {
-    const { wishlist } = this.#o
+    let next: Promise<ClaimedBatch> | undefined
     try {
       while (!this.#abort.signal.aborted && this.#halted === undefined) {
         if (this.#o.client(peer) !== client) return // reconnected: the next pass makes new workers
         if ((this.#restUntil.get(peer) ?? 0) > Date.now()) return
-        const batch = await wishlist.claimMany({
-          peer,
-          maxFiles: BATCH_FILES,
-          maxBytes: BATCH_BYTES,
-        })
-        if (batch.length === 0) return
-        const base = wishlist.get(batch[0]!.requestId)?.path ?? batch[0]!.path
-        // A batch is files of one request: pause and cancel stop them together.
-        const abort = new AbortController()
-        const signal = AbortSignal.any([this.#abort.signal, abort.signal])
-        // Each file is handed on as soon as it is complete, not when its batch is.
-        await Promise.all(
-          batch.map(async (file) => {
-            const outcome = await this.#transfer(peer, client, file, base, abort, signal)
-            if (outcome === ABORTED) {
-              await wishlist.release(file.requestId, file.index).catch(() => undefined)
-            } else if (outcome.kind === 'done') {
-              const { localPath, part, bytes } = outcome
-              await this.#durable.add({
-                file,
-                localPath,
-                ...(part !== undefined && { part }),
-                ...(bytes !== undefined && { bytes }),
-              })
-            } else await this.#record(peer, file, outcome)
-          }),
-        )
+        const batch = await (next ?? this.#claim(peer))
+        next = undefined
+        if (batch.files.length === 0) return
+        if (batch.files.every((f) => f.size <= HELD_FILE_BYTES)) next = this.#claim(peer)
+        if (batch.state === 'dropped') continue // paused or cancelled while it waited
+        batch.state = 'running'
+        await this.#runBatch(peer, client, batch)
       }
     } finally {
       this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
+      // Claimed ahead and not needed now: back to the queue.
+      const ahead = await next?.catch(() => undefined)
+      if (ahead !== undefined) await this.#drop(ahead)
+    }
+  }
+
+  /**
+   * Claims a batch and registers it with its request at once: pause and cancel abort it even
+   * while it waits behind the batch before it, and one that has not started is dropped then.
+   */
+  async #claim(peer: string): Promise<ClaimedBatch> {
+    const files = await this.#o.wishlist.claimMany({
+      peer,
+      maxFiles: BATCH_FILES,
+      maxBytes: BATCH_BYTES,
+    })
+    const abort = new AbortController()
+    // A listener per file of the batch (and a few of the transport's) on the batch's signal.
+    setMaxListeners(BATCH_FILES * 4, abort.signal)
+    let settle = () => {}
+    const done = new Promise<void>((resolve) => {
+      settle = resolve
+    })
+    const batch: ClaimedBatch = { files, abort, state: 'waiting', done, settle }
+    const first = files[0]
+    if (first === undefined) return batch
+    const set = this.#transfers.get(first.requestId) ?? new Set()
+    set.add(batch)
+    this.#transfers.set(first.requestId, set)
+    abort.signal.addEventListener('abort', () => void this.#drop(batch), { once: true })
+    return batch
+  }
+
+  /** A batch that has not started and will not: its files go back to the queue. */
+  async #drop(batch: ClaimedBatch): Promise<void> {
+    if (batch.state !== 'waiting') return
+    batch.state = 'dropped'
+    try {
+      for (const f of batch.files) {
+        await this.#o.wishlist.release(f.requestId, f.index).catch(() => undefined)
+      }
+    } finally {
+      this.#unregister(batch)
+    }
+  }
+
+  #unregister(batch: ClaimedBatch): void {
+    const id = batch.files[0]?.requestId
+    const set = id === undefined ? undefined : this.#transfers.get(id)
+    set?.delete(batch)
+    if (id !== undefined && set?.size === 0) this.#transfers.delete(id)
+    batch.settle()
+  }
+
+  async #runBatch(peer: string, client: PeerClient, batch: ClaimedBatch): Promise<void> {
+    const { wishlist } = this.#o
+    const { files, abort } = batch
+    try {
+      const base = wishlist.get(files[0]!.requestId)?.path ?? files[0]!.path
+      // A batch is files of one request: pause and cancel stop them together.
+      const signal = AbortSignal.any([this.#abort.signal, abort.signal])
+      setMaxListeners(BATCH_FILES * 4, signal)
+      // Each file is handed on as soon as it is complete, not when its batch is.
+      await Promise.all(
+        files.map(async (file) => {
+          const outcome = await this.#transfer(peer, client, file, base, abort, signal)
+          if (outcome === ABORTED) {
+            await wishlist.release(file.requestId, file.index).catch(() => undefined)
+          } else if (outcome.kind === 'done') {
+            const { localPath, part, bytes } = outcome
+            await this.#durable.add({
+              file,
+              localPath,
+              ...(part !== undefined && { part }),
+              ...(bytes !== undefined && { bytes }),
+            })
+          } else await this.#record(peer, file, outcome)
+        }),
+      )
+    } finally {
+      this.#unregister(batch)
     }
   }
 
@@ -272,16 +345,9 @@ export class DownloadEngine {
     abort: AbortController,
     signal: AbortSignal,
   ): Promise<TransferOutcome> {
-    const done = transferFile(this.#context(peer, signal), client, file, base).catch(
+    const outcome = await transferFile(this.#context(peer, signal), client, file, base).catch(
       (err: unknown): TransferOutcome => ({ kind: 'retry', reason: describeError(err) }),
     )
-    const set = this.#transfers.get(file.requestId) ?? new Set()
-    const entry = { abort, done }
-    set.add(entry)
-    this.#transfers.set(file.requestId, set)
-    const outcome = await done
-    set.delete(entry)
-    if (set.size === 0) this.#transfers.delete(file.requestId)
     this.locals.delete(`${file.requestId}/${file.index}`)
     return abort.signal.aborted && outcome.kind !== 'done' ? ABORTED : outcome
   }
