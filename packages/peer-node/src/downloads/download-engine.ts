@@ -77,6 +77,8 @@ export class DownloadEngine {
   /** Writes the small files held in memory (see `file-transfer.ts`, `durable-batch.ts`). */
   readonly #writer = new SmallFileWriter()
   readonly #folders = new Set<string>()
+  /** Each running request's path (see `#basePath`). */
+  readonly #bases = new Map<string, string>()
 
   constructor(options: EngineOptions) {
     this.#o = options
@@ -128,6 +130,7 @@ export class DownloadEngine {
    * completed ones are in place and recorded.
    */
   async stopRequest(id: string): Promise<void> {
+    this.#bases.delete(id)
     const set = this.#transfers.get(id)
     if (set !== undefined) {
       for (const t of set) t.abort.abort()
@@ -296,11 +299,22 @@ export class DownloadEngine {
     batch.settle()
   }
 
+  /** A request's path (fixed for its life), without a read of its row for each batch. */
+  #basePath(file: WishlistFile): string {
+    let path = this.#bases.get(file.requestId)
+    if (path === undefined) {
+      path = this.#o.wishlist.get(file.requestId)?.path ?? file.path
+      if (this.#bases.size >= 1024) this.#bases.clear()
+      this.#bases.set(file.requestId, path)
+    }
+    return path
+  }
+
   async #runBatch(peer: string, client: PeerClient, batch: ClaimedBatch): Promise<void> {
     const { wishlist } = this.#o
     const { files, abort } = batch
     try {
-      const base = wishlist.get(files[0]!.requestId)?.path ?? files[0]!.path
+      const base = this.#basePath(files[0]!)
       // A batch is files of one request: pause and cancel stop them together.
       const signal = AbortSignal.any([this.#abort.signal, abort.signal])
       setMaxListeners(BATCH_FILES * 4, signal)
