@@ -4,6 +4,7 @@ import type { Logger } from '@harddrive-party/wire-protocol'
 import { describeError } from '../errors'
 import type { PeerClient } from '../remote/peer-client'
 import { TokenBucket } from '../serving/rate-limit'
+import { type ClaimedBatch, ClaimedBatches } from './claimed-batches'
 import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './download-types'
 import { type CompletedFile, DurableBatch } from './durable-batch'
 import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from './file-transfer'
@@ -37,16 +38,6 @@ const DURABLE_BATCH_MS = 30
 /** A transfer stopped by pause or cancel: its file goes back to the queue, nothing more. */
 const ABORTED: TransferOutcome = { kind: 'retry', reason: 'stopped' }
 
-/** Claimed files of one request, registered with it (see `#claim`) until they are handled. */
-interface ClaimedBatch {
-  files: WishlistFile[]
-  abort: AbortController
-  state: 'waiting' | 'running' | 'dropped'
-  /** Resolves once the batch is handled (its files done, recorded or back in the queue). */
-  done: Promise<void>
-  settle: () => void
-}
-
 /** After a transfer could not go on (peer busy or gone, stream broken), its peer rests this long. */
 const RETRY_MS = 1000
 
@@ -64,8 +55,6 @@ export class DownloadEngine {
   /** Where each active file's bytes go (`requestId/index` → final path). */
   readonly locals = new Map<string, string>()
   readonly #abort = new AbortController()
-  /** Transfers by request, so pause and cancel stop theirs. */
-  readonly #transfers = new Map<string, Set<ClaimedBatch>>()
   readonly #running = new Set<Promise<void>>()
   #global: TokenBucket
   readonly #perPeer = new Map<string, TokenBucket>()
@@ -74,6 +63,8 @@ export class DownloadEngine {
   #pumpQueued = false
   #timer: NodeJS.Timeout | undefined
   readonly #durable: DurableBatch
+  /** Claimed batches by request, so pause and cancel stop theirs. */
+  readonly #batches: ClaimedBatches
   /** Writes the small files held in memory (see `file-transfer.ts`, `durable-batch.ts`). */
   readonly #writer = new SmallFileWriter()
   readonly #folders = new Set<string>()
@@ -84,6 +75,7 @@ export class DownloadEngine {
     this.#o = options
     this.#limits = options.limits
     this.#global = new TokenBucket(options.limits.bytesPerSecond)
+    this.#batches = new ClaimedBatches(options.wishlist)
     this.#durable = new DurableBatch({
       maxFiles: DURABLE_BATCH_FILES,
       maxDelayMs: DURABLE_BATCH_MS,
@@ -131,11 +123,7 @@ export class DownloadEngine {
    */
   async stopRequest(id: string): Promise<void> {
     this.#bases.delete(id)
-    const set = this.#transfers.get(id)
-    if (set !== undefined) {
-      for (const t of set) t.abort.abort()
-      await Promise.allSettled([...set].map((t) => t.done))
-    }
+    await this.#batches.stop(id)
     await this.#durable.flush().catch(() => undefined) // its failures went to onFailed/onError
   }
 
@@ -235,10 +223,11 @@ export class DownloadEngine {
       while (!this.#abort.signal.aborted && this.#halted === undefined) {
         if (this.#o.client(peer) !== client) return // reconnected: the next pass makes new workers
         if ((this.#restUntil.get(peer) ?? 0) > Date.now()) return
-        const batch = await (next ?? this.#claim(peer))
+        const batch = await (next ?? this.#batches.claim(peer, BATCH_FILES, BATCH_BYTES))
         next = undefined
         if (batch.files.length === 0) return
-        if (batch.files.every((f) => f.size <= HELD_FILE_BYTES)) next = this.#claim(peer)
+        if (batch.files.every((f) => f.size <= HELD_FILE_BYTES))
+          next = this.#batches.claim(peer, BATCH_FILES, BATCH_BYTES)
         if (batch.state === 'dropped') continue // paused or cancelled while it waited
         batch.state = 'running'
         await this.#runBatch(peer, client, batch)
@@ -247,56 +236,8 @@ export class DownloadEngine {
       this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
       // Claimed ahead and not needed now: back to the queue.
       const ahead = await next?.catch(() => undefined)
-      if (ahead !== undefined) await this.#drop(ahead)
+      if (ahead !== undefined) await this.#batches.drop(ahead)
     }
-  }
-
-  /**
-   * Claims a batch and registers it with its request at once: pause and cancel abort it even
-   * while it waits behind the batch before it, and one that has not started is dropped then.
-   */
-  async #claim(peer: string): Promise<ClaimedBatch> {
-    const files = await this.#o.wishlist.claimMany({
-      peer,
-      maxFiles: BATCH_FILES,
-      maxBytes: BATCH_BYTES,
-    })
-    const abort = new AbortController()
-    // A listener per file of the batch (and a few of the transport's) on the batch's signal.
-    setMaxListeners(BATCH_FILES * 4, abort.signal)
-    let settle = () => {}
-    const done = new Promise<void>((resolve) => {
-      settle = resolve
-    })
-    const batch: ClaimedBatch = { files, abort, state: 'waiting', done, settle }
-    const first = files[0]
-    if (first === undefined) return batch
-    const set = this.#transfers.get(first.requestId) ?? new Set()
-    set.add(batch)
-    this.#transfers.set(first.requestId, set)
-    abort.signal.addEventListener('abort', () => void this.#drop(batch), { once: true })
-    return batch
-  }
-
-  /** A batch that has not started and will not: its files go back to the queue. */
-  async #drop(batch: ClaimedBatch): Promise<void> {
-    if (batch.state !== 'waiting') return
-    batch.state = 'dropped'
-    try {
-      for (const f of batch.files) {
-        await this.#o.wishlist.release(f.requestId, f.index).catch(() => undefined)
-      }
-    } finally {
-      this.#unregister(batch)
-    }
-  }
-
-  #unregister(batch: ClaimedBatch): void {
-    const id = batch.files[0]?.requestId
-    const set = id === undefined ? undefined : this.#transfers.get(id)
-    set?.delete(batch)
-    if (id !== undefined && set?.size === 0) this.#transfers.delete(id)
-    batch.settle()
   }
 
   /** A request's path (fixed for its life), without a read of its row for each batch. */
@@ -336,7 +277,7 @@ export class DownloadEngine {
         }),
       )
     } finally {
-      this.#unregister(batch)
+      this.#batches.handled(batch)
     }
   }
 
