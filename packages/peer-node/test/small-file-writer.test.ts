@@ -104,6 +104,54 @@ describe('small files held in memory, written with their batch', () => {
     expect(await readFile(secret, 'utf8')).toBe('keep me')
   })
 
+  it('commits in groups: files added while batches are on their way go in the next, none twice, none lost', async () => {
+    const { writer, downloads } = await setup()
+    const batches: number[][] = []
+    let running = 0
+    let mostRunning = 0
+    const batch = new DurableBatch({
+      maxFiles: 4,
+      maxDelayMs: 10_000,
+      maxBatches: 2,
+      writer,
+      onDurable: async (files) => {
+        batches.push(files.map((c) => c.file.index))
+      },
+      onFailed: async (_c, err) => {
+        throw err
+      },
+      onError: (err) => {
+        throw err
+      },
+    })
+    // Count batches between their first step and their record.
+    const write = writer.write.bind(writer)
+    writer.write = async (files) => {
+      running++
+      mostRunning = Math.max(mostRunning, running)
+      try {
+        return await write(files)
+      } finally {
+        running--
+      }
+    }
+    // 30 adders at once, as the download loops do: `add` holds them while 4 wait and both
+    // batches run, so each batch takes at most 4.
+    const names = Array.from({ length: 30 }, (_, i) => `g${i}.txt`)
+    await Promise.all(
+      names.map((name, i) =>
+        batch.add({ file: file(i), localPath: join(downloads, name), bytes: Buffer.from(name) }),
+      ),
+    )
+    await batch.flush()
+    const recorded = batches.flat().sort((a, b) => a - b)
+    expect(recorded).toEqual(names.map((_, i) => i))
+    for (const b of batches) expect(b.length).toBeLessThanOrEqual(4)
+    expect(mostRunning).toBeLessThanOrEqual(2)
+    expect((await readdir(downloads)).sort()).toEqual([...names].sort())
+    for (const name of names) expect(await readFile(join(downloads, name), 'utf8')).toBe(name)
+  })
+
   it('refuses every call once closed (the downloader then writes through part files)', async () => {
     const { writer, downloads } = await setup()
     const [first] = await writer.write([

@@ -1,11 +1,13 @@
+import { setMaxListeners } from 'node:events'
 import type { IndexWishlist, WishlistFile, WishlistRequest } from '@harddrive-party/index-store'
 import type { Logger } from '@harddrive-party/wire-protocol'
 import { describeError } from '../errors'
 import type { PeerClient } from '../remote/peer-client'
 import { TokenBucket } from '../serving/rate-limit'
+import { type ClaimedBatch, ClaimedBatches } from './claimed-batches'
 import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './download-types'
 import { type CompletedFile, DurableBatch } from './durable-batch'
-import { classify, type TransferOutcome, transferFile } from './file-transfer'
+import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from './file-transfer'
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
 import { SmallFileWriter } from './small-file-writer'
 
@@ -53,8 +55,6 @@ export class DownloadEngine {
   /** Where each active file's bytes go (`requestId/index` → final path). */
   readonly locals = new Map<string, string>()
   readonly #abort = new AbortController()
-  /** Transfers by request, so pause and cancel stop theirs. */
-  readonly #transfers = new Map<string, Set<{ abort: AbortController; done: Promise<unknown> }>>()
   readonly #running = new Set<Promise<void>>()
   #global: TokenBucket
   readonly #perPeer = new Map<string, TokenBucket>()
@@ -63,14 +63,19 @@ export class DownloadEngine {
   #pumpQueued = false
   #timer: NodeJS.Timeout | undefined
   readonly #durable: DurableBatch
+  /** Claimed batches by request, so pause and cancel stop theirs. */
+  readonly #batches: ClaimedBatches
   /** Writes the small files held in memory (see `file-transfer.ts`, `durable-batch.ts`). */
   readonly #writer = new SmallFileWriter()
   readonly #folders = new Set<string>()
+  /** Each running request's path (see `#basePath`). */
+  readonly #bases = new Map<string, string>()
 
   constructor(options: EngineOptions) {
     this.#o = options
     this.#limits = options.limits
     this.#global = new TokenBucket(options.limits.bytesPerSecond)
+    this.#batches = new ClaimedBatches(options.wishlist)
     this.#durable = new DurableBatch({
       maxFiles: DURABLE_BATCH_FILES,
       maxDelayMs: DURABLE_BATCH_MS,
@@ -117,11 +122,8 @@ export class DownloadEngine {
    * completed ones are in place and recorded.
    */
   async stopRequest(id: string): Promise<void> {
-    const set = this.#transfers.get(id)
-    if (set !== undefined) {
-      for (const t of set) t.abort.abort()
-      await Promise.allSettled([...set].map((t) => t.done))
-    }
+    this.#bases.delete(id)
+    await this.#batches.stop(id)
     await this.#durable.flush().catch(() => undefined) // its failures went to onFailed/onError
   }
 
@@ -212,44 +214,70 @@ export class DownloadEngine {
    * One of a peer's download loops: claims a batch (one file, or up to 12 small ones of one
    * request, 1 MiB in all), transfers its files at once (pipelined), hands the completed ones
    * to the durable batch (which records them), and claims again until nothing is left for
-   * this peer.
+   * this peer. While a batch of small files transfers, the next one is claimed already: the
+   * claim's transaction would otherwise leave the loop (and the peer) idle between batches.
    */
   async #worker(peer: string, client: PeerClient): Promise<void> {
-    const { wishlist } = this.#o
+    let next: Promise<ClaimedBatch> | undefined
     try {
       while (!this.#abort.signal.aborted && this.#halted === undefined) {
         if (this.#o.client(peer) !== client) return // reconnected: the next pass makes new workers
         if ((this.#restUntil.get(peer) ?? 0) > Date.now()) return
-        const batch = await wishlist.claimMany({
-          peer,
-          maxFiles: BATCH_FILES,
-          maxBytes: BATCH_BYTES,
-        })
-        if (batch.length === 0) return
-        const base = wishlist.get(batch[0]!.requestId)?.path ?? batch[0]!.path
-        // A batch is files of one request: pause and cancel stop them together.
-        const abort = new AbortController()
-        const signal = AbortSignal.any([this.#abort.signal, abort.signal])
-        // Each file is handed on as soon as it is complete, not when its batch is.
-        await Promise.all(
-          batch.map(async (file) => {
-            const outcome = await this.#transfer(peer, client, file, base, abort, signal)
-            if (outcome === ABORTED) {
-              await wishlist.release(file.requestId, file.index).catch(() => undefined)
-            } else if (outcome.kind === 'done') {
-              const { localPath, part, bytes } = outcome
-              await this.#durable.add({
-                file,
-                localPath,
-                ...(part !== undefined && { part }),
-                ...(bytes !== undefined && { bytes }),
-              })
-            } else await this.#record(peer, file, outcome)
-          }),
-        )
+        const batch = await (next ?? this.#batches.claim(peer, BATCH_FILES, BATCH_BYTES))
+        next = undefined
+        if (batch.files.length === 0) return
+        if (batch.files.every((f) => f.size <= HELD_FILE_BYTES))
+          next = this.#batches.claim(peer, BATCH_FILES, BATCH_BYTES)
+        if (batch.state === 'dropped') continue // paused or cancelled while it waited
+        batch.state = 'running'
+        await this.#runBatch(peer, client, batch)
       }
     } finally {
       this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
+      // Claimed ahead and not needed now: back to the queue.
+      const ahead = await next?.catch(() => undefined)
+      if (ahead !== undefined) await this.#batches.drop(ahead)
+    }
+  }
+
+  /** A request's path (fixed for its life), without a read of its row for each batch. */
+  #basePath(file: WishlistFile): string {
+    let path = this.#bases.get(file.requestId)
+    if (path === undefined) {
+      path = this.#o.wishlist.get(file.requestId)?.path ?? file.path
+      if (this.#bases.size >= 1024) this.#bases.clear()
+      this.#bases.set(file.requestId, path)
+    }
+    return path
+  }
+
+  async #runBatch(peer: string, client: PeerClient, batch: ClaimedBatch): Promise<void> {
+    const { wishlist } = this.#o
+    const { files, abort } = batch
+    try {
+      const base = this.#basePath(files[0]!)
+      // A batch is files of one request: pause and cancel stop them together.
+      const signal = AbortSignal.any([this.#abort.signal, abort.signal])
+      setMaxListeners(BATCH_FILES * 4, signal)
+      // Each file is handed on as soon as it is complete, not when its batch is.
+      await Promise.all(
+        files.map(async (file) => {
+          const outcome = await this.#transfer(peer, client, file, base, abort, signal)
+          if (outcome === ABORTED) {
+            await wishlist.release(file.requestId, file.index).catch(() => undefined)
+          } else if (outcome.kind === 'done') {
+            const { localPath, part, bytes } = outcome
+            await this.#durable.add({
+              file,
+              localPath,
+              ...(part !== undefined && { part }),
+              ...(bytes !== undefined && { bytes }),
+            })
+          } else await this.#record(peer, file, outcome)
+        }),
+      )
+    } finally {
+      this.#batches.handled(batch)
     }
   }
 
@@ -272,16 +300,9 @@ export class DownloadEngine {
     abort: AbortController,
     signal: AbortSignal,
   ): Promise<TransferOutcome> {
-    const done = transferFile(this.#context(peer, signal), client, file, base).catch(
+    const outcome = await transferFile(this.#context(peer, signal), client, file, base).catch(
       (err: unknown): TransferOutcome => ({ kind: 'retry', reason: describeError(err) }),
     )
-    const set = this.#transfers.get(file.requestId) ?? new Set()
-    const entry = { abort, done }
-    set.add(entry)
-    this.#transfers.set(file.requestId, set)
-    const outcome = await done
-    set.delete(entry)
-    if (set.size === 0) this.#transfers.delete(file.requestId)
     this.locals.delete(`${file.requestId}/${file.index}`)
     return abort.signal.aborted && outcome.kind !== 'done' ? ABORTED : outcome
   }

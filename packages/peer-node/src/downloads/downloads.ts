@@ -43,6 +43,8 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
   readonly #engine: DownloadEngine
   readonly #meter: ProgressMeter
   #adding: Promise<unknown> = Promise.resolve()
+  /** Requests changed this turn, and whether they were removed (see `#changed`). */
+  readonly #changes = new Map<string, boolean>()
   readonly #onChange = (e: CustomEvent<{ id: string; removed: boolean }>) => this.#changed(e.detail)
 
   constructor(deps: DownloadsDeps) {
@@ -76,6 +78,7 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
 
   async stop(): Promise<void> {
     this.#d.wishlist.removeEventListener('change', this.#onChange)
+    this.#changes.clear()
     await this.#engine.stop()
     this.#meter.stop()
   }
@@ -85,14 +88,35 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
     this.#engine.pump()
   }
 
+  /**
+   * A request changed. Its `download:change` goes out once per event-loop turn with the
+   * request as it is then: the download loops change a request many times a turn (each claim
+   * and each durable batch), and each event reads the row again.
+   */
   #changed({ id, removed }: { id: string; removed: boolean }): void {
-    const row = this.#d.wishlist.get(id)
-    if (row !== undefined)
-      this.safeDispatchEvent('download:change', {
-        detail: { request: this.#toRequest(row), removed },
-      })
     if (removed) this.#meter.forget(id)
+    const first = this.#changes.size === 0
+    this.#changes.set(id, (this.#changes.get(id) ?? false) || removed)
+    if (first) setImmediate(() => this.#announce())
     this.#engine.pump()
+  }
+
+  #announce(): void {
+    const changes = [...this.#changes]
+    this.#changes.clear()
+    for (const [id, removed] of changes) {
+      // The store may have closed since (the node stopped): nothing to announce then.
+      let row: WishlistRequest | undefined
+      try {
+        row = this.#d.wishlist.get(id)
+      } catch {
+        return
+      }
+      if (row !== undefined)
+        this.safeDispatchEvent('download:change', {
+          detail: { request: this.#toRequest(row), removed },
+        })
+    }
   }
 
   #request(id: string): DownloadRequest | undefined {

@@ -19,8 +19,10 @@ export interface CompletedFile {
 export interface DurableBatchOptions {
   /** A batch is made durable once it holds this many files... */
   maxFiles: number
-  /** ...or this long after its first file arrived. */
+  /** ...or this long after its first file arrived (when a batch can start then). */
   maxDelayMs: number
+  /** Batches on their way to the disk at once. Default 2. */
+  maxBatches?: number
   /** Files in place and durable: record them (one transaction), then announce them. */
   onDurable: (files: CompletedFile[]) => Promise<void>
   /** A file could not be made durable or put in place (its part stays: it is retried). */
@@ -40,39 +42,94 @@ export interface DurableBatchOptions {
  * name only ever holds bytes that are on the disk, and a file recorded done survives a power
  * cut; a crash before the batch's end leaves complete parts (resumed at their length: zero
  * bytes to fetch), final files not yet recorded (found in place on the next try and recorded),
- * or held files' bytes lost with the process (fetched again). `add` waits while a full batch is
- * being made durable, so the files held open (and the bytes held in memory) stay bounded.
+ * or held files' bytes lost with the process (fetched again).
+ *
+ * Group commit: at most `maxBatches` batches are on their way to the disk at once; files that
+ * complete meanwhile wait and go together in the next one (a batch started on the timer alone,
+ * one after another, held a few dozen files each and fell behind the downloads: its time is
+ * mostly the disk's latency, whatever its size). `add` waits while `maxFiles` files are waiting
+ * and no batch can start, so the files held open (and the bytes held in memory) stay bounded.
  */
 export class DurableBatch {
   readonly #o: DurableBatchOptions
+  readonly #maxBatches: number
   #pending: CompletedFile[] = []
   #timer: NodeJS.Timeout | undefined
-  /** The batch being made durable (batches run one after another). */
-  #flushing: Promise<void> = Promise.resolve()
+  /** The pending files have waited long enough: they go as soon as a batch can start. */
+  #due = false
+  /** Batches on their way to the disk. */
+  readonly #running = new Set<Promise<void>>()
+  /** `add` calls waiting for room (a batch to end). */
+  #room: (() => void)[] = []
 
   constructor(options: DurableBatchOptions) {
     this.#o = options
+    this.#maxBatches = Math.max(1, options.maxBatches ?? 2)
   }
 
-  /** Takes a completed file; resolves at once unless a full batch is on its way to the disk. */
+  /** Takes a completed file; resolves at once unless `maxFiles` wait and no batch can start. */
   async add(completed: CompletedFile): Promise<void> {
     this.#pending.push(completed)
-    if (this.#pending.length >= this.#o.maxFiles) {
-      await this.flush()
-      return
+    this.#kick()
+    while (this.#pending.length >= this.#o.maxFiles) {
+      await new Promise<void>((resolve) => this.#room.push(resolve))
     }
-    this.#timer ??= setTimeout(() => void this.flush().catch(this.#o.onError), this.#o.maxDelayMs)
   }
 
   /** Makes every file taken so far durable and recorded (pause, cancel and stop wait on it). */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
+    this.#clearTimer()
+    const batches: Promise<void>[] = [...this.#running]
+    // These go now, beside the batches running: a flush is rare and its caller waits.
+    while (this.#pending.length > 0) batches.push(this.#start(this.#o.maxFiles))
+    this.#wake()
+    const results = await Promise.allSettled(batches)
+    const broken = results.find((r) => r.status === 'rejected')
+    if (broken !== undefined) throw broken.reason
+  }
+
+  /** Starts the batches that may start; sets the timer for files that may wait. */
+  #kick(): void {
+    while (
+      this.#running.size < this.#maxBatches &&
+      this.#pending.length > 0 &&
+      (this.#due || this.#pending.length >= this.#o.maxFiles)
+    ) {
+      void this.#start(this.#o.maxFiles).catch(this.#o.onError)
+    }
+    if (this.#pending.length === 0) {
+      this.#due = false
+      this.#clearTimer()
+    } else if (!this.#due && this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined
+        this.#due = true
+        this.#kick()
+      }, this.#o.maxDelayMs)
+    }
+    this.#wake()
+  }
+
+  #start(count: number): Promise<void> {
+    const batch = this.#pending.splice(0, count)
+    const run = this.#settle(batch).finally(() => {
+      this.#running.delete(run)
+      // Whatever arrived while the disk was busy has waited long enough.
+      if (this.#pending.length > 0) this.#due = true
+      this.#kick()
+    })
+    this.#running.add(run)
+    return run
+  }
+
+  #wake(): void {
+    if (this.#pending.length >= this.#o.maxFiles) return
+    for (const resolve of this.#room.splice(0)) resolve()
+  }
+
+  #clearTimer(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    const batch = this.#pending
-    this.#pending = []
-    const run = this.#flushing.then(() => (batch.length > 0 ? this.#settle(batch) : undefined))
-    this.#flushing = run.catch(() => {}) // the next batch runs whatever became of this one
-    return run
   }
 
   async #settle(batch: CompletedFile[]): Promise<void> {

@@ -62,7 +62,16 @@ function install(job) {
     return failure(e)
   }
 }
-parentPort.on('message', ({ op, jobs }) => parentPort.postMessage(jobs.map(op === 'write' ? write : install)))
+function unpack({ partPaths, lengths, data }) {
+  let at = 0
+  return partPaths.map((partPath, i) => {
+    const bytes = new Uint8Array(data, at, lengths[i])
+    at += lengths[i]
+    return { partPath, bytes }
+  })
+}
+parentPort.on('message', ({ op, jobs }) =>
+  parentPort.postMessage(op === 'write' ? unpack(jobs).map(write) : jobs.map(install)))
 `
 
 /** An outcome's error as the rest of the downloader sees errors (errno codes, `UNSAFE_NAME`). */
@@ -90,7 +99,19 @@ export class SmallFileWriter {
 
   /** Writes each file's part; an open descriptor per file, or its error. */
   async write(files: readonly HeldWrite[]): Promise<({ fd: number } | { error: Error })[]> {
-    const outcomes = await this.#call('write', files)
+    // One buffer for all the bytes, moved to the thread, not a copy of each file's.
+    const data = new Uint8Array(files.reduce((sum, f) => sum + f.bytes.length, 0))
+    let at = 0
+    for (const f of files) {
+      data.set(f.bytes, at)
+      at += f.bytes.length
+    }
+    const packed = {
+      partPaths: files.map((f) => f.partPath),
+      lengths: files.map((f) => f.bytes.length),
+      data: data.buffer,
+    }
+    const outcomes = await this.#call('write', packed, files.length, [data.buffer])
     return outcomes.map((o) =>
       o.error !== undefined || o.fd === undefined
         ? { error: toError(o.error ?? { code: 'EIO', message: 'no descriptor' }) }
@@ -100,7 +121,7 @@ export class SmallFileWriter {
 
   /** Closes each part and renames the ones to keep into place; undefined or the error. */
   async install(files: readonly HeldInstall[]): Promise<(Error | undefined)[]> {
-    const outcomes = await this.#call('install', files)
+    const outcomes = await this.#call('install', files, files.length)
     return outcomes.map((o) => (o.error === undefined ? undefined : toError(o.error)))
   }
 
@@ -112,16 +133,21 @@ export class SmallFileWriter {
     await worker?.terminate()
   }
 
-  #call(op: 'write' | 'install', jobs: readonly object[]): Promise<Outcome[]> {
+  #call(
+    op: 'write' | 'install',
+    jobs: object,
+    count: number,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<Outcome[]> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    if (jobs.length === 0) return Promise.resolve([])
+    if (count === 0) return Promise.resolve([])
     const worker = this.#start()
     return new Promise<Outcome[]>((resolve, reject) => {
       this.#waiting.push({ resolve, reject })
       worker.ref() // answers pending: the process waits for them
-      worker.postMessage({ op, jobs })
+      worker.postMessage({ op, jobs }, transfer)
     }).then((outcomes) => {
-      if (outcomes.length !== jobs.length) throw new Error('the small-file writer lost a file')
+      if (outcomes.length !== count) throw new Error('the small-file writer lost a file')
       return outcomes
     })
   }
