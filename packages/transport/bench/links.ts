@@ -20,6 +20,7 @@ import {
   linkLabSupport,
   udpCounters,
 } from '@harddrive-party/test-lab'
+import { modeLabel, parseMode } from './bench-mode'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6)
 const MODES = (process.env.BENCH_MODES ?? 'plain,tcp,raw-udx,udx').split(',')
@@ -153,10 +154,10 @@ interface ModeResult {
 }
 
 async function runMode(modeWithEnv: string): Promise<ModeResult> {
-  const [mode, ...settings] = modeWithEnv.split('+')
+  const { mode, settings } = parseMode(modeWithEnv)
   const env: Record<string, string | undefined> = {
     ...process.env,
-    ...Object.fromEntries(settings.map((kv) => kv.split('=', 2))),
+    ...settings,
     BENCH_HOST: lab.bAddress,
     BENCH_SECONDS: String(SECONDS),
   }
@@ -168,7 +169,7 @@ async function runMode(modeWithEnv: string): Promise<ModeResult> {
     const [port, key, plainPort, rawPort] = ready.slice(6).split(' ')
     const client = lab.a.spawnNode(
       here('./bench-client.ts'),
-      [mode!, port!, key!, plainPort!, String(1e12), rawPort!],
+      [mode, port!, key!, plainPort!, String(1e12), rawPort!],
       { env },
     )
     server.send('stats')
@@ -200,10 +201,9 @@ const table: string[][] = rows.map((r) => {
   const same = rows.filter((o) => o.link === r.link)
   const plain = same.find((o) => o.mode === 'plain')?.mbits ?? Number.NaN
   const bare = same.find((o) => o.mode === 'raw-udx')?.mbits ?? Number.NaN
-  const [mode, ...settings] = r.mode.split('+')
   return [
     r.link,
-    [LABELS[mode!] ?? mode, ...settings].join(' '),
+    modeLabel(r.mode, LABELS),
     f(r.mbits),
     `${f(r.percentOfLink, 0)} %`,
     `${f(r.lateMbits)} (${f((r.lateMbits * 1e8) / linkRate(r.link), 0)} %)`,

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { modeLabel, parseMode } from './bench-mode'
 
 const BYTES = Number(process.env.BENCH_BYTES ?? 2 ** 30)
 const RUNS = Number(process.env.BENCH_RUNS ?? 1)
@@ -54,14 +55,13 @@ interface Result {
 }
 
 async function runMode(modeWithEnv: string, flags: string[]): Promise<Result> {
-  // A mode may carry environment settings for an A/B run of one switch: `tcp+NAME=value`.
-  const [mode, ...settings] = modeWithEnv.split('+')
-  const env = { ...process.env, ...Object.fromEntries(settings.map((kv) => kv.split('=', 2))) }
+  const { mode, settings } = parseMode(modeWithEnv)
+  const env = { ...process.env, ...settings }
   const server = start('./bench-server.ts', [], flags, env)
   const [port, key, plainPort, rawPort] = (await server.next('ready')).split(' ')
   const client = start(
     './bench-client.ts',
-    [mode!, port!, key!, plainPort!, String(BYTES), rawPort!],
+    [mode, port!, key!, plainPort!, String(BYTES), rawPort!],
     flags,
     env,
   )
@@ -98,7 +98,7 @@ for (let run = 1; run <= RUNS; run++) {
     for (const r of results) {
       rows.push([
         String(run),
-        `${[LABELS[r.mode.split('+')[0]!] ?? r.mode, ...r.mode.split('+').slice(1)].join(' ')} [${node}]`,
+        `${modeLabel(r.mode, LABELS)} [${node}]`,
         f(r.mbPerSecond),
         f(r.mbPerSecond / plain, 2),
         `${f(r.cpuPercent, 0)} / ${f(r.server.cpuPercent, 0)}`,
