@@ -2,6 +2,7 @@ import type { Connection, Transport } from '@harddrive-party/transport'
 import type { Logger } from '@harddrive-party/wire-protocol'
 import { describeError } from '../errors'
 import { type ConnectionRegistry, MOVE_MIN_AGE_MS } from './connection-registry'
+import { readTcpLoss, showsLoss, type TcpLossCounters } from './tcp-loss'
 
 /** Below this rate (100 Mbit/s) a bulk transfer on a path that connected like a LAN is slow. */
 export const SLOW_BYTES_PER_SECOND = 12_500_000
@@ -32,6 +33,8 @@ export interface CarrierMoverOptions {
   dialTimeoutMs?: number
   /** Sampling period. Default 1000. */
   sampleMs?: number
+  /** Reads the kernel's loss counters of our TCP socket to an address (default: `ss`, Linux). */
+  readLoss?: (remote: Connection['remoteAddress']) => Promise<TcpLossCounters | undefined>
 }
 
 interface Watch {
@@ -40,6 +43,8 @@ interface Watch {
   received: number
   slow: number
   probedAt: number
+  /** The socket's loss counters when this run of slow seconds began. */
+  lossBefore: Promise<TcpLossCounters | undefined> | undefined
 }
 
 /**
@@ -93,6 +98,7 @@ export class CarrierMover {
         received: stats.bytesReceived,
         slow: 0,
         probedAt: watch?.probedAt ?? 0,
+        lossBefore: undefined,
       })
       if (watch === undefined || now <= watch.at) continue
       const next = this.#watch.get(connection)!
@@ -111,6 +117,8 @@ export class CarrierMover {
         stats.rttMs >= QUEUED_RTT_MS &&
         this.#o.bulk(hex)
       next.slow = slow ? watch.slow + 1 : 0
+      if (next.slow === 1) next.lossBefore = this.#readLoss(connection)
+      else if (next.slow > 1) next.lossBefore = watch.lossBefore
       this.#o.log.trace(
         '%s: tcp %d B/s, ping RTT %d ms, %d streams: %s',
         hex.slice(0, 8),
@@ -124,23 +132,41 @@ export class CarrierMover {
       if (this.#probing.has(connection)) continue
       next.probedAt = now
       next.slow = 0
-      this.#o.log(
-        '%s: TCP carried %s MB/s for %d s with a %d ms ping RTT; trying UDX at %s:%d',
-        hex.slice(0, 8),
-        (rate / 1e6).toFixed(1),
-        this.#o.slowSeconds ?? 5,
-        Math.round(stats.rttMs),
-        connection.remoteAddress.host,
-        connection.remoteAddress.port,
-      )
-      void this.#probe(connection, hex)
+      const why = `TCP carried ${(rate / 1e6).toFixed(1)} MB/s for ${this.#o.slowSeconds ?? 5} s with a ${Math.round(stats.rttMs)} ms ping RTT`
+      void this.#probe(connection, hex, why, watch.lossBefore)
     }
   }
 
-  async #probe(tcp: Connection, hex: string): Promise<void> {
+  #readLoss(connection: Connection): Promise<TcpLossCounters | undefined> {
+    const read = this.#o.readLoss ?? readTcpLoss
+    return read(connection.remoteAddress).catch(() => undefined)
+  }
+
+  /**
+   * Where the kernel's counters can be read (Linux), a slow TCP connection moves only when its
+   * socket saw loss meanwhile: a clean link slower than 100 Mbit/s (TCP fills it) or a busy
+   * CPU also makes slow seconds with a queue, and UDX would not be faster there, only costlier.
+   */
+  async #probe(
+    tcp: Connection,
+    hex: string,
+    why: string,
+    lossBefore: Promise<TcpLossCounters | undefined> | undefined,
+  ): Promise<void> {
     this.#probing.add(tcp)
     const limitMs = this.#o.dialTimeoutMs ?? 5000
     try {
+      const [before, after] = await Promise.all([lossBefore, this.#readLoss(tcp)])
+      if (before !== undefined && after !== undefined) {
+        const loss = describeLoss(before, after)
+        if (!showsLoss(before, after)) {
+          this.#o.log('%s: %s, but no loss (%s); staying on TCP', hex.slice(0, 8), why, loss)
+          return
+        }
+        why += ` and loss (${loss})`
+      }
+      const { host, port } = tcp.remoteAddress
+      this.#o.log('%s: %s; trying UDX at %s:%d', hex.slice(0, 8), why, host, port)
       const udx = await this.#o.transport.dial(tcp.remoteAddress, tcp.remotePublicKey, {
         topic: tcp.topic,
         carriers: ['udx'],
@@ -158,4 +184,12 @@ export class CarrierMover {
       this.#probing.delete(tcp)
     }
   }
+}
+
+function describeLoss(before: TcpLossCounters, after: TcpLossCounters): string {
+  const segments = after.segmentsIn - before.segmentsIn
+  const sent = after.bytesSent - before.bytesSent
+  const share = (part: number, whole: number) =>
+    whole > 0 ? `${((100 * part) / whole).toFixed(2)} %` : '-'
+  return `${share(after.outOfOrderIn - before.outOfOrderIn, segments)} of segments in out of order, ${share(after.bytesRetransmitted - before.bytesRetransmitted, sent)} of bytes sent again`
 }
