@@ -106,6 +106,8 @@ export class CarrierMover {
       // both ends must judge alike): the counting starts after it, so a probe comes 5 s later.
       const since = registry.liveSince(connection) ?? now
       if (now - since < MOVE_MIN_AGE_MS) continue
+      // At most one probe per connection per minute: nothing to count (or read) until then.
+      if (now - next.probedAt < (this.#o.probeIntervalMs ?? 60_000)) continue
       const seconds = (now - watch.at) / 1000
       const rate =
         Math.max(stats.bytesSent - watch.sent, stats.bytesReceived - watch.received) / seconds
@@ -127,9 +129,7 @@ export class CarrierMover {
         stats.openStreams,
         slow ? `slow ${next.slow}` : 'fine',
       )
-      if (next.slow < (this.#o.slowSeconds ?? 5)) continue
-      if (now - next.probedAt < (this.#o.probeIntervalMs ?? 60_000)) continue
-      if (this.#probing.has(connection)) continue
+      if (next.slow < (this.#o.slowSeconds ?? 5) || this.#probing.has(connection)) continue
       next.probedAt = now
       next.slow = 0
       const why = `TCP carried ${(rate / 1e6).toFixed(1)} MB/s for ${this.#o.slowSeconds ?? 5} s with a ${Math.round(stats.rttMs)} ms ping RTT`
