@@ -12,6 +12,14 @@ export const formatDuration = (ms: number): string => prettyMs(ms, { secondsDeci
 /** The first 8 hex digits of a key: enough to tell peers apart when they share a name. */
 export const shortKey = (hex: string): string => hex.slice(0, 8)
 
+/**
+ * How a peer was reached: the technique and, when it says something more, the carrier (a
+ * connection moved from TCP to UDX keeps its technique: `lan (udx)`).
+ */
+export function reachedVia(used: string | undefined, carrier: string): string {
+  return used === undefined || used === carrier ? carrier : `${used} (${carrier})`
+}
+
 /** One line on stdout. */
 export function say(line: string): void {
   process.stdout.write(`${line}\n`)

@@ -1,6 +1,6 @@
 import type { PeerNode } from '@harddrive-party/peer-node'
 import { SingleBar } from 'cli-progress'
-import { colours, formatBytes, formatDuration, plural, say, shortKey } from './output'
+import { colours, formatBytes, formatDuration, plural, reachedVia, say, shortKey } from './output'
 import type { StartConfig } from './start-options'
 
 /** Prints one line per peer that connects or leaves, and each broker or mDNS status change. */
@@ -9,7 +9,7 @@ export function reportEvents(node: PeerNode): void {
     const info = node.peers().find((p) => p.hex === detail.peer.hex)
     const c = info?.connection
     const how = c
-      ? ` via ${info?.attempt?.used ?? c.carrier} ${c.remoteAddress.host}:${c.remoteAddress.port} on "${c.topic}"`
+      ? ` via ${reachedVia(info?.attempt?.used, c.carrier)} ${c.remoteAddress.host}:${c.remoteAddress.port} on "${c.topic}"`
       : ''
     const verb = detail.replaced ? 'reconnected' : 'connected'
     say(`${colours.green('+')} ${detail.peer.name} (${shortKey(detail.peer.hex)}) ${verb}${how}`)

@@ -21,7 +21,11 @@ import type { TurnInfo } from './turn-relays'
 import type { AbortOptions, PeerInfo, PeerNode, PeerNodeEvents, PeerNodeOptions } from './types'
 import { bindTransport } from './wiring/bind-transport'
 import { type Running, releaseRunning } from './wiring/running'
-import { createConnections, wireConnectionEvents } from './wiring/wire-connections'
+import {
+  createConnections,
+  startCarrierMover,
+  wireConnectionEvents,
+} from './wiring/wire-connections'
 import { startDiscovery, wireNatChanges } from './wiring/wire-discovery'
 import { createDownloads } from './wiring/wire-downloads'
 import { wireNat } from './wiring/wire-nat'
@@ -160,6 +164,7 @@ class PeerNodeImpl extends TypedEventEmitter<PeerNodeEvents> implements PeerNode
       wireConnectionEvents(r, { events: this, onConnection: o.onConnection, log: this.#log })
       wireNatChanges(r, this, this.#log)
       r.connector.start()
+      startCarrierMover(r, o, logger)
       parts.discovery = await startDiscovery(r, o, this, signal, this.#layerLogger('discovery'))
       this.#running = r
       await this.#rejoin(r, signal)

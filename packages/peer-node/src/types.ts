@@ -139,6 +139,11 @@ export interface PeerNodeOptions {
     upgradeBackoffMs?: readonly number[]
     /** How long a relayed connection replaced by a direct one may finish its streams. Default 30000. */
     drainMs?: number
+    /**
+     * Move a bulk transfer's connection from TCP to UDX when TCP is the brake (a lossy LAN, see
+     * docs/transport.md §2). Default true.
+     */
+    moveToUdx?: boolean
   }
   /** Topic-name KDF cost. Tests only: every member of a topic must use the same. */
   topicKdf?: { N: number; r: number; p: number }

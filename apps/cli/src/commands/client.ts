@@ -5,7 +5,7 @@ import { asCliError, call, JSON_ARG, splitPeerPath } from '../api-connection'
 import { integerOption, last } from '../args'
 import { clientCommand, printJson } from '../client-command'
 import { CliError } from '../errors'
-import { colours, formatBytes, formatDuration, plural, say, shortKey } from '../output'
+import { colours, formatBytes, formatDuration, plural, reachedVia, say, shortKey } from '../output'
 
 export const info = clientCommand({
   name: 'info',
@@ -63,7 +63,7 @@ function peerLine(p: ApiPeer): string {
   const who = `${p.name} (${shortKey(p.key)})`
   const c = p.connection
   if (c) {
-    return `${colours.green('connected')} ${who} via ${p.attempt?.used ?? c.carrier} ${c.remoteAddress.host}:${c.remoteAddress.port}, rtt ${Math.round(c.rttMs)} ms, sent ${formatBytes(c.bytesSent)}, received ${formatBytes(c.bytesReceived)}`
+    return `${colours.green('connected')} ${who} via ${reachedVia(p.attempt?.used, c.carrier)} ${c.remoteAddress.host}:${c.remoteAddress.port}, rtt ${Math.round(c.rttMs)} ms, sent ${formatBytes(c.bytesSent)}, received ${formatBytes(c.bytesReceived)}`
   }
   const failure = p.attempt?.failure ? `: ${p.attempt.failure}` : ''
   return `${colours.yellow('not connected')} ${who} (announced via ${p.announcedVia.join(', ') || 'nothing now'})${failure}`

@@ -30,6 +30,17 @@ export type ConnectionPath = 'direct' | 'turn' | 'relay'
 
 /** How long a relayed connection replaced by a direct one may finish its open streams. */
 export const DEFAULT_DRAIN_MS = 30_000
+/**
+ * A direct TCP connection live at least this long may be replaced by a newer direct UDX one of
+ * the same peer (a carrier move, `carrier-move.ts`). Younger, the dialler-key rule decides: in a
+ * simultaneous dial both ends see the two connections within a second, in different orders.
+ */
+export const MOVE_MIN_AGE_MS = 10_000
+/**
+ * How long a TCP connection replaced by a move may finish its streams: the move was for speed,
+ * so a big read is cut soon and resumed over UDX from the bytes already on disk.
+ */
+export const DEFAULT_MOVE_DRAIN_MS = 2000
 
 /**
  * One live connection per peer. When two exist (both dialled at once, or a reconnect arrived
@@ -37,8 +48,10 @@ export const DEFAULT_DRAIN_MS = 30_000
  * a direct connection beats a TURN one, which beats one through a relaying member; otherwise
  * the connection dialled by the lower key wins; between two dialled by the same side, the newer
  * wins (that side dials only after it dropped its previous connection, so the newer one is the
- * one it still has). The loser is closed; a relayed connection replaced by a better path first
- * finishes its open streams (a download in flight), for at most `drainMs`.
+ * one it still has). One exception, a carrier move: a newer direct UDX connection replaces a
+ * direct TCP one live for {@link MOVE_MIN_AGE_MS}, whoever dialled either (never the other way).
+ * The loser is closed; a relayed connection replaced by a better path first finishes its open
+ * streams (a download in flight), for at most `drainMs`; a moved TCP one for `moveDrainMs`.
  */
 export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEvents> {
   readonly #publicKey: Uint8Array
@@ -49,12 +62,20 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
   readonly #turn = new WeakSet<Connection>()
   readonly #draining = new Map<Connection, NodeJS.Timeout>()
   readonly #drainMs: number
+  readonly #moveDrainMs: number
+  readonly #now: () => number
 
-  constructor(publicKey: Uint8Array, log: Logger, options: { drainMs?: number } = {}) {
+  constructor(
+    publicKey: Uint8Array,
+    log: Logger,
+    options: { drainMs?: number; moveDrainMs?: number; now?: () => number } = {},
+  ) {
     super()
     this.#publicKey = publicKey
     this.#log = log
     this.#drainMs = options.drainMs ?? DEFAULT_DRAIN_MS
+    this.#moveDrainMs = options.moveDrainMs ?? DEFAULT_MOVE_DRAIN_MS
+    this.#now = options.now ?? Date.now
   }
 
   /**
@@ -96,7 +117,8 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
     const hex = Buffer.from(key).toString('hex')
     const current = this.#live.get(hex)
     if (current === connection) return true
-    if (current !== undefined && current.closeReason === undefined) {
+    const moved = current !== undefined && this.isCarrierMove(current, connection)
+    if (current !== undefined && current.closeReason === undefined && !moved) {
       if (this.#rank(connection) < this.#rank(current)) {
         this.#log('%s: keeping the connection dialled by the lower key', hex.slice(0, 8))
         void connection.close().catch(() => {})
@@ -104,7 +126,7 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
       }
     }
     this.#live.set(hex, connection)
-    this.#since.set(connection, Date.now())
+    this.#since.set(connection, this.#now())
     connection.addEventListener(
       'close',
       (event) => {
@@ -119,9 +141,22 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
     this.safeDispatchEvent('live', { detail: { key, connection, replaced } })
     if (replaced === undefined) return true
     // An upgrade from a relay: the relayed connection still works, so what it carries may end.
-    if (this.#tier(replaced) < this.#tier(connection)) this.#drain(replaced)
+    if (this.#tier(replaced) < this.#tier(connection)) this.#drain(replaced, this.#drainMs, 'relay')
+    else if (moved) this.#drain(replaced, this.#moveDrainMs, 'move')
     else void replaced.close().catch(() => {})
     return true
+  }
+
+  /**
+   * Whether `newer` replaces `older` as a carrier move: both direct, `older` over TCP and live
+   * for {@link MOVE_MIN_AGE_MS}, `newer` over UDX. Both ends judge alike: the mover probes only
+   * once the TCP connection is older than that by seconds (`carrier-move.ts`).
+   */
+  isCarrierMove(older: Connection, newer: Connection): boolean {
+    if (older.carrier !== 'tcp' || newer.carrier !== 'udx') return false
+    if (this.isRelayed(older) || this.isRelayed(newer)) return false
+    const since = this.#since.get(older)
+    return since !== undefined && this.#now() - since >= MOVE_MIN_AGE_MS
   }
 
   /** Resolves with the peer's live connection now or when it arrives, or undefined after `waitMs`. */
@@ -201,11 +236,11 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
   }
 
   /**
-   * Closes `connection` once it carries no stream (checked every 250 ms), or after `drainMs`:
+   * Closes `connection` once it carries no stream (checked every 250 ms), or after `limitMs`:
    * new requests go to the live connection meanwhile, and a transfer cut at the deadline is
    * resumed there by the downloads.
    */
-  #drain(connection: Connection): void {
+  #drain(connection: Connection, limitMs: number, why: 'relay' | 'move'): void {
     const startedAt = Date.now()
     const done = () => {
       clearInterval(timer)
@@ -214,13 +249,16 @@ export class ConnectionRegistry extends TypedEventEmitter<ConnectionRegistryEven
     }
     const timer = setInterval(() => {
       if (connection.closeReason !== undefined) return done()
-      if (connection.stats().openStreams === 0 || Date.now() - startedAt >= this.#drainMs) done()
+      if (connection.stats().openStreams === 0 || Date.now() - startedAt >= limitMs) done()
     }, 250)
     timer.unref()
     this.#draining.set(connection, timer)
     this.#log(
-      '%s: replaced by a direct connection; the relayed one finishes its streams first',
+      why === 'relay'
+        ? '%s: replaced by a direct connection; the relayed one finishes its streams first'
+        : '%s: moved from TCP to UDX; the TCP connection finishes its streams for %d ms at most',
       Buffer.from(connection.remotePublicKey).toString('hex').slice(0, 8),
+      limitMs,
     )
   }
 

@@ -100,6 +100,11 @@ export class DownloadEngine {
     this.#perPeer.clear()
   }
 
+  /** Whether download loops run for `peer` now (none while its requests are paused or done). */
+  busyWith(peer: string): boolean {
+    return (this.#workers.get(peer) ?? 0) > 0 && this.#halted === undefined
+  }
+
   resumeQueue(): void {
     if (this.#halted === undefined) return
     this.#halted = undefined

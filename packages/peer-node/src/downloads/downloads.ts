@@ -83,6 +83,16 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
     this.#meter.stop()
   }
 
+  /**
+   * Whether a download from `peer` (hex key) runs now with no rate limit of ours under
+   * `bytesPerSecond` (the carrier move's question: is the connection, not us, the brake?).
+   */
+  runsUnlimited(peer: string, bytesPerSecond: number): boolean {
+    const { bytesPerSecond: all, bytesPerSecondPerPeer: each } = this.#engine.limits
+    const limited = (limit: number) => limit > 0 && limit < bytesPerSecond
+    return this.#engine.busyWith(peer) && !limited(all) && !limited(each)
+  }
+
   /** A peer connected (or left): its requests may run (or wait) now. */
   peerChanged(): void {
     this.#engine.pump()

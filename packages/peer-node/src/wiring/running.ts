@@ -3,6 +3,7 @@ import type { HolePuncher } from '@harddrive-party/holepunch'
 import type { Transport } from '@harddrive-party/transport'
 import type { Logger } from '@harddrive-party/wire-protocol'
 import type { Announcer } from '../announcer'
+import type { CarrierMover } from '../connections/carrier-move'
 import type { ConnectionRegistry } from '../connections/connection-registry'
 import type { Connector } from '../connections/connector'
 import type { PeerBook } from '../connections/peer-book'
@@ -29,6 +30,8 @@ export interface Running {
   turn: TurnRelays | undefined
   registry: ConnectionRegistry
   connector: Connector
+  /** Moves TCP connections that lose to UDX (undefined when `connect.moveToUdx` is false). */
+  mover: CarrierMover | undefined
   book: PeerBook
   downloads: DownloadsImpl
   discovery: CombinedDiscovery | undefined
@@ -51,6 +54,7 @@ export async function releaseRunning(r: Partial<Running>, log: Logger): Promise<
   await step('downloads', r.downloads && (() => r.downloads!.stop()))
   await step('discovery', r.discovery && (() => r.discovery!.stop()))
   await step('connector', r.connector && (() => r.connector!.stop()))
+  r.mover?.stop()
   r.relay?.stop()
   await step('serving', r.server && (() => r.server!.stop()))
   await step('peer book', r.book && (() => r.book!.flush()))

@@ -1,6 +1,7 @@
 import type { Connection } from '@harddrive-party/transport'
 import type { CreateLogger, Logger } from '@harddrive-party/wire-protocol'
 import type { TypedEventEmitter } from 'main-event'
+import { CarrierMover, SLOW_BYTES_PER_SECOND } from '../connections/carrier-move'
 import { ConnectionRegistry } from '../connections/connection-registry'
 import { Connector } from '../connections/connector'
 import { PeerBook } from '../connections/peer-book'
@@ -108,6 +109,28 @@ export function wireConnectionEvents(r: Running, hooks: ConnectionHooks): void {
   r.server.addEventListener('upload', ({ detail }) =>
     hooks.events.safeDispatchEvent('upload', { detail }),
   )
+}
+
+/**
+ * The carrier move (TCP to UDX when TCP is the brake), unless `connect.moveToUdx` is false. Our
+ * side holds nothing back when a download from the peer or an upload to it runs with no rate
+ * limit of ours under the move's rate.
+ */
+export function startCarrierMover(r: Running, o: PeerNodeOptions, logger: CreateLogger): void {
+  if (o.connect?.moveToUdx === false) return
+  const limited = (limit: number) => limit > 0 && limit < SLOW_BYTES_PER_SECOND
+  r.mover = new CarrierMover({
+    registry: r.registry,
+    transport: r.transport,
+    log: logger('connections'),
+    bulk: (hex) => {
+      if (r.downloads.runsUnlimited(hex, SLOW_BYTES_PER_SECOND)) return true
+      const { uploadBytesPerSecond, uploadBytesPerSecondPerPeer } = r.server.limits
+      if (limited(uploadBytesPerSecond) || limited(uploadBytesPerSecondPerPeer)) return false
+      return r.server.uploads().some((u) => u.peer === hex && u.state === 'active')
+    },
+  })
+  r.mover.start()
 }
 
 function connectOptions(o: PeerNodeOptions) {
