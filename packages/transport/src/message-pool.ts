@@ -23,11 +23,18 @@ const free: ArrayBuffer[] = []
 /** Every buffer the pool made, so no other buffer is ever taken for one. */
 const pooled = new WeakSet<ArrayBufferLike>()
 
+/** Counters for tests: buffers made, and messages that got a reused one. */
+export const messagePoolCounts = { made: 0, reused: 0 }
+
 function take(): ArrayBuffer {
   const buffer = free.pop()
-  if (buffer !== undefined) return buffer
+  if (buffer !== undefined) {
+    messagePoolCounts.reused++
+    return buffer
+  }
   const made = new ArrayBuffer(POOLED_BUFFER_BYTES)
   pooled.add(made)
+  messagePoolCounts.made++
   return made
 }
 
