@@ -16,9 +16,6 @@ const POOLED_BUFFER_BYTES = MESSAGE_BYTES + 1024
 /** Free buffers kept for the whole process (4 MiB); more are left to the garbage collector. */
 const MAX_FREE_BUFFERS = 16
 
-/** Temporary switch for the A/B: HDP_POOL_MESSAGES=0 gives a fresh buffer per message. */
-const POOL_MESSAGES = process.env.HDP_POOL_MESSAGES !== '0'
-
 const free: ArrayBuffer[] = []
 /** Every buffer the pool made, so no other buffer is ever taken for one. */
 const pooled = new WeakSet<ArrayBufferLike>()
@@ -56,7 +53,7 @@ export class PooledSecretStream extends NoiseSecretStream {
   constructor(...args: ConstructorParameters<typeof NoiseSecretStream>) {
     super(...args)
     const raw = args[1]
-    if (POOL_MESSAGES && raw instanceof Socket) {
+    if (raw instanceof Socket) {
       this.#socket = raw
       raw.on('drain', () => this.#release())
     }
