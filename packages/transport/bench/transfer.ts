@@ -2,7 +2,9 @@
 // plain TCP (node:net, no encryption) in the same run, each side in its own process; plus the
 // latency of small `ls`-like requests on the same connection during the transfer.
 // Run: flock /tmp/hdp-bench.lock pnpm --filter @harddrive-party/transport bench
-// Env: BENCH_BYTES (default 1 GiB), BENCH_RUNS (default 1).
+// Env: BENCH_BYTES (default 1 GiB), BENCH_RUNS (default 1), BENCH_CPU_PROF=<dir>: both sides
+// write a V8 CPU profile per mode to <dir>/<mode>-<run> (summarise them with peer-node's
+// bench/cpu-profile-top.ts).
 // Every mode runs twice: with node's defaults, and with a smaller V8 young generation
 // (--max-semi-space-size=4), which an application can set for itself: secret-stream allocates
 // a fresh buffer per message, and with the default 16 MiB semi-space those buffers are mostly
@@ -23,6 +25,8 @@ const FLAG_SETS = [[], ['--max-semi-space-size=4']].slice(
 )
 // plain first: the ratio column divides by it.
 const MODES = (process.env.BENCH_MODES ?? 'plain,tcp,raw-udx,udx').split(',')
+const PROFILE = process.env.BENCH_CPU_PROF
+let runNumber = 0
 
 function start(file: string, args: string[] = [], flags: string[] = [], env = process.env) {
   const child = spawn(process.execPath, [...flags, ...nodeArgs, here(file), ...args], {
@@ -57,6 +61,11 @@ interface Result {
 async function runMode(modeWithEnv: string, flags: string[]): Promise<Result> {
   const { mode, settings } = parseMode(modeWithEnv)
   const env = { ...process.env, ...settings }
+  runNumber++
+  if (PROFILE !== undefined) {
+    const dir = `${PROFILE}/${modeWithEnv.replace(/[^\w=.-]+/g, '_')}-${runNumber}`
+    flags = [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`]
+  }
   const server = start('./bench-server.ts', [], flags, env)
   const [port, key, plainPort, rawPort] = (await server.next('ready')).split(' ')
   const client = start(
@@ -87,6 +96,9 @@ const LABELS: Record<string, string> = {
   'raw-udx': 'secret-stream on UDX, no mux',
   udx: 'transport, udx carrier',
 }
+/** CPU time per GiB from a CPU share over the transfer and its rate. */
+const cpuSecondsPerGiB = (cpuPercent: number, mbPerSecond: number) =>
+  ((cpuPercent / 100) * 2 ** 30) / (mbPerSecond * 1e6)
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-')
 const rows: string[][] = []
 for (let run = 1; run <= RUNS; run++) {
@@ -102,6 +114,7 @@ for (let run = 1; run <= RUNS; run++) {
         f(r.mbPerSecond),
         f(r.mbPerSecond / plain, 2),
         `${f(r.cpuPercent, 0)} / ${f(r.server.cpuPercent, 0)}`,
+        `${f(cpuSecondsPerGiB(r.cpuPercent, r.mbPerSecond), 2)} / ${f(cpuSecondsPerGiB(r.server.cpuPercent, r.mbPerSecond), 2)}`,
         `${f(r.maxRssKiB / 1024, 0)} / ${f(r.server.maxRssKiB / 1024, 0)}`,
         r.lsIdle.n === 0 ? '-' : `${f(r.lsIdle.p50, 2)} / ${f(r.lsIdle.p99, 2)}`,
         r.lsBusy.n === 0
@@ -117,6 +130,7 @@ const header = [
   'MB/s',
   'ratio to plain TCP',
   'CPU % client / server',
+  'CPU s per GiB client / server',
   'max RSS MiB client / server',
   'ls ms idle p50 / p99',
   'ls ms during transfer p50 / p99 / max',

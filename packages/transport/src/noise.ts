@@ -1,7 +1,8 @@
 import type { EventEmitter } from 'node:events'
-import NoiseSecretStream from '@hyperswarm/secret-stream'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TransportError } from './errors'
 import type { Identity } from './identity'
+import { PooledSecretStream } from './message-pool'
 import { MESSAGE_BYTES } from './mux-sender'
 
 /**
@@ -23,7 +24,7 @@ export async function secureCarrier(
   identity: Identity,
   signal: AbortSignal,
 ): Promise<NoiseSecretStream> {
-  const noise = new NoiseSecretStream(initiator, raw, {
+  const noise = new PooledSecretStream(initiator, raw, {
     keyPair: {
       publicKey: Buffer.from(identity.publicKey),
       secretKey: Buffer.from(identity.secretKey),

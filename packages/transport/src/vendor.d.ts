@@ -123,6 +123,11 @@ declare module '@hyperswarm/secret-stream' {
     readonly rawBytesRead: number
     /** A plaintext buffer inside a pre-sized ciphertext buffer: writing it saves one copy. */
     alloc(length: number): Uint8Array
+    /** Internal: `alloc()` records these; `_write` encrypts in place when handed `_outgoingPlain`. */
+    protected _outgoingWrapped: Uint8Array | null
+    protected _outgoingPlain: Uint8Array | null
+    /** Internal: the streamx write hook (encrypts one message and writes it to the carrier). */
+    protected _write(data: Uint8Array, cb: (err?: Error | null) => void): void
     write(data: Uint8Array): boolean
     end(): void
     destroy(err?: Error): void
