@@ -9,6 +9,7 @@ import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './do
 import { type CompletedFile, DurableBatch } from './durable-batch'
 import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from './file-transfer'
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
+import { isReadManyBatch, transferMany } from './many-transfer'
 import { SmallFileWriter } from './small-file-writer'
 
 export interface EngineOptions {
@@ -259,10 +260,16 @@ export class DownloadEngine {
       // A batch is files of one request: pause and cancel stop them together.
       const signal = AbortSignal.any([this.#abort.signal, abort.signal])
       setMaxListeners(BATCH_FILES * 4, signal)
+      const context = this.#context(peer, signal)
+      // A batch of small files from a 1.1 peer is one request; otherwise a read per file.
+      const many = isReadManyBatch(context, client, files)
+        ? transferMany(context, client, files, base)
+        : undefined
       // Each file is handed on as soon as it is complete, not when its batch is.
       await Promise.all(
-        files.map(async (file) => {
-          const outcome = await this.#transfer(peer, client, file, base, abort, signal)
+        files.map(async (file, i) => {
+          const transfer = many?.[i] ?? transferFile(context, client, file, base)
+          const outcome = await this.#settled(file, transfer, abort)
           if (outcome === ABORTED) {
             await wishlist.release(file.requestId, file.index).catch(() => undefined)
           } else if (outcome.kind === 'done') {
@@ -292,15 +299,13 @@ export class DownloadEngine {
     for (const c of files) this.#o.onFile({ ...fileRef(c.file, c.localPath), outcome: 'done' })
   }
 
-  async #transfer(
-    peer: string,
-    client: PeerClient,
+  /** A file's transfer as it ended (a stop makes it {@link ABORTED}). */
+  async #settled(
     file: WishlistFile,
-    base: string,
+    transfer: Promise<TransferOutcome>,
     abort: AbortController,
-    signal: AbortSignal,
   ): Promise<TransferOutcome> {
-    const outcome = await transferFile(this.#context(peer, signal), client, file, base).catch(
+    const outcome = await transfer.catch(
       (err: unknown): TransferOutcome => ({ kind: 'retry', reason: describeError(err) }),
     )
     this.locals.delete(`${file.requestId}/${file.index}`)

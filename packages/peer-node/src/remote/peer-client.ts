@@ -309,7 +309,7 @@ export class PeerClient {
 
 /** Creates a client for the peer at the other end of `connection`. */
 export function createPeerClient(
-  connection: Pick<Connection, 'openStream'>,
+  connection: Pick<Connection, 'openStream'> & Partial<Pick<Connection, 'remoteVersion'>>,
   options: PeerClientOptions = {},
 ): PeerClient {
   return new PeerClient(connection, options)
