@@ -105,15 +105,24 @@ describe('read-many from a lying peer', () => {
   })
 
   it('a download from a peer that lies once per batch still completes, byte-exact', async () => {
-    const paths = Array.from({ length: 40 }, (_, i) => `films/f${String(i).padStart(2, '0')}`)
+    const paths = Array.from({ length: 300 }, (_, i) => `films/f${String(i).padStart(3, '0')}`)
     const lies = [...LIES]
     const told: Lie[] = []
     const { client } = await startHostilePeer(cleanups, async (stream) => {
       const request = await firstFrame(stream)
       if (request.type === 'ls') {
-        const entries = paths.map((path) => ({ path, size: 50, dir: false, mtime: MTIME }))
+        // Pages of the size asked for; the cursor is where the next page starts.
+        const from =
+          request.cursor === undefined
+            ? 0
+            : (request.cursor as Uint8Array)[0]! * 256 + (request.cursor as Uint8Array)[1]!
+        const to = Math.min(paths.length, from + Number(request.limit ?? 1000))
+        const entries = paths
+          .slice(from, to)
+          .map((path) => ({ path, size: 50, dir: false, mtime: MTIME }))
         await stream.write(frame({ type: 'entries', entries }))
-        await stream.write(frame({ type: 'end' }))
+        const more = to < paths.length ? { cursor: new Uint8Array([to >> 8, to & 255]) } : {}
+        await stream.write(frame({ type: 'end', ...more }))
       } else if (request.type === 'read-many') {
         const files = request.files as { path: string; size: number }[]
         // Each lie once, on requests of more than two files; then the truth.

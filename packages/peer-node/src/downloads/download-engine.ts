@@ -9,7 +9,7 @@ import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './do
 import { type CompletedFile, DurableBatch } from './durable-batch'
 import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from './file-transfer'
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
-import { isReadManyBatch, transferMany } from './many-transfer'
+import { isReadManyBatch, transferMany, usesReadMany } from './many-transfer'
 import { SmallFileWriter } from './small-file-writer'
 
 export interface EngineOptions {
@@ -30,6 +30,11 @@ export interface EngineOptions {
 /** A claimed batch: small files of one request fetched at once, within the peer's request limits. */
 const BATCH_FILES = 12
 const BATCH_BYTES = 1024 * 1024
+/**
+ * A batch for a peer that answers `read-many`: one request for all its small files, so larger
+ * batches mean fewer claims, requests, and messages to the serving peer's reading thread.
+ */
+const READ_MANY_BATCH_FILES = 64
 /**
  * Completed files are made durable (fsync, rename, folder fsync) and recorded together: at most
  * this many at once, at most this long after the first (see `durable-batch.ts`).
@@ -220,15 +225,16 @@ export class DownloadEngine {
    */
   async #worker(peer: string, client: PeerClient): Promise<void> {
     let next: Promise<ClaimedBatch> | undefined
+    const batchFiles = usesReadMany(client) ? READ_MANY_BATCH_FILES : BATCH_FILES
     try {
       while (!this.#abort.signal.aborted && this.#halted === undefined) {
         if (this.#o.client(peer) !== client) return // reconnected: the next pass makes new workers
         if ((this.#restUntil.get(peer) ?? 0) > Date.now()) return
-        const batch = await (next ?? this.#batches.claim(peer, BATCH_FILES, BATCH_BYTES))
+        const batch = await (next ?? this.#batches.claim(peer, batchFiles, BATCH_BYTES))
         next = undefined
         if (batch.files.length === 0) return
         if (batch.files.every((f) => f.size <= HELD_FILE_BYTES))
-          next = this.#batches.claim(peer, BATCH_FILES, BATCH_BYTES)
+          next = this.#batches.claim(peer, batchFiles, BATCH_BYTES)
         if (batch.state === 'dropped') continue // paused or cancelled while it waited
         batch.state = 'running'
         await this.#runBatch(peer, client, batch)

@@ -11,29 +11,39 @@ import {
   transferFile,
 } from './file-transfer'
 
+/** `HDP_READ_MANY=0` turns `read-many` off (per-file reads, for A/B measurements). */
+const READ_MANY_ENABLED = process.env.HDP_READ_MANY !== '0'
+
+/** Per-file transfers of one batch at once (each is a request: the peer's limit is per peer). */
+const PER_FILE_AT_ONCE = 12
+
+/** Whether `client`'s peer is sent `read-many` requests (protocol 1.1, not turned off). */
+export function usesReadMany(client: PeerClient): boolean {
+  return READ_MANY_ENABLED && client.understandsReadMany
+}
+
 /**
- * Whether a claimed batch goes as one `read-many` request: the peer answers it (protocol 1.1),
- * it has more than one file, and every file is held in memory (small, its mtime known) and fits
- * the request's limits. `HDP_READ_MANY=0` turns it off (per-file reads, for A/B measurements).
+ * Whether a claimed batch goes (mostly) as one `read-many` request: the peer answers it, and
+ * at least two of its files are held in memory (small, their mtime known) and fit the
+ * request's limits together.
  */
 export function isReadManyBatch(
   context: TransferContext,
   client: PeerClient,
   files: readonly WishlistFile[],
 ): boolean {
+  if (!usesReadMany(client)) return false
+  const held = files.filter((f) => isHeld(context, f))
   return (
-    READ_MANY_ENABLED &&
-    client.understandsReadMany &&
-    files.length > 1 &&
-    files.every((f) => isHeld(context, f)) &&
-    fitsReadMany(files.map((f) => ({ path: f.path, size: f.size, mtime: f.mtime ?? 0 })))
+    held.length > 1 &&
+    fitsReadMany(held.map((f) => ({ path: f.path, size: f.size, mtime: f.mtime ?? 0 })))
   )
 }
 
-const READ_MANY_ENABLED = process.env.HDP_READ_MANY !== '0'
-
 /**
- * Downloads a batch of small files ({@link isReadManyBatch}) through one `read-many` request:
+ * Downloads a batch ({@link isReadManyBatch}): its held files through one `read-many` request,
+ * the others (larger, or of unknown mtime) file by file, {@link PER_FILE_AT_ONCE} at a time.
+ * The held files' request:
  * one outcome per file, each settled as soon as its file is complete (its bytes go to the
  * durable batch like any held file's). A file the peer says `CHANGED` takes the per-file way,
  * which restarts it; one it refuses gets that error's outcome. When the answer breaks off or
@@ -53,11 +63,37 @@ export function transferMany(
         settles[i] = resolve
       }),
   )
-  void run(context, client, files, base, settles).catch((err: unknown) => {
+  const perFile = limiter(PER_FILE_AT_ONCE)
+  const single = (file: WishlistFile) => perFile(() => transferFile(context, client, file, base))
+  const held: WishlistFile[] = []
+  const heldSettles: typeof settles = []
+  for (const [i, file] of files.entries()) {
+    if (isHeld(context, file)) {
+      held.push(file)
+      heldSettles.push(settles[i]!)
+    } else settles[i]!(single(file))
+  }
+  void run(context, client, held, base, heldSettles, single).catch((err: unknown) => {
     const outcome = classify(err)
-    for (const settle of settles) settle(outcome) // settled ones keep their first outcome
+    for (const settle of heldSettles) settle(outcome) // settled ones keep their first outcome
   })
   return outcomes
+}
+
+/** Runs at most `n` of the functions given at once. */
+function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let running = 0
+  const waiting: Array<() => void> = []
+  return async (fn) => {
+    while (running >= n) await new Promise<void>((resolve) => waiting.push(resolve))
+    running++
+    try {
+      return await fn()
+    } finally {
+      running--
+      waiting.shift()?.()
+    }
+  }
 }
 
 async function run(
@@ -66,6 +102,7 @@ async function run(
   files: readonly WishlistFile[],
   base: string,
   settles: Array<(outcome: Promise<TransferOutcome> | TransferOutcome) => void>,
+  single: (file: WishlistFile) => Promise<TransferOutcome>,
 ): Promise<void> {
   const { signal } = context
   // Which files are asked for (a name that cannot be made safe is not), and where each goes.
@@ -93,7 +130,7 @@ async function run(
       const { file, at, localPath } = asked[result.index]!
       if (result.error !== undefined) {
         // Changed since it was listed: the per-file way learns it anew and restarts it.
-        if (result.error.code === 'CHANGED') settles[at]!(transferFile(context, client, file, base))
+        if (result.error.code === 'CHANGED') settles[at]!(single(file))
         else settles[at]!(classify(result.error))
         continue
       }
@@ -107,7 +144,7 @@ async function run(
   } catch (err) {
     // A 1.0 peer after all (it does not know the request): every file the per-file way.
     if (isPeerNodeError(err) && err.code === 'BAD_REQUEST' && !received) {
-      for (const { file, at } of asked) settles[at]!(transferFile(context, client, file, base))
+      for (const { file, at } of asked) settles[at]!(single(file))
       return
     }
     throw err
