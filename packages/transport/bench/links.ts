@@ -1,6 +1,6 @@
 // Transfers over emulated links (issue 12): two network namespaces joined by test-lab's
 // userspace link emulator (rate, one-way delay, random loss per direction). For each link,
-// each mode downloads for BENCH_SECONDS (default 6) in its own pair of processes, same run:
+// each mode downloads for the link's seconds in its own pair of processes, same run:
 // plain TCP, the transport's TCP carrier, bare secret-stream on UDX (no mux), and the
 // transport's UDX carrier; `ls` requests time the latency during the transfer, and the client
 // namespace's UDP RcvbufErrors count drops in our own receive buffer. Beside the whole
@@ -8,6 +8,10 @@
 // carried 80 % of the link: the fill after the congestion controller's ramp, and the ramp. The
 // counters lines say what the emulator and both ends cost in CPU, and how late the emulator
 // sent packets against their due time: a part near a whole core measures the machine.
+// Transfers last 6 s on the 1 Gbit link and 20 s on the long links, where libudx's congestion
+// controller takes 1.5-2.5 s to ramp up (docs/transport.md §7.1.4): a film takes minutes on such a
+// link, so a 6 s transfer would measure mostly the ramp, which the ms-to-80 % column shows apart.
+// BENCH_SECONDS sets one length for every link.
 // Needs root and gcc (skips with the reason otherwise). Env: BENCH_LINKS (indexes, e.g. 1,2),
 // BENCH_MODES (default plain,tcp,raw-udx,udx; a mode may carry environment settings for A/B
 // runs of one switch in the same run: `udx+NAME=value`, e.g. `udx+BENCH_IDLE_LS=0` skips the
@@ -22,18 +26,29 @@ import {
 } from '@harddrive-party/test-lab'
 import { modeLabel, parseMode } from './bench-mode'
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6)
+const SECONDS_OVERRIDE =
+  process.env.BENCH_SECONDS === undefined ? undefined : Number(process.env.BENCH_SECONDS)
 const MODES = (process.env.BENCH_MODES ?? 'plain,tcp,raw-udx,udx').split(',')
-const LINKS: Array<{ name: string; shape: LinkDirection }> = [
-  { name: '1 Gbit/s, 0.5 ms RTT', shape: { rateBitsPerSecond: 1e9, delayMs: 0.25, loss: 0 } },
-  { name: '200 Mbit/s, 40 ms RTT', shape: { rateBitsPerSecond: 200e6, delayMs: 20, loss: 0 } },
+const LINKS: Array<{ name: string; shape: LinkDirection; seconds: number }> = [
+  {
+    name: '1 Gbit/s, 0.5 ms RTT',
+    shape: { rateBitsPerSecond: 1e9, delayMs: 0.25, loss: 0 },
+    seconds: 6,
+  },
+  {
+    name: '200 Mbit/s, 40 ms RTT',
+    shape: { rateBitsPerSecond: 200e6, delayMs: 20, loss: 0 },
+    seconds: 20,
+  },
   {
     name: '200 Mbit/s, 40 ms, 0.5 % loss',
     shape: { rateBitsPerSecond: 200e6, delayMs: 20, loss: 0.005 },
+    seconds: 20,
   },
   {
     name: '50 Mbit/s, 80 ms, 1 % loss',
     shape: { rateBitsPerSecond: 50e6, delayMs: 40, loss: 0.01 },
+    seconds: 20,
   },
 ]
 const linkRate = (name: string) =>
@@ -51,6 +66,8 @@ if (!support.ok) {
 interface Row {
   link: string
   mode: string
+  /** How long the transfer ran. */
+  seconds: number
   mbits: number
   percentOfLink: number
   /** The rate over the second half of the transfer: the fill after the ramp. */
@@ -71,7 +88,8 @@ try {
   for (const index of chosen) {
     const link = LINKS[index]!
     await lab.reshape(link.shape)
-    const rttProbe = await runMode('rtt')
+    const seconds = SECONDS_OVERRIDE ?? link.seconds
+    const rttProbe = await runMode('rtt', seconds)
     rtts.push(
       `${link.name}: TCP connect RTT p50 ${rttProbe.lsIdle.p50.toFixed(2)} ms (set ${(2 * link.shape.delayMs).toFixed(1)} ms)`,
     )
@@ -79,7 +97,7 @@ try {
       // A fresh emulator per mode, so its tail drops are this mode's.
       await lab.reshape(link.shape)
       const before = (await udpCounters(lab.a)).RcvbufErrors ?? 0
-      const r = await runMode(mode)
+      const r = await runMode(mode, seconds)
       const after = (await udpCounters(lab.a)).RcvbufErrors ?? 0
       const end = await lab.stopEmulator()
       if (end !== undefined) tallyCounters(`${link.name} ${mode}`, end, r)
@@ -89,6 +107,7 @@ try {
       rows.push({
         link: link.name,
         mode,
+        seconds,
         mbits,
         percentOfLink: (mbits * 1e6 * 100) / link.shape.rateBitsPerSecond,
         lateMbits,
@@ -153,13 +172,13 @@ interface ModeResult {
   stats?: Row['stats']
 }
 
-async function runMode(modeWithEnv: string): Promise<ModeResult> {
+async function runMode(modeWithEnv: string, seconds: number): Promise<ModeResult> {
   const { mode, settings } = parseMode(modeWithEnv)
   const env: Record<string, string | undefined> = {
     ...process.env,
     ...settings,
     BENCH_HOST: lab.bAddress,
-    BENCH_SECONDS: String(SECONDS),
+    BENCH_SECONDS: String(seconds),
   }
   const server = lab.b.spawnNode(here('./bench-server.ts'), [], {
     env: { ...env, BENCH_HOST: '0.0.0.0' },
@@ -174,7 +193,7 @@ async function runMode(modeWithEnv: string): Promise<ModeResult> {
     )
     server.send('stats')
     const before = JSON.parse((await server.waitForLine(/^stats /)).slice(6))
-    const line = await client.waitForLine(/^result /, { timeoutMs: (SECONDS + 60) * 1000 })
+    const line = await client.waitForLine(/^result /, { timeoutMs: (seconds + 60) * 1000 })
     const statsSeen = server.lines.length
     server.send('stats')
     const after = JSON.parse((await server.waitForLine(/^stats /, { after: statsSeen })).slice(6))
@@ -204,6 +223,7 @@ const table: string[][] = rows.map((r) => {
   return [
     r.link,
     modeLabel(r.mode, LABELS),
+    String(r.seconds),
     f(r.mbits),
     `${f(r.percentOfLink, 0)} %`,
     `${f(r.lateMbits)} (${f((r.lateMbits * 1e8) / linkRate(r.link), 0)} %)`,
@@ -217,7 +237,8 @@ const table: string[][] = rows.map((r) => {
 })
 const header = [
   'link',
-  `mode (${SECONDS} s each)`,
+  'mode',
+  's',
   'Mbit/s',
   '% of link',
   'Mbit/s 2nd half',

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { TopicKeys } from '@harddrive-party/wire-protocol'
 import {
+  classifyAddress,
   createHelloProof,
   equalBytes,
   verifyHelloProof,
@@ -68,7 +69,9 @@ async function attempt(
   } else {
     const connectStarted = performance.now()
     raw = await connectTcp(address.host, address.port, signal)
-    progress.connected(performance.now() - connectStarted)
+    // This host is a LAN whatever the clock says: a busy event loop (a share scan at start-up)
+    // runs the connect callback late, and the race then took UDX on loopback.
+    progress.connected(onThisHost(address.host) ? 0 : performance.now() - connectStarted)
     remoteAddress = { host: address.host, port: address.port }
   }
   const noise = await secureCarrier(raw, true, context.identity, signal).catch((err) => {
@@ -118,4 +121,13 @@ export async function dialerHello(
     return undefined
   }
   await abortable(connection.receiveHello(check), signal)
+}
+
+/** Whether `host` is a loopback literal (a host name is not judged). */
+function onThisHost(host: string): boolean {
+  try {
+    return classifyAddress(host) === 'loopback'
+  } catch {
+    return false
+  }
 }
