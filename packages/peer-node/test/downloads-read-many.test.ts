@@ -81,6 +81,22 @@ describe('downloads of many small files', () => {
     expect(streams()).toBeLessThan(Object.keys(files).length / 4)
   }, 180_000)
 
+  it('a batch whose paths are too long for one read-many goes file by file, byte-exact', async () => {
+    // 60 paths of ~560 bytes: more than read-many's 32 KiB of paths in one request.
+    const deep = `${'a'.repeat(200)}/${'b'.repeat(200)}`
+    const files: Record<string, number> = {}
+    for (let i = 0; i < 60; i++) files[`long/${deep}/f${i}-${'c'.repeat(150)}`] = 100 + i
+    const peer = await startServingPeer(cleanups, files)
+    const { connection } = await connectClient(cleanups, peer)
+    const { client, streams } = countingClient(connection, connection.remoteVersion)
+    const { root } = await download(client, 'music/long')
+    for (const path of Object.keys(files)) {
+      const got = readFileSync(join(root, 'music', path))
+      expect(sha(got), path).toBe(sha(readFileSync(join(peer.shareDir, path))))
+    }
+    expect(streams()).toBeGreaterThanOrEqual(Object.keys(files).length)
+  }, 180_000)
+
   it('asks a peer whose hello said 1.0 file by file', async () => {
     const files = folder()
     const peer = await startServingPeer(cleanups, files)

@@ -9,7 +9,7 @@ import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './do
 import { type CompletedFile, DurableBatch } from './durable-batch'
 import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from './file-transfer'
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
-import { isReadManyBatch, transferMany, usesReadMany } from './many-transfer'
+import { transferMany, usesReadMany } from './many-transfer'
 import { SmallFileWriter } from './small-file-writer'
 
 export interface EngineOptions {
@@ -268,9 +268,7 @@ export class DownloadEngine {
       setMaxListeners(BATCH_FILES * 4, signal)
       const context = this.#context(peer, signal)
       // A batch of small files from a 1.1 peer is one request; otherwise a read per file.
-      const many = isReadManyBatch(context, client, files)
-        ? transferMany(context, client, files, base)
-        : undefined
+      const many = usesReadMany(client) ? transferMany(context, client, files, base) : undefined
       // Each file is handed on as soon as it is complete, not when its batch is.
       await Promise.all(
         files.map(async (file, i) => {

@@ -23,28 +23,11 @@ export function usesReadMany(client: PeerClient): boolean {
 }
 
 /**
- * Whether a claimed batch goes (mostly) as one `read-many` request: the peer answers it, and
- * at least two of its files are held in memory (small, their mtime known) and fit the
- * request's limits together.
- */
-export function isReadManyBatch(
-  context: TransferContext,
-  client: PeerClient,
-  files: readonly WishlistFile[],
-): boolean {
-  if (!usesReadMany(client)) return false
-  const held = files.filter((f) => isHeld(context, f))
-  return (
-    held.length > 1 &&
-    fitsReadMany(held.map((f) => ({ path: f.path, size: f.size, mtime: f.mtime ?? 0 })))
-  )
-}
-
-/**
- * Downloads a batch ({@link isReadManyBatch}): its held files through one `read-many` request,
- * the others (larger, or of unknown mtime) file by file, {@link PER_FILE_AT_ONCE} at a time.
- * The held files' request:
- * one outcome per file, each settled as soon as its file is complete (its bytes go to the
+ * Downloads a claimed batch from a peer that {@link usesReadMany}: its held files (small,
+ * mtime known) through one `read-many` request when there are at least two and they fit its
+ * limits together, the others (larger, of unknown mtime, or all of them when the writer is
+ * broken or their paths are too long for one request) file by file, {@link PER_FILE_AT_ONCE}
+ * at a time. The held files' request: one outcome per file, each settled as soon as its file is complete (its bytes go to the
  * durable batch like any held file's). A file the peer says `CHANGED` takes the per-file way,
  * which restarts it; one it refuses gets that error's outcome. When the answer breaks off or
  * lies (`INTERRUPTED`, `BAD_RESPONSE`: see `read-many-answer.ts`) or the batch is stopped, every
@@ -71,8 +54,14 @@ export function transferMany(
     if (isHeld(context, file)) {
       held.push(file)
       heldSettles.push(settles[i]!)
-    } else settles[i]!(single(file))
+    }
   }
+  const together = held.map((f) => ({ path: f.path, size: f.size, mtime: f.mtime ?? 0 }))
+  if (held.length < 2 || !fitsReadMany(together)) held.length = 0
+  for (const [i, file] of files.entries()) {
+    if (!held.includes(file)) settles[i]!(single(file))
+  }
+  if (held.length === 0) return outcomes
   void run(context, client, held, base, heldSettles, single).catch((err: unknown) => {
     const outcome = classify(err)
     for (const settle of heldSettles) settle(outcome) // settled ones keep their first outcome
