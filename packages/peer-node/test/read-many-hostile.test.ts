@@ -169,4 +169,59 @@ describe('read-many from a lying peer', () => {
     expect(logged.some((l) => l.includes('BAD_RESPONSE'))).toBe(true)
     expect(logged.some((l) => l.includes('INTERRUPTED'))).toBe(true)
   }, 90_000)
+
+  it('pause while read-many requests wait: nothing is lost, resume completes every file', async () => {
+    const paths = Array.from({ length: 100 }, (_, i) => `films/g${String(i).padStart(3, '0')}`)
+    let held = true
+    let waiting = 0
+    const { client } = await startHostilePeer(cleanups, async (stream) => {
+      const request = await firstFrame(stream)
+      if (request.type === 'ls') {
+        const entries = paths.map((path) => ({ path, size: 50, dir: false, mtime: MTIME }))
+        await stream.write(frame({ type: 'entries', entries }))
+        await stream.write(frame({ type: 'end' }))
+      } else if (request.type === 'read-many') {
+        // Held until the test lets answers go (or the requester aborts the stream).
+        waiting++
+        let gone = false
+        void stream.closed.then(() => {
+          gone = true
+        })
+        while (held && !gone) await new Promise((r) => setTimeout(r, 20))
+        waiting--
+        await answerReadMany(stream, request.files as { path: string; size: number }[], undefined)
+      }
+      await stream.end()
+    })
+    const dir = await tempDir()
+    const store = await openIndexStore({ path: join(dir, 'db') })
+    cleanups.add(() => store.close())
+    const downloadDir = join(dir, 'downloads')
+    const downloads = new DownloadsImpl({
+      wishlist: store.wishlist,
+      downloadDir,
+      client: () => client,
+      peerName: () => 'Mallory',
+      options: {},
+      log: defaultLogger('test'),
+    })
+    cleanups.add(() => downloads.stop())
+    downloads.start()
+    const request = await downloads.add('ab'.repeat(32), 'films')
+    await waitUntil('read-many requests wait', () => waiting > 0)
+    const paused = await downloads.pause(request.id)
+    expect(paused).toMatchObject({ state: 'paused', filesDone: 0 })
+    const files = await downloads.files(request.id)
+    expect(files.filter((f) => f.state === 'active')).toEqual([])
+    expect(files).toHaveLength(100)
+    held = false
+    await downloads.resume(request.id)
+    await waitUntil(
+      'every file downloaded',
+      () => downloads.get(request.id)?.state === 'done',
+      60_000,
+    )
+    const landed = join(downloadDir, 'Mallory', 'films')
+    for (const p of paths) expect(await readFile(join(landed, p.slice(6)))).toEqual(content(p))
+  }, 90_000)
 })
