@@ -41,7 +41,8 @@ export interface ClaimOptions {
 /**
  * Inside the caller's write transaction: marks the next queued files of the first request with
  * work active and returns them (files of one request only, in order). Also moves the request's
- * `queuedFrom` to its first queued file, so the next claim of a huge folder starts there.
+ * `queuedFrom` to its first queued file (no queued file lies below it), so the next claim of a
+ * huge folder starts there.
  */
 export function claimFiles(
   dbs: StoreDatabases,
@@ -58,6 +59,7 @@ export function claimFiles(
     const picked: { index: number; item: ItemRow }[] = []
     let bytes = 0
     let firstQueued: number | undefined
+    let skipped = false
     for (const { key, value } of dbs.items.getRange({
       start: [row.id, row.queuedFrom],
       end: [row.id, row.files],
@@ -65,7 +67,10 @@ export function claimFiles(
       const item = value as ItemRow
       if (item.state !== 'queued') continue
       firstQueued ??= key[1] as number
-      if (options.exclude?.has(`${row.id}/${key[1]}`)) continue
+      if (options.exclude?.has(`${row.id}/${key[1]}`)) {
+        skipped = true
+        continue
+      }
       if (picked.length > 0 && bytes + item.size > maxBytes) break
       picked.push({ index: key[1] as number, item })
       bytes += item.size
@@ -73,6 +78,10 @@ export function claimFiles(
     }
     if (firstQueued !== undefined) row.queuedFrom = firstQueued
     if (picked.length === 0) continue
+    // Every queued file from `firstQueued` to the last one picked is active now: the next claim
+    // starts after them, instead of reading again the files the claims before it took (with
+    // batches claimed ahead, hundreds per claim).
+    if (!skipped) row.queuedFrom = picked[picked.length - 1]!.index + 1
     const now = Date.now()
     const out = picked.map(({ index, item }) => {
       startFile(row, item, index)

@@ -66,6 +66,28 @@ describe('wishlist: what a download loop needs', () => {
     expect(next.map((f) => f.index)).toEqual([2, 3])
   })
 
+  it('claims start after the files claimed before; a released or excluded file is claimed again', async () => {
+    const { store, close } = await testStore()
+    cleanups.push(close)
+    const w = store.wishlist
+    const files = Array.from({ length: 40 }, (_, i) => ({ path: `s/f${i}`, size: 10 }))
+    await w.add({ peer: PEER, path: 's', dir: true, files, destination: '/d', id: 'r4' })
+    const first = await w.claimMany({ maxFiles: 10 })
+    const skip = new Set(['r4/10', 'r4/11'])
+    const second = await w.claimMany({ maxFiles: 10, exclude: skip })
+    expect(first.map((f) => f.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(second.map((f) => f.index)).toEqual([12, 13, 14, 15, 16, 17, 18, 19, 20, 21])
+    // Files skipped by `exclude` are still found, then the ones after the last claim.
+    expect((await w.claimMany({ maxFiles: 3 })).map((f) => f.index)).toEqual([10, 11, 22])
+    await w.release('r4', 4)
+    await w.release('r4', 15)
+    expect((await w.claimMany({ maxFiles: 4 })).map((f) => f.index)).toEqual([4, 15, 23, 24])
+    expect((await w.claimMany({ maxFiles: 100 })).map((f) => f.index)).toEqual(
+      Array.from({ length: 15 }, (_, i) => 25 + i),
+    )
+    expect(await w.claimMany({ maxFiles: 10 })).toEqual([])
+  })
+
   it('a listing that finds nothing ends the request failed with its code; resume lists again', async () => {
     const { store, dbPath, close } = await testStore()
     cleanups.push(close)

@@ -67,6 +67,7 @@ export type {
   SearchOptions,
 } from './remote/peer-client'
 export { createPeerClient, PeerClient } from './remote/peer-client'
+export type { ReadManyResult } from './remote/read-many-answer'
 export type {
   LiveServingLimits,
   RequestServerEvents,

@@ -45,6 +45,13 @@ async function answer(stream: TransportStream): Promise<void> {
       await stream.write(frame({ type: 'entries', entries }))
       await stream.write(frame({ type: 'end' }))
     }
+  } else if (request.type === 'read-many') {
+    // Protocol 1.1 (our transport's hello says so): every file whole, in order.
+    for (const [index, f] of (request.files as { path: string }[]).entries()) {
+      const body = Buffer.from(f.path)
+      await stream.write(frame({ type: 'file', index, size: body.length, mtime: 1000 }))
+      await stream.write(body)
+    }
   } else if (request.type === 'read') {
     const body = Buffer.from(String(request.path))
     const offset = Number(request.offset)

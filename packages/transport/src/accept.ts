@@ -125,7 +125,7 @@ export async function acceptOn(
           options.agent,
         ),
       )
-      connection.markOpen(topic, hello.agent)
+      connection.markOpen(topic, hello)
       return undefined
     }
     await abortable(connection.receiveHello(check), signal)

@@ -1,4 +1,4 @@
-import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import type { Hello, ProtocolVersion, TopicKeys } from '@harddrive-party/wire-protocol'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TypedEventEmitter } from 'main-event'
 import type UDX from 'udx-native'
@@ -57,6 +57,8 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   readonly remoteAddress: SocketAddress
   topic!: TopicKeys
   remoteAgent: string | undefined
+  /** Until the hello arrives: 1.0, the version that sends the fewest request kinds. */
+  remoteVersion: ProtocolVersion = [1, 0]
   readonly #mux: Mux
   readonly #backlog = new Fifo<MuxStream>()
   readonly #backlogLimit: number
@@ -129,9 +131,10 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
     })
   }
 
-  markOpen(topic: TopicKeys, remoteAgent: string | undefined): void {
+  markOpen(topic: TopicKeys, hello: Pick<Hello, 'agent' | 'version'>): void {
     this.topic = topic
-    this.remoteAgent = remoteAgent
+    this.remoteAgent = hello.agent
+    this.remoteVersion = hello.version
     this.#mux.setOpen()
   }
 

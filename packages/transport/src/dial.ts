@@ -117,7 +117,7 @@ export async function dialerHello(
         error: new TransportError('NOT_TOPIC_MEMBER', 'the remote could not prove the topic'),
       }
     }
-    connection.markOpen(topic, hello.agent)
+    connection.markOpen(topic, hello)
     return undefined
   }
   await abortable(connection.receiveHello(check), signal)

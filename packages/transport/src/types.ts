@@ -5,6 +5,7 @@ import type {
   DatagramSocket,
   Identity,
   Logger,
+  ProtocolVersion,
   SocketAddress,
   TopicKeys,
 } from '@harddrive-party/wire-protocol'
@@ -91,6 +92,11 @@ export interface Connection extends TypedEventTarget<ConnectionEvents> {
   readonly remoteAddress: SocketAddress
   /** The remote's software name from its hello, when it sent one. */
   readonly remoteAgent: string | undefined
+  /**
+   * The protocol version from the remote's hello: a request kind newer than 1.0 (such as
+   * `read-many` in 1.1) is sent only when its minor version has it.
+   */
+  readonly remoteVersion: ProtocolVersion
   /** Noise handshake hash: unique to this session. */
   readonly handshakeHash: Uint8Array
   /** Undefined while open; the reason once closed. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { PROTOCOL_VERSION } from '@harddrive-party/wire-protocol'
 import { describe, expect, it } from 'vitest'
 import {
   type Connection,
@@ -54,6 +55,9 @@ describe('connections through a given byte stream (carrier relay)', () => {
     expect(accepted.carrier).toBe('relay')
     expect(Buffer.from(accepted.remotePublicKey)).toEqual(Buffer.from(alice.publicKey))
     expect(accepted.initiator).toBe(false)
+    // Each side knows which request kinds the other's protocol version has.
+    expect(accepted.remoteVersion).toEqual(PROTOCOL_VERSION)
+    expect(dialled.remoteVersion).toEqual(PROTOCOL_VERSION)
     expect(alice.connections()).toContain(dialled)
     // acceptThrough hands the connection to its caller; serve it like an announced one.
     void (async () => {

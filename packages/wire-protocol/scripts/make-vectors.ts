@@ -93,6 +93,38 @@ const valid: { name: string; codec: CodecName; value: unknown }[] = [
   },
   { name: 'queued', codec: 'read-response', value: { type: 'queued', position: 3 } },
   { name: 'watch', codec: 'incoming-request', value: { type: 'watch' } },
+  {
+    name: 'hello 1.1',
+    codec: 'hello',
+    value: { type: 'hello', version: [1, 1], proof: new Uint8Array(32).fill(8) },
+  },
+  {
+    name: 'read-many',
+    codec: 'incoming-request',
+    value: {
+      type: 'read-many',
+      files: [
+        { path: 'photos/2024/a.jpg', size: 4096, mtime: 1700000000000 },
+        { path: 'photos/2024/b.jpg', size: 0, mtime: 1700000000001 },
+      ],
+    },
+  },
+  {
+    name: 'read-many file',
+    codec: 'read-many-response',
+    value: { type: 'file', index: 0, size: 4096, mtime: 1700000000000 },
+  },
+  {
+    name: 'read-many file error',
+    codec: 'read-many-response',
+    value: { type: 'file-error', index: 1, code: 'CHANGED', message: 'size or mtime changed' },
+  },
+  { name: 'read-many queued', codec: 'read-many-response', value: { type: 'queued', position: 2 } },
+  {
+    name: 'read-many refused',
+    codec: 'read-many-response',
+    value: { type: 'error', code: 'BUSY', message: 'too many requests' },
+  },
   { name: 'relay', codec: 'relay-request', value: { type: 'relay', to: otherKey } },
   { name: 'relayed', codec: 'relay-request', value: { type: 'relayed', from: key } },
   { name: 'relay accepted', codec: 'relay-response', value: { type: 'relay-ok' } },
@@ -441,6 +473,89 @@ const invalid: { name: string; codec: CodecName; hex: string; error: string }[] 
     error: 'UNKNOWN_MESSAGE',
   },
   {
+    name: 'read-many of 65 files',
+    codec: 'incoming-request',
+    hex: hex(encodeCbor({ type: 'read-many', files: manyFiles(65, 1) })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'read-many of no file',
+    codec: 'incoming-request',
+    hex: hex(encodeCbor({ type: 'read-many', files: [] })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'read-many file over 64 KiB',
+    codec: 'incoming-request',
+    hex: hex(encodeCbor({ type: 'read-many', files: [{ path: 'a/b', size: 65537, mtime: 1 }] })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'read-many over 1 MiB in all',
+    codec: 'incoming-request',
+    hex: hex(encodeCbor({ type: 'read-many', files: manyFiles(17, 65536) })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'read-many paths over 32 KiB in all',
+    codec: 'incoming-request',
+    hex: hex(
+      encodeCbor({
+        type: 'read-many',
+        files: manyFiles(9, 1).map((f, i) => ({
+          ...f,
+          path: `s/${Array(20).fill('x'.repeat(199)).join('/')}${i}`,
+        })),
+      }),
+    ),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'read-many traversal',
+    codec: 'incoming-request',
+    hex: hex(encodeCbor({ type: 'read-many', files: [{ path: 'a/../../x', size: 1, mtime: 1 }] })),
+    error: 'BAD_PATH',
+  },
+  {
+    name: 'read-many of the root',
+    codec: 'incoming-request',
+    hex: hex(encodeCbor({ type: 'read-many', files: [{ path: '', size: 1, mtime: 1 }] })),
+    error: 'BAD_PATH',
+  },
+  {
+    name: 'read-many file without mtime',
+    codec: 'incoming-request',
+    hex: hex(encodeCbor({ type: 'read-many', files: [{ path: 'a/b', size: 1 }] })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'read-many file nested 17 deep',
+    codec: 'incoming-request',
+    hex: withExtraField(
+      encodeCbor({ type: 'read-many', files: manyFiles(1, 1) }),
+      `${'81'.repeat(16)}00`,
+    ),
+    error: 'CBOR_TOO_DEEP',
+  },
+  {
+    name: 'read-many file index beyond the limit',
+    codec: 'read-many-response',
+    hex: hex(encodeCbor({ type: 'file', index: 64, size: 1, mtime: 1 })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'read-many file over 64 KiB',
+    codec: 'read-many-response',
+    hex: hex(encodeCbor({ type: 'file', index: 0, size: 65537, mtime: 1 })),
+    error: 'BAD_FIELD',
+  },
+  {
+    name: 'read-many answered with a read header',
+    codec: 'read-many-response',
+    hex: hex(encodeCbor({ type: 'header', size: 1, mtime: 0, offset: 0, length: 1 })),
+    error: 'UNKNOWN_MESSAGE',
+  },
+  {
     name: 'header longer than file',
     codec: 'read-response',
     hex: hex(encodeCbor({ type: 'header', size: 10, mtime: 0, offset: 8, length: 3 })),
@@ -508,6 +623,11 @@ const invalid: { name: string; codec: CodecName; hex: string; error: string }[] 
     error: 'UNKNOWN_MESSAGE',
   },
 ]
+
+/** `n` files of `size` bytes for the read-many vectors. */
+function manyFiles(n: number, size: number) {
+  return Array.from({ length: n }, (_, i) => ({ path: `s/f${i}`, size, mtime: 1 }))
+}
 
 const topic = await deriveTopicKeys('harddrive-party test vectors')
 const announcement = {

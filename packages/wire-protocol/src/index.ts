@@ -102,6 +102,23 @@ export {
   peerErrorFromMessage,
 } from './peer-messages'
 export type {
+  FileErrorMessage,
+  FileHeader,
+  ReadManyFile,
+  ReadManyRequest,
+  ReadManyResponse,
+} from './read-many'
+export {
+  decodeReadManyResponse,
+  encodeReadManyMessage,
+  MAX_READ_MANY_BYTES,
+  MAX_READ_MANY_FILE_BYTES,
+  MAX_READ_MANY_FILES,
+  MAX_READ_MANY_PATH_BYTES,
+  READ_MANY_MINOR,
+  understandsReadMany,
+} from './read-many'
+export type {
   RelayAccepted,
   RelayedRequest,
   RelayRequest,

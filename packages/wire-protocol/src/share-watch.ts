@@ -7,6 +7,7 @@ import {
   type ErrorMessage,
   type PeerRequest,
 } from './peer-messages'
+import { decodeReadManyRequest, type ReadManyRequest } from './read-many'
 import { decodeRelayRequest, type RelayedRequest, type RelayRequest } from './relay-messages'
 
 /**
@@ -34,21 +35,31 @@ export interface SharesChangedMessage {
 
 export type WatchResponse = SharesChangedMessage | ErrorMessage
 
-/** A request a server can receive: `ls`, `read`, `watch`, or a relay's `relay` / `relayed`. */
-export type IncomingRequest = PeerRequest | WatchRequest | RelayRequest | RelayedRequest
+/**
+ * A request a server can receive: `ls`, `read`, `read-many`, `watch`, or a relay's `relay` /
+ * `relayed`.
+ */
+export type IncomingRequest =
+  | PeerRequest
+  | ReadManyRequest
+  | WatchRequest
+  | RelayRequest
+  | RelayedRequest
 
 export function encodeWatchMessage(message: WatchRequest | WatchResponse): Uint8Array {
   return encodeCbor(message)
 }
 
 /**
- * Decodes the first frame of a request stream: `watch` here, `relay` / `relayed` by
- * {@link decodeRelayRequest}, `ls` and `read` by {@link decodePeerRequest} (same errors).
+ * Decodes the first frame of a request stream: `watch` here, `read-many` by
+ * `decodeReadManyRequest`, `relay` / `relayed` by {@link decodeRelayRequest}, `ls` and `read`
+ * by {@link decodePeerRequest} (same errors).
  */
 export function decodeIncomingRequest(buf: Uint8Array): IncomingRequest {
   const m = asFields(decodeCbor(buf), 'request')
   const type = field(m, 'type')
   if (type === 'watch') return { type: 'watch' }
+  if (type === 'read-many') return decodeReadManyRequest(m)
   if (type === 'relay' || type === 'relayed') return decodeRelayRequest(buf)
   return decodePeerRequest(buf)
 }

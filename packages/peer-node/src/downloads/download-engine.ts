@@ -9,6 +9,7 @@ import type { DownloadErrorEvent, DownloadFileEvent, DownloadLimits } from './do
 import { type CompletedFile, DurableBatch } from './durable-batch'
 import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from './file-transfer'
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
+import { transferMany, usesReadMany } from './many-transfer'
 import { SmallFileWriter } from './small-file-writer'
 
 export interface EngineOptions {
@@ -29,6 +30,11 @@ export interface EngineOptions {
 /** A claimed batch: small files of one request fetched at once, within the peer's request limits. */
 const BATCH_FILES = 12
 const BATCH_BYTES = 1024 * 1024
+/**
+ * A batch for a peer that answers `read-many`: one request for all its small files, so larger
+ * batches mean fewer claims, requests, and messages to the serving peer's reading thread.
+ */
+const READ_MANY_BATCH_FILES = 64
 /**
  * Completed files are made durable (fsync, rename, folder fsync) and recorded together: at most
  * this many at once, at most this long after the first (see `durable-batch.ts`).
@@ -224,15 +230,16 @@ export class DownloadEngine {
    */
   async #worker(peer: string, client: PeerClient): Promise<void> {
     let next: Promise<ClaimedBatch> | undefined
+    const batchFiles = usesReadMany(client) ? READ_MANY_BATCH_FILES : BATCH_FILES
     try {
       while (!this.#abort.signal.aborted && this.#halted === undefined) {
         if (this.#o.client(peer) !== client) return // reconnected: the next pass makes new workers
         if ((this.#restUntil.get(peer) ?? 0) > Date.now()) return
-        const batch = await (next ?? this.#batches.claim(peer, BATCH_FILES, BATCH_BYTES))
+        const batch = await (next ?? this.#batches.claim(peer, batchFiles, BATCH_BYTES))
         next = undefined
         if (batch.files.length === 0) return
         if (batch.files.every((f) => f.size <= HELD_FILE_BYTES))
-          next = this.#batches.claim(peer, BATCH_FILES, BATCH_BYTES)
+          next = this.#batches.claim(peer, batchFiles, BATCH_BYTES)
         if (batch.state === 'dropped') continue // paused or cancelled while it waited
         batch.state = 'running'
         await this.#runBatch(peer, client, batch)
@@ -264,10 +271,14 @@ export class DownloadEngine {
       // A batch is files of one request: pause and cancel stop them together.
       const signal = AbortSignal.any([this.#abort.signal, abort.signal])
       setMaxListeners(BATCH_FILES * 4, signal)
+      const context = this.#context(peer, signal)
+      // A batch of small files from a 1.1 peer is one request; otherwise a read per file.
+      const many = usesReadMany(client) ? transferMany(context, client, files, base) : undefined
       // Each file is handed on as soon as it is complete, not when its batch is.
       await Promise.all(
-        files.map(async (file) => {
-          const outcome = await this.#transfer(peer, client, file, base, abort, signal)
+        files.map(async (file, i) => {
+          const transfer = many?.[i] ?? transferFile(context, client, file, base)
+          const outcome = await this.#settled(file, transfer, abort)
           if (outcome === ABORTED) {
             await wishlist.release(file.requestId, file.index).catch(() => undefined)
           } else if (outcome.kind === 'done') {
@@ -297,15 +308,13 @@ export class DownloadEngine {
     for (const c of files) this.#o.onFile({ ...fileRef(c.file, c.localPath), outcome: 'done' })
   }
 
-  async #transfer(
-    peer: string,
-    client: PeerClient,
+  /** A file's transfer as it ended (a stop makes it {@link ABORTED}). */
+  async #settled(
     file: WishlistFile,
-    base: string,
+    transfer: Promise<TransferOutcome>,
     abort: AbortController,
-    signal: AbortSignal,
   ): Promise<TransferOutcome> {
-    const outcome = await transferFile(this.#context(peer, signal), client, file, base).catch(
+    const outcome = await transfer.catch(
       (err: unknown): TransferOutcome => ({ kind: 'retry', reason: describeError(err) }),
     )
     this.locals.delete(`${file.requestId}/${file.index}`)

@@ -52,6 +52,36 @@ const REPORT_MS = 100
 /** Transfers a longer than this are checked again at the end: the remote file may have changed. */
 const VERIFY_AFTER_MS = 1000
 
+/**
+ * Where a claimed file's bytes go: its folder made (once per folder), its name made safe and
+ * checked (`held`: a small file whose final name the writer looks at when it renames its part).
+ */
+export async function prepareTarget(
+  context: TransferContext,
+  file: WishlistFile,
+  base: string,
+  held: boolean,
+): Promise<{ finalPath: string; existingSize: number | undefined } | TransferOutcome> {
+  try {
+    if (!context.folders.has(file.destination)) {
+      await mkdir(file.destination, { recursive: true })
+      context.folders.add(file.destination)
+    }
+    const { segments } = localName(file.path, base)
+    const target = await prepareLocalTarget(file.destination, segments, context.folders, !held)
+    return { finalPath: target.path, existingSize: target.existingSize }
+  } catch (err) {
+    // Looked at again next time: a folder may have been removed or replaced meanwhile.
+    context.folders.clear()
+    return classify(err)
+  }
+}
+
+/** Whether a file is fetched whole into memory and written with its batch (see {@link HELD_FILE_BYTES}). */
+export function isHeld(context: TransferContext, file: WishlistFile): boolean {
+  return context.holdSmallFiles && file.mtime !== undefined && file.size <= HELD_FILE_BYTES
+}
+
 /** Downloads one claimed file into `destination` (the request's base path is `base`). */
 export async function transferFile(
   context: TransferContext,
@@ -59,25 +89,10 @@ export async function transferFile(
   file: WishlistFile,
   base: string,
 ): Promise<TransferOutcome> {
-  let finalPath: string
-  let existingSize: number | undefined
-  let held = false
-  try {
-    if (!context.folders.has(file.destination)) {
-      await mkdir(file.destination, { recursive: true })
-      context.folders.add(file.destination)
-    }
-    const { segments } = localName(file.path, base)
-    // A held file's final name is looked at when its part is renamed there (by the writer).
-    held = context.holdSmallFiles && file.mtime !== undefined && file.size <= HELD_FILE_BYTES
-    const target = await prepareLocalTarget(file.destination, segments, context.folders, !held)
-    finalPath = target.path
-    existingSize = target.existingSize
-  } catch (err) {
-    // Looked at again next time: a folder may have been removed or replaced meanwhile.
-    context.folders.clear()
-    return classify(err)
-  }
+  const held = isHeld(context, file)
+  const target = await prepareTarget(context, file, base, held)
+  if ('kind' in target) return target
+  const { finalPath, existingSize } = target
   context.onLocal(file, finalPath)
   if (held) {
     const bytes = await receiveWhole(context, client, file).catch((err: unknown) => err)

@@ -9,15 +9,19 @@ import {
   encodeFrame,
   isHdpError,
   type LsRequest,
+  type ReadManyFile,
+  type ReadManyRequest,
   type ReadRequest,
+  understandsReadMany,
   validateSharePath,
 } from '@harddrive-party/wire-protocol'
 import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
-import { PeerNodeError, remoteError } from '../errors'
+import { isPeerNodeError, PeerNodeError, remoteError } from '../errors'
 import { defaultLogger } from '../logger'
 
 export type { AbortOptions }
 
+import { checkReadMany, type ReadManyResult, readManyAnswer } from './read-many-answer'
 import { ResponseReader } from './response-reader'
 
 export interface ListOptions extends AbortOptions {
@@ -89,10 +93,17 @@ export interface PeerClientOptions {
 export class PeerClient {
   readonly #connection: Pick<Connection, 'openStream'>
   readonly #log: Logger
+  /** Whether the peer's hello named protocol 1.1 or newer: it answers {@link readMany}. */
+  readonly understandsReadMany: boolean
 
-  constructor(connection: Pick<Connection, 'openStream'>, options: PeerClientOptions = {}) {
+  constructor(
+    connection: Pick<Connection, 'openStream'> & Partial<Pick<Connection, 'remoteVersion'>>,
+    options: PeerClientOptions = {},
+  ) {
     this.#connection = connection
     this.#log = (options.logger ?? defaultLogger)('client')
+    const version = connection.remoteVersion
+    this.understandsReadMany = version !== undefined && understandsReadMany(version)
   }
 
   /** The entries at (or below) `path`, page after page; `''` lists the peer's shares. */
@@ -161,6 +172,41 @@ export class PeerClient {
     } catch (err) {
       reader.abort()
       throw err
+    }
+  }
+
+  /**
+   * Reads many whole small files in one request (protocol 1.1 `read-many`, only for a peer that
+   * {@link understandsReadMany}): each file's bytes, or the peer's reason for not sending it
+   * (`NOT_FOUND`, `CHANGED`...), in the order asked, as each is complete. A peer that breaks
+   * off or lies (see `read-many-answer.ts`) ends the iteration with `INTERRUPTED` or
+   * `BAD_RESPONSE`: the files not yielded were not received. Leaving the loop early aborts
+   * the request.
+   */
+  async *readMany(
+    files: readonly ReadManyFile[],
+    options: ReadOptions = {},
+  ): AsyncGenerator<ReadManyResult> {
+    try {
+      checkReadMany(files)
+    } catch (err) {
+      if (isPeerNodeError(err)) throw err
+      throw new PeerNodeError('BAD_PATH', err instanceof Error ? err.message : String(err), {
+        cause: err,
+      })
+    }
+    const request = {
+      type: 'read-many' as const,
+      files: files.map(({ path, size, mtime }) => ({ path, size, mtime })),
+    }
+    const stream = await this.#request(request, options)
+    const reader = new ResponseReader(stream, options.signal)
+    let complete = false
+    try {
+      yield* readManyAnswer(reader, files, options.onProgress)
+      complete = true
+    } finally {
+      if (!complete) reader.abort()
     }
   }
 
@@ -241,7 +287,7 @@ export class PeerClient {
 
   /** Opens a stream and sends `request`; ends our side unless the request stays open (watch). */
   async #request(
-    request: LsRequest | ReadRequest | { type: 'watch' },
+    request: LsRequest | ReadRequest | ReadManyRequest | { type: 'watch' },
     options: AbortOptions & { keepOpen?: boolean },
   ): Promise<TransportStream> {
     options.signal?.throwIfAborted()
@@ -263,7 +309,7 @@ export class PeerClient {
 
 /** Creates a client for the peer at the other end of `connection`. */
 export function createPeerClient(
-  connection: Pick<Connection, 'openStream'>,
+  connection: Pick<Connection, 'openStream'> & Partial<Pick<Connection, 'remoteVersion'>>,
   options: PeerClientOptions = {},
 ): PeerClient {
   return new PeerClient(connection, options)

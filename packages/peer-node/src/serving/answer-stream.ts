@@ -10,8 +10,11 @@ import {
 import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
 import { PeerNodeError } from '../errors'
 
-/** A request frame is small: path (4 KiB) + cursor (8 KiB) + search (256 B) + field names. */
-export const MAX_REQUEST_FRAME_BYTES = 16 * 1024
+/**
+ * A request frame is small: path (4 KiB) + cursor (8 KiB) + search (256 B) + field names; a
+ * `read-many` has at most 32 KiB of paths and 64 files' fields.
+ */
+export const MAX_REQUEST_FRAME_BYTES = 48 * 1024
 
 /**
  * The serving side of one request stream: reads the request frame (within a time limit), then

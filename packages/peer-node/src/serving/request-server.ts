@@ -16,6 +16,7 @@ import { AnswerStream, answerFor } from './answer-stream'
 import { TokenBucket } from './rate-limit'
 import { serveList } from './serve-list'
 import { serveRead } from './serve-read'
+import { serveReadMany } from './serve-read-many'
 import { fitsOneChunk, serveSmallRead } from './serve-small-read'
 import { SharesVersion, serveWatch } from './serve-watch'
 import {
@@ -289,7 +290,8 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
         case 'ls':
           await serveList(this.#store, request, answer, signal)
           break
-        case 'read': {
+        case 'read':
+        case 'read-many': {
           const context = {
             store: this.#store,
             slots: this.#slots,
@@ -299,7 +301,8 @@ export class RequestServer extends TypedEventEmitter<RequestServerEvents> {
             uploads: this.#uploads,
             signal,
           }
-          if (fitsOneChunk(request)) await serveSmallRead(context, request, answer)
+          if (request.type === 'read-many') await serveReadMany(context, request, answer)
+          else if (fitsOneChunk(request)) await serveSmallRead(context, request, answer)
           else await serveRead(context, request, answer)
           break
         }

@@ -15,6 +15,45 @@ import type { UploadHandle } from './upload-tracker'
 const QUEUED_NOTICE_MS = 250
 
 /**
+ * Takes one of the small-read lane's slots for `peer`, at once when one is free; otherwise waits
+ * (the requester hears its place only once it has waited a while). Returns the slot's release
+ * and the signal that also ends when the requester leaves.
+ */
+export async function acquireSmallSlot(
+  context: ReadContext,
+  answer: AnswerStream,
+): Promise<{ release: () => void; signal: AbortSignal }> {
+  const now = context.smallSlots.tryAcquire(context.peer)
+  if (now !== undefined) return { release: now, signal: context.signal }
+  // The requester may give up while waiting: its abort ends our wait too.
+  const waiting = new AbortController()
+  void answer.stream.closed.then(() => waiting.abort(new PeerNodeError('INTERRUPTED', 'gone')))
+  const signal = AbortSignal.any([context.signal, waiting.signal])
+  // Most waits here are short: the requester hears its place only once it has waited a while
+  // (a message for each of thousands of small reads would cost more than the reads).
+  const positions = positionSender(answer)
+  let noticed = false
+  let latest: number | undefined
+  const notice = setTimeout(() => {
+    noticed = true
+    if (latest !== undefined) positions.send(latest)
+  }, QUEUED_NOTICE_MS)
+  try {
+    const release = await context.smallSlots.acquire(context.peer, {
+      signal,
+      onPosition: (position) => {
+        if (noticed) positions.send(position)
+        else latest = position
+      },
+    })
+    return { release, signal }
+  } finally {
+    clearTimeout(notice)
+    positions.stop() // nothing may follow the header but file bytes
+  }
+}
+
+/**
  * Whether a read can send at most one chunk, whatever the file is now: its `length` says so, or
  * its `expect`ed size does (a file of another size is answered `CHANGED`, with no bytes).
  */
@@ -41,35 +80,7 @@ export async function serveSmallRead(
   answer: AnswerStream,
 ): Promise<void> {
   const { store, peer } = context
-  let signal = context.signal
-  let release = context.smallSlots.tryAcquire(peer)
-  if (release === undefined) {
-    // The requester may give up while waiting: its abort ends our wait too.
-    const waiting = new AbortController()
-    void answer.stream.closed.then(() => waiting.abort(new PeerNodeError('INTERRUPTED', 'gone')))
-    signal = AbortSignal.any([context.signal, waiting.signal])
-    // Most waits here are short: the requester hears its place only once it has waited a while
-    // (a message for each of thousands of small reads would cost more than the reads).
-    const positions = positionSender(answer)
-    let noticed = false
-    let latest: number | undefined
-    const notice = setTimeout(() => {
-      noticed = true
-      if (latest !== undefined) positions.send(latest)
-    }, QUEUED_NOTICE_MS)
-    try {
-      release = await context.smallSlots.acquire(peer, {
-        signal,
-        onPosition: (position) => {
-          if (noticed) positions.send(position)
-          else latest = position
-        },
-      })
-    } finally {
-      clearTimeout(notice)
-      positions.stop() // nothing may follow the header but file bytes
-    }
-  }
+  const { release, signal } = await acquireSmallSlot(context, answer)
   let upload: UploadHandle | undefined
   try {
     // Never more than one chunk, whatever the file is now (a grown file is answered `CHANGED`).

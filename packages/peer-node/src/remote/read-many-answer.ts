@@ -1,0 +1,108 @@
+import {
+  decodeReadManyResponse,
+  isHdpError,
+  MAX_READ_MANY_BYTES,
+  MAX_READ_MANY_FILE_BYTES,
+  MAX_READ_MANY_FILES,
+  MAX_READ_MANY_PATH_BYTES,
+  type ReadManyFile,
+  type ReadManyResponse,
+  validateSharePath,
+} from '@harddrive-party/wire-protocol'
+import { PeerNodeError, remoteError } from '../errors'
+import type { ReadQueuedEvent } from './peer-client'
+import type { ResponseReader } from './response-reader'
+
+/**
+ * One file of a `readMany` answer, in request order: its bytes (exactly the size asked for, a
+ * copy of its own), or the peer's reason for not sending it (`NOT_FOUND`, `CHANGED`...).
+ */
+export type ReadManyResult =
+  | { index: number; bytes: Uint8Array; error?: undefined }
+  | { index: number; bytes?: undefined; error: PeerNodeError }
+
+/** Whether `files` fit one `read-many` request (count, sizes, paths); see the protocol's limits. */
+export function fitsReadMany(files: readonly ReadManyFile[]): boolean {
+  if (files.length === 0 || files.length > MAX_READ_MANY_FILES) return false
+  let bytes = 0
+  let pathBytes = 0
+  for (const f of files) {
+    if (f.size > MAX_READ_MANY_FILE_BYTES || f.path === '') return false
+    bytes += f.size
+    pathBytes += Buffer.byteLength(f.path)
+  }
+  return bytes <= MAX_READ_MANY_BYTES && pathBytes <= MAX_READ_MANY_PATH_BYTES
+}
+
+/** Checks a `readMany` request before it is sent (what the peer's decoder would refuse). */
+export function checkReadMany(files: readonly ReadManyFile[]): void {
+  for (const f of files) validateSharePath(f.path)
+  if (!fitsReadMany(files)) {
+    throw new PeerNodeError(
+      'BAD_PATH',
+      `a read-many takes 1-${MAX_READ_MANY_FILES} files of at most ${MAX_READ_MANY_FILE_BYTES} bytes, ${MAX_READ_MANY_BYTES} bytes and ${MAX_READ_MANY_PATH_BYTES} bytes of paths in all`,
+    )
+  }
+}
+
+/**
+ * Reads a peer's answer to `read-many` for `files`, yielding each file as it is complete. The
+ * peer is not trusted: an index that is not the next one (out of order, repeated, beyond the
+ * list), a header whose size or mtime is not the one asked for, a `queued` after the first file
+ * or anything after the last are `BAD_RESPONSE`; a stream that stops early is `INTERRUPTED`.
+ * Either ends the answer: the files not yet yielded are the caller's to ask for again. Memory:
+ * one file (at most 64 KiB) is held at a time.
+ */
+export async function* readManyAnswer(
+  reader: ResponseReader,
+  files: readonly ReadManyFile[],
+  onProgress: ((event: ReadQueuedEvent) => void) | undefined,
+): AsyncGenerator<ReadManyResult> {
+  let next = 0
+  while (next < files.length) {
+    const message = decodeAnswer(await reader.nextFrame())
+    if (message.type === 'queued') {
+      if (next > 0) throw new PeerNodeError('BAD_RESPONSE', 'the peer sent `queued` mid-answer')
+      onProgress?.({ type: 'peer-node:read-queued', position: message.position })
+      continue
+    }
+    if (message.type === 'error') throw remoteError(message.code, message.message)
+    if (message.index !== next) {
+      throw new PeerNodeError(
+        'BAD_RESPONSE',
+        `the peer answered file ${message.index} where file ${next} of ${files.length} was due`,
+      )
+    }
+    const wanted = files[next]!
+    next++
+    if (message.type === 'file-error') {
+      yield { index: message.index, error: remoteError(message.code, message.message) }
+      continue
+    }
+    if (message.size !== wanted.size || message.mtime !== wanted.mtime) {
+      throw new PeerNodeError(
+        'BAD_RESPONSE',
+        `the peer sends ${wanted.path} as ${message.size} bytes, mtime ${message.mtime}; asked for ${wanted.size} bytes, mtime ${wanted.mtime}`,
+      )
+    }
+    const chunks: Uint8Array[] = []
+    for await (const chunk of reader.bytes(message.size)) chunks.push(chunk)
+    // A copy: a chunk may be a view of a whole transport message, which it would keep alive.
+    yield { index: message.index, bytes: Buffer.concat(chunks, message.size) }
+  }
+  await reader.expectEnd()
+}
+
+function decodeAnswer(frame: Uint8Array | undefined): ReadManyResponse {
+  if (frame === undefined) {
+    throw new PeerNodeError('INTERRUPTED', 'the peer ended the stream before every file')
+  }
+  try {
+    return decodeReadManyResponse(frame)
+  } catch (err) {
+    if (!isHdpError(err)) throw err
+    throw new PeerNodeError('BAD_RESPONSE', `the peer's answer is invalid: ${err.message}`, {
+      cause: err,
+    })
+  }
+}
