@@ -14,6 +14,8 @@ import { waitUntil } from './helpers'
 interface Setup {
   carrier?: 'tcp' | 'udx'
   initiator?: boolean
+  /** The protocol version of the peer's hello (default 1.1). */
+  version?: [number, number]
   /** Bytes per second the stand-in receives. */
   rate: number
   rttMs?: number
@@ -29,6 +31,7 @@ function harness(s: Setup) {
   const connection = {
     carrier: s.carrier ?? 'tcp',
     initiator: s.initiator ?? true,
+    remoteVersion: s.version ?? [1, 1],
     remotePublicKey: new Uint8Array(32).fill(7),
     remoteAddress: { host: '10.99.77.2', port: 4000 },
     topic: { name: 't' },
@@ -143,6 +146,10 @@ describe('when the carrier mover probes UDX', () => {
     ['no stream open', { rate: 3_000_000, openStreams: 0, loss: 'lossy' }],
     ['already UDX', { carrier: 'udx', rate: 3_000_000, loss: 'lossy' }],
     ['the peer dialled it (we know no listening address)', { initiator: false, rate: 3_000_000 }],
+    [
+      'a 1.0 peer (it has no move rule: it would close the UDX connection)',
+      { version: [1, 0], rate: 3_000_000, loss: 'lossy' },
+    ],
   ]
   for (const [why, setup] of stays) {
     it(`no probe: ${why}`, async () => {

@@ -14,6 +14,12 @@ const BULK_FLOOR_BYTES_PER_SECOND = 64 * 1024
  * TCP because its connect took under 5 ms, so 10 ms is at least 5 ms of queue.
  */
 const QUEUED_RTT_MS = 10
+/**
+ * Peers from protocol 1.1 on keep a newer direct UDX connection over an older TCP one (the
+ * registry's move rule; docs/protocol.md §4). An older peer would keep its TCP connection and
+ * close the UDX one, while we drain the TCP one: both lost, for a reconnect a minute later.
+ */
+const MOVE_RULE_MINOR = 1
 
 export interface CarrierMoverOptions {
   registry: ConnectionRegistry
@@ -89,6 +95,7 @@ export class CarrierMover {
     const now = Date.now()
     for (const connection of registry.all()) {
       if (connection.carrier !== 'tcp' || !connection.initiator) continue
+      if (connection.remoteVersion[1] < MOVE_RULE_MINOR) continue
       if (registry.isRelayed(connection)) continue
       const stats = connection.stats()
       const watch = this.#watch.get(connection)
