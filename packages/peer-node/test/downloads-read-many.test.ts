@@ -1,14 +1,11 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openIndexStore } from '@harddrive-party/index-store'
 import { createPeerClient, type PeerClient } from '@harddrive-party/peer-node'
 import type { Connection } from '@harddrive-party/transport'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DownloadsImpl } from '../src/downloads/downloads'
-import { defaultLogger } from '../src/logger'
-import { tempDir, waitUntil } from './helpers'
-import { Cleanups, connectClient, startServingPeer } from './serving-helpers'
+import { waitUntil } from './helpers'
+import { Cleanups, connectClient, startDownloads, startServingPeer } from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())
@@ -41,20 +38,7 @@ function countingClient(
 }
 
 async function download(client: PeerClient, path: string) {
-  const dir = await tempDir()
-  const store = await openIndexStore({ path: join(dir, 'db') })
-  cleanups.add(() => store.close())
-  const downloadDir = join(dir, 'downloads')
-  const downloads = new DownloadsImpl({
-    wishlist: store.wishlist,
-    downloadDir,
-    client: () => client,
-    peerName: () => 'Alice',
-    options: {},
-    log: defaultLogger('test'),
-  })
-  cleanups.add(() => downloads.stop())
-  downloads.start()
+  const { downloads, downloadDir } = await startDownloads(cleanups, client, 'Alice')
   const request = await downloads.add('ab'.repeat(32), path)
   await waitUntil(
     'every file downloaded',

@@ -1,13 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { openIndexStore } from '@harddrive-party/index-store'
 import type { TransportStream } from '@harddrive-party/transport'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DownloadsImpl } from '../src/downloads/downloads'
 import { defaultLogger } from '../src/logger'
-import { tempDir, waitUntil } from './helpers'
+import { waitUntil } from './helpers'
 import { firstFrame, frame, startHostilePeer } from './raw-peer'
-import { Cleanups } from './serving-helpers'
+import { Cleanups, startDownloads } from './serving-helpers'
 
 const cleanups = new Cleanups()
 afterEach(() => cleanups.run())
@@ -132,10 +130,6 @@ describe('read-many from a lying peer', () => {
       }
       await stream.end()
     })
-    const dir = await tempDir()
-    const store = await openIndexStore({ path: join(dir, 'db') })
-    cleanups.add(() => store.close())
-    const downloadDir = join(dir, 'downloads')
     const logged: string[] = []
     const base = defaultLogger('test')
     const log = Object.assign(
@@ -144,16 +138,7 @@ describe('read-many from a lying peer', () => {
       },
       { error: base.error, trace: base.trace },
     )
-    const downloads = new DownloadsImpl({
-      wishlist: store.wishlist,
-      downloadDir,
-      client: () => client,
-      peerName: () => 'Mallory',
-      options: {},
-      log,
-    })
-    cleanups.add(() => downloads.stop())
-    downloads.start()
+    const { downloads, downloadDir } = await startDownloads(cleanups, client, 'Mallory', log)
     const request = await downloads.add('ab'.repeat(32), 'films')
     await waitUntil(
       'every file downloaded',
@@ -193,20 +178,7 @@ describe('read-many from a lying peer', () => {
       }
       await stream.end()
     })
-    const dir = await tempDir()
-    const store = await openIndexStore({ path: join(dir, 'db') })
-    cleanups.add(() => store.close())
-    const downloadDir = join(dir, 'downloads')
-    const downloads = new DownloadsImpl({
-      wishlist: store.wishlist,
-      downloadDir,
-      client: () => client,
-      peerName: () => 'Mallory',
-      options: {},
-      log: defaultLogger('test'),
-    })
-    cleanups.add(() => downloads.stop())
-    downloads.start()
+    const { downloads, downloadDir } = await startDownloads(cleanups, client, 'Mallory')
     const request = await downloads.add('ab'.repeat(32), 'films')
     await waitUntil('read-many requests wait', () => waiting > 0)
     const paused = await downloads.pause(request.id)

@@ -17,7 +17,9 @@ import {
   type Transport,
 } from '@harddrive-party/transport'
 import { nextConnection, testTopic } from '@harddrive-party/transport/testing'
-import type { TopicKeys } from '@harddrive-party/wire-protocol'
+import type { Logger, TopicKeys } from '@harddrive-party/wire-protocol'
+import { DownloadsImpl } from '../src/downloads/downloads'
+import { defaultLogger } from '../src/logger'
 
 /** Clean-ups registered by a test, run in reverse order by `cleanup()` (call it in afterEach). */
 export class Cleanups {
@@ -149,4 +151,31 @@ export async function rejection(
     return err as { code?: string; name?: string; message: string }
   }
   throw new Error('expected a rejection')
+}
+
+/**
+ * A started downloads engine over a fresh index store, fetching through `client` from a peer
+ * named `peerName`: its files land under `<downloadDir>/<peerName>`.
+ */
+export async function startDownloads(
+  cleanups: Cleanups,
+  client: PeerClient,
+  peerName: string,
+  log: Logger = defaultLogger('test'),
+): Promise<{ downloads: DownloadsImpl; downloadDir: string }> {
+  const dir = tempDir(cleanups)
+  const store = await openIndexStore({ path: join(dir, 'db') })
+  cleanups.add(() => store.close())
+  const downloadDir = join(dir, 'downloads')
+  const downloads = new DownloadsImpl({
+    wishlist: store.wishlist,
+    downloadDir,
+    client: () => client,
+    peerName: () => peerName,
+    options: {},
+    log,
+  })
+  cleanups.add(() => downloads.stop())
+  downloads.start()
+  return { downloads, downloadDir }
 }
