@@ -89,4 +89,33 @@ describe('control API: downloads', () => {
     const limits = await client.call('limits')
     expect(limits.downloads.bytesPerSecond).toBe(0)
   })
+
+  it('under a slow download limit, progress moves in small steps, not a carrier message at a time', async () => {
+    const { client, alice, bob } = ctx.pair
+    const size = 1024 * 1024
+    const controller = new AbortController()
+    const events = collect(client.events({ signal: controller.signal }))
+    await new Promise((r) => setTimeout(r, 200))
+    // 4 s for the MiB. A TCP carrier message holds up to 256 KiB: taken whole, the limit made
+    // the bar jump a quarter of the file at a time (and a 30 KB/s limit, 8 s between moves).
+    bob.downloads.setLimits({ bytesPerSecond: 256 * 1024 })
+    try {
+      const { request } = await client.call('download', {
+        peer: alice.name,
+        path: 'files/video/big.mp4',
+      })
+      await waitUntil('big.mp4 done', () => bob.downloads.get(request.id)?.state === 'done', 60_000)
+      const steps = new Set(
+        events.list.flatMap((e) =>
+          e.type === 'transfer' && e.requestId === request.id && e.bytes > 0 && e.bytes < size
+            ? [e.bytes]
+            : [],
+        ),
+      )
+      expect(steps.size).toBeGreaterThanOrEqual(6)
+    } finally {
+      bob.downloads.setLimits({ bytesPerSecond: 0 })
+      controller.abort()
+    }
+  })
 })

@@ -42,16 +42,27 @@ describe('TCP loss counters', () => {
     'reads a real socket: the bytes a client sent over loopback',
     async () => {
       const accepted: Socket[] = []
+      let arrived = 0
+      let allArrived = () => {}
+      const arrivedAll = new Promise<void>((resolve) => {
+        allArrived = resolve
+      })
       const server = createServer((s) => {
         accepted.push(s)
-        s.resume()
+        s.on('data', (chunk: Buffer) => {
+          arrived += chunk.length
+          if (arrived >= 300_000) allArrived()
+        })
       }).listen(0, '127.0.0.1')
       await once(server, 'listening')
       const port = (server.address() as { port: number }).port
       const client = createConnection({ host: '127.0.0.1', port })
       await once(client, 'connect')
       try {
-        await new Promise<void>((resolve) => client.write(Buffer.alloc(300_000), () => resolve()))
+        client.write(Buffer.alloc(300_000))
+        // Read by the other end, so the kernel has sent them all (a write's callback means only
+        // that the kernel took them: on a busy machine part may still wait in the send queue).
+        await arrivedAll
         const counters = await readTcpLoss({ host: '127.0.0.1', port })
         if (counters === undefined) {
           console.warn('tcp loss: `ss` is not available here; the move then goes without it')

@@ -1,5 +1,5 @@
 import type { ApiCommand, ApiDownload, ApiEvent, ApiUpload } from '@harddrive-party/wire-protocol'
-import type { DownloadRequest } from '../downloads/download-types'
+import type { DownloadProgressEvent, DownloadRequest } from '../downloads/download-types'
 import type { Upload } from '../serving/upload-tracker'
 import type { PeerNode } from '../types'
 import { ApiError } from './api-error'
@@ -91,14 +91,20 @@ const TRANSFER_STATE = {
 export function forwardDownloadEvents(node: PeerNode, emit: (event: ApiEvent) => void): () => void {
   const downloads = node.downloads
   const speed = new Map<string, number>()
-  const send = (r: DownloadRequest, extra: { bytesPerSecond?: number; queuePosition?: number }) =>
+  /** Bytes done by the latest progress event of each active request. */
+  const current = new Map<string, number>()
+  const send = (
+    r: DownloadRequest,
+    extra: { bytesPerSecond?: number; queuePosition?: number; bytesDone?: number },
+  ) =>
     emit({
       type: 'transfer',
       direction: 'download',
       requestId: r.id,
       peer: r.peer,
       path: r.path,
-      bytes: r.bytesDone,
+      // The request's own count is persisted once a second; a progress event's is current.
+      bytes: extra.bytesDone ?? Math.max(r.bytesDone, current.get(r.id) ?? 0),
       total: r.size,
       bytesPerSecond: Math.round(extra.bytesPerSecond ?? speed.get(r.id) ?? 0),
       state: TRANSFER_STATE[r.state],
@@ -109,17 +115,18 @@ export function forwardDownloadEvents(node: PeerNode, emit: (event: ApiEvent) =>
     const { request, removed } = (e as CustomEvent<{ request: DownloadRequest; removed: boolean }>)
       .detail
     if (removed) speed.delete(request.id)
+    if (removed || request.state !== 'active') current.delete(request.id)
     send(request, {})
   }
   const onProgress = (e: Event) => {
-    const p = (
-      e as CustomEvent<{ requestId: string; bytesPerSecond: number; queuePosition?: number }>
-    ).detail
+    const p = (e as CustomEvent<DownloadProgressEvent>).detail
     speed.set(p.requestId, p.bytesPerSecond)
+    current.set(p.requestId, p.bytesDone)
     const request = downloads.get(p.requestId)
     if (request !== undefined) {
       send(request, {
         bytesPerSecond: p.bytesPerSecond,
+        bytesDone: p.bytesDone,
         ...(p.queuePosition !== undefined ? { queuePosition: p.queuePosition } : {}),
       })
     }

@@ -163,6 +163,24 @@ async function receiveWhole(
   return Buffer.concat(chunks, got)
 }
 
+/** Under a rate limit, the bytes a piece may hold: a few per second at 64 KiB/s. */
+const LIMITED_PIECE_BYTES = 16 * 1024
+
+/**
+ * `chunk` whole without a limit; under one, in pieces of {@link LIMITED_PIECE_BYTES}, each taken
+ * from the buckets and written before the next: a chunk can be a whole carrier message (256 KiB
+ * on TCP), which a 30 KB/s limit would hold for 8 s before its first byte reached the disk, so
+ * progress (and a video played while it downloads) moved a quarter MiB at a time.
+ */
+function limitedPieces(chunk: Uint8Array, buckets: readonly TokenBucket[]): Uint8Array[] {
+  if (chunk.length <= LIMITED_PIECE_BYTES || buckets.every((b) => b.unlimited)) return [chunk]
+  const pieces: Uint8Array[] = []
+  for (let at = 0; at < chunk.length; at += LIMITED_PIECE_BYTES) {
+    pieces.push(chunk.subarray(at, at + LIMITED_PIECE_BYTES))
+  }
+  return pieces
+}
+
 async function rmPart(part: PartFile): Promise<void> {
   await rm(part.partPath, { force: true })
 }
@@ -213,16 +231,18 @@ async function receive(
     let received = false
     try {
       for await (const chunk of read.body) {
-        for (const bucket of context.buckets()) {
-          if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
-        }
-        await writer.push(chunk)
-        // Progress is for people: a few times a second is plenty. It counts bytes on disk only.
-        const now = performance.now()
-        if (now - reportedAt >= REPORT_MS && writer.written > read.offset) {
-          reportedAt = now
-          wishlist.progress(current.requestId, current.index, writer.written)
-          context.onBytes(current, writer.written)
+        for (const piece of limitedPieces(chunk, context.buckets())) {
+          for (const bucket of context.buckets()) {
+            if (!bucket.unlimited) await bucket.take(piece.length, { signal })
+          }
+          await writer.push(piece)
+          // Progress is for people: a few times a second is plenty. It counts bytes on disk only.
+          const now = performance.now()
+          if (now - reportedAt >= REPORT_MS && writer.written > read.offset) {
+            reportedAt = now
+            wishlist.progress(current.requestId, current.index, writer.written)
+            context.onBytes(current, writer.written)
+          }
         }
       }
       received = true

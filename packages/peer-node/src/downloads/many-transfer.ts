@@ -27,11 +27,12 @@ export function usesReadMany(client: PeerClient): boolean {
  * mtime known) through one `read-many` request when there are at least two and they fit its
  * limits together, the others (larger, of unknown mtime, or all of them when the writer is
  * broken or their paths are too long for one request) file by file, {@link PER_FILE_AT_ONCE}
- * at a time. The held files' request: one outcome per file, each settled as soon as its file is complete (its bytes go to the
- * durable batch like any held file's). A file the peer says `CHANGED` takes the per-file way,
- * which restarts it; one it refuses gets that error's outcome. When the answer breaks off or
- * lies (`INTERRUPTED`, `BAD_RESPONSE`: see `read-many-answer.ts`) or the batch is stopped, every
- * file not yet received gets that error's outcome: back to the queue, never half-written.
+ * at a time. The held files' request: one outcome per file, each settled as soon as its file
+ * is complete (its bytes go to the durable batch like any held file's). A file the peer says
+ * `CHANGED` takes the per-file way, which restarts it; one it refuses gets that error's
+ * outcome. When the answer breaks off or lies (`INTERRUPTED`, `BAD_RESPONSE`: see
+ * `read-many-answer.ts`) or the batch is stopped, every file not yet received gets that error's
+ * outcome: back to the queue, never half-written.
  */
 export function transferMany(
   context: TransferContext,
