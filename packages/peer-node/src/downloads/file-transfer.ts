@@ -148,9 +148,7 @@ async function receiveWhole(
   const chunks: Uint8Array[] = []
   let got = 0
   for await (const chunk of read.body) {
-    for (const bucket of context.buckets()) {
-      if (!bucket.unlimited) await bucket.take(chunk.length, { signal })
-    }
+    await pace(context.buckets(), chunk.length, signal)
     chunks.push(chunk)
     got += chunk.length
   }
@@ -161,6 +159,17 @@ async function receiveWhole(
   context.onBytes(file, got)
   // A copy: a chunk may be a view of a whole transport message, which it would keep alive.
   return Buffer.concat(chunks, got)
+}
+
+/** Takes `bytes` from each limited bucket in turn (the global one, then the peer's). */
+export async function pace(
+  buckets: readonly TokenBucket[],
+  bytes: number,
+  signal: AbortSignal,
+): Promise<void> {
+  for (const bucket of buckets) {
+    if (!bucket.unlimited) await bucket.take(bytes, { signal })
+  }
 }
 
 /** Under a rate limit, the bytes a piece may hold: a few per second at 64 KiB/s. */
@@ -231,10 +240,9 @@ async function receive(
     let received = false
     try {
       for await (const chunk of read.body) {
-        for (const piece of limitedPieces(chunk, context.buckets())) {
-          for (const bucket of context.buckets()) {
-            if (!bucket.unlimited) await bucket.take(piece.length, { signal })
-          }
+        const buckets = context.buckets()
+        for (const piece of limitedPieces(chunk, buckets)) {
+          await pace(buckets, piece.length, signal)
           await writer.push(piece)
           // Progress is for people: a few times a second is plenty. It counts bytes on disk only.
           const now = performance.now()

@@ -5,6 +5,7 @@ import { fitsReadMany } from '../remote/read-many-answer'
 import {
   classify,
   isHeld,
+  pace,
   prepareTarget,
   type TransferContext,
   type TransferOutcome,
@@ -124,9 +125,7 @@ async function run(
         else settles[at]!(classify(result.error))
         continue
       }
-      for (const bucket of context.buckets()) {
-        if (!bucket.unlimited) await bucket.take(result.bytes.length, { signal })
-      }
+      await pace(context.buckets(), result.bytes.length, signal)
       context.wishlist.progress(file.requestId, file.index, result.bytes.length)
       context.onBytes(file, result.bytes.length)
       settles[at]!({ kind: 'done', localPath, bytes: result.bytes })

@@ -7,7 +7,6 @@ import {
   type Entry,
   type ExpectedFile,
   encodeFrame,
-  isHdpError,
   type LsRequest,
   type ReadManyFile,
   type ReadManyRequest,
@@ -16,13 +15,13 @@ import {
   validateSharePath,
 } from '@harddrive-party/wire-protocol'
 import { encodeCbor } from '@harddrive-party/wire-protocol/internal'
-import { isPeerNodeError, PeerNodeError, remoteError } from '../errors'
+import { PeerNodeError, remoteError } from '../errors'
 import { defaultLogger } from '../logger'
 
 export type { AbortOptions }
 
 import { checkReadMany, type ReadManyResult, readManyAnswer } from './read-many-answer'
-import { ResponseReader } from './response-reader'
+import { decodeAnswerFrame, ResponseReader } from './response-reader'
 
 export interface ListOptions extends AbortOptions {
   /** List everything below the path, not only its children. Default `false`. */
@@ -144,7 +143,7 @@ export class PeerClient {
     const reader = new ResponseReader(stream, options.signal)
     try {
       for (;;) {
-        const message = decode(decodeReadResponse, await reader.nextFrame())
+        const message = decodeAnswerFrame(decodeReadResponse, await reader.nextFrame())
         if (message.type === 'error') throw remoteError(message.code, message.message)
         if (message.type === 'queued') {
           options.onProgress?.({ type: 'peer-node:read-queued', position: message.position })
@@ -187,14 +186,8 @@ export class PeerClient {
     files: readonly ReadManyFile[],
     options: ReadOptions = {},
   ): AsyncGenerator<ReadManyResult> {
-    try {
-      checkReadMany(files)
-    } catch (err) {
-      if (isPeerNodeError(err)) throw err
-      throw new PeerNodeError('BAD_PATH', err instanceof Error ? err.message : String(err), {
-        cause: err,
-      })
-    }
+    for (const f of files) checkPath(f.path)
+    checkReadMany(files)
     const request = {
       type: 'read-many' as const,
       files: files.map(({ path, size, mtime }) => ({ path, size, mtime })),
@@ -222,7 +215,7 @@ export class PeerClient {
       for (;;) {
         const frame = await reader.nextFrame()
         if (frame === undefined) return // the peer ended the watch
-        const message = decode(decodeWatchResponse, frame)
+        const message = decodeAnswerFrame(decodeWatchResponse, frame)
         if (message.type === 'error') throw remoteError(message.code, message.message)
         if (message.version === last) continue
         last = message.version
@@ -261,7 +254,7 @@ export class PeerClient {
     let done = false
     try {
       for (;;) {
-        const message = decode(decodeLsResponse, await reader.nextFrame())
+        const message = decodeAnswerFrame(decodeLsResponse, await reader.nextFrame())
         if (message.type === 'error') throw remoteError(message.code, message.message)
         if (message.type === 'end') {
           await reader.expectEnd()
@@ -323,20 +316,6 @@ async function* body(reader: ResponseReader, length: number): AsyncGenerator<Uin
     complete = true
   } finally {
     if (!complete) reader.abort()
-  }
-}
-
-function decode<T>(decoder: (b: Uint8Array) => T, frame: Uint8Array | undefined): T {
-  if (frame === undefined) {
-    throw new PeerNodeError('INTERRUPTED', 'the peer ended the stream without an answer')
-  }
-  try {
-    return decoder(frame)
-  } catch (err) {
-    if (!isHdpError(err)) throw err
-    throw new PeerNodeError('BAD_RESPONSE', `the peer's answer is invalid: ${err.message}`, {
-      cause: err,
-    })
   }
 }
 

@@ -1,17 +1,14 @@
 import {
   decodeReadManyResponse,
-  isHdpError,
   MAX_READ_MANY_BYTES,
   MAX_READ_MANY_FILE_BYTES,
   MAX_READ_MANY_FILES,
   MAX_READ_MANY_PATH_BYTES,
   type ReadManyFile,
-  type ReadManyResponse,
-  validateSharePath,
 } from '@harddrive-party/wire-protocol'
 import { PeerNodeError, remoteError } from '../errors'
 import type { ReadQueuedEvent } from './peer-client'
-import type { ResponseReader } from './response-reader'
+import { decodeAnswerFrame, type ResponseReader } from './response-reader'
 
 /**
  * One file of a `readMany` answer, in request order: its bytes (exactly the size asked for, a
@@ -34,9 +31,8 @@ export function fitsReadMany(files: readonly ReadManyFile[]): boolean {
   return bytes <= MAX_READ_MANY_BYTES && pathBytes <= MAX_READ_MANY_PATH_BYTES
 }
 
-/** Checks a `readMany` request before it is sent (what the peer's decoder would refuse). */
+/** Checks a `readMany` request's size before it is sent (its paths are checked one by one). */
 export function checkReadMany(files: readonly ReadManyFile[]): void {
-  for (const f of files) validateSharePath(f.path)
   if (!fitsReadMany(files)) {
     throw new PeerNodeError(
       'BAD_PATH',
@@ -60,7 +56,11 @@ export async function* readManyAnswer(
 ): AsyncGenerator<ReadManyResult> {
   let next = 0
   while (next < files.length) {
-    const message = decodeAnswer(await reader.nextFrame())
+    const message = decodeAnswerFrame(
+      decodeReadManyResponse,
+      await reader.nextFrame(),
+      'the peer ended the stream before every file',
+    )
     if (message.type === 'queued') {
       if (next > 0) throw new PeerNodeError('BAD_RESPONSE', 'the peer sent `queued` mid-answer')
       onProgress?.({ type: 'peer-node:read-queued', position: message.position })
@@ -91,18 +91,4 @@ export async function* readManyAnswer(
     yield { index: message.index, bytes: Buffer.concat(chunks, message.size) }
   }
   await reader.expectEnd()
-}
-
-function decodeAnswer(frame: Uint8Array | undefined): ReadManyResponse {
-  if (frame === undefined) {
-    throw new PeerNodeError('INTERRUPTED', 'the peer ended the stream before every file')
-  }
-  try {
-    return decodeReadManyResponse(frame)
-  } catch (err) {
-    if (!isHdpError(err)) throw err
-    throw new PeerNodeError('BAD_RESPONSE', `the peer's answer is invalid: ${err.message}`, {
-      cause: err,
-    })
-  }
 }

@@ -101,3 +101,23 @@ export class ResponseReader {
     this.#stream.abort()
   }
 }
+
+/**
+ * A frame of a peer's answer through `decoder`: no frame (the stream ended) is `INTERRUPTED`
+ * with `ended` as its message, an invalid one `BAD_RESPONSE`.
+ */
+export function decodeAnswerFrame<T>(
+  decoder: (b: Uint8Array) => T,
+  frame: Uint8Array | undefined,
+  ended = 'the peer ended the stream without an answer',
+): T {
+  if (frame === undefined) throw new PeerNodeError('INTERRUPTED', ended)
+  try {
+    return decoder(frame)
+  } catch (err) {
+    if (!isHdpError(err)) throw err
+    throw new PeerNodeError('BAD_RESPONSE', `the peer's answer is invalid: ${err.message}`, {
+      cause: err,
+    })
+  }
+}

@@ -5,7 +5,6 @@ import {
   type ReadManyRequest,
   type ReadManyResponse,
 } from '@harddrive-party/wire-protocol'
-import { PeerNodeError } from '../errors'
 import { type AnswerStream, answerFor } from './answer-stream'
 import { endFailedUpload, type ReadContext } from './serve-read'
 import { acquireSmallSlot } from './serve-small-read'
@@ -100,11 +99,8 @@ function fileAnswer(
     return { type: 'file-error', index, code: known.code, message: known.message.slice(0, 1024) }
   }
   if (got.size !== wanted.size || got.mtime !== wanted.mtime || got.bytes.length < wanted.size) {
-    const why = new PeerNodeError(
-      'CHANGED',
-      `${wanted.path} is now ${got.size} bytes, mtime ${got.mtime}; expected ${wanted.size} bytes, mtime ${wanted.mtime}`,
-    )
-    return { type: 'file-error', index, code: 'CHANGED', message: why.message.slice(0, 1024) }
+    const message = `${wanted.path} is now ${got.size} bytes, mtime ${got.mtime}; expected ${wanted.size} bytes, mtime ${wanted.mtime}`
+    return { type: 'file-error', index, code: 'CHANGED', message: message.slice(0, 1024) }
   }
   return { type: 'file', index, size: got.size, mtime: got.mtime }
 }
