@@ -110,6 +110,30 @@ describe('uploads: a peer downloading from us, seen through the control API', ()
     await client.call('set-limits', { uploadSlots: 3, uploadBytesPerSecond: 0 })
   }, 30_000)
 
+  it("a downloader's zero-byte check at the end of a file is not listed; an empty file's read is", async () => {
+    const { client, alice, bob, bobShare } = ctx.pair
+    await writeFile(join(bobShare, 'own', 'checked.bin'), Buffer.alloc(64 * 1024, 5))
+    await writeFile(join(bobShare, 'own', 'empty.txt'), '')
+    const share = bob.store.shares.list().find((s) => s.root === bobShare)
+    if (share === undefined) throw new Error('the first test shares bobShare')
+    await bob.store.rescan()
+    const reader = alice.client(Buffer.from(bob.publicKey).toString('hex'))
+    const before = (await client.call('uploads')).uploads.length
+    const check = await reader.read(`${share.name}/own/checked.bin`, {
+      offset: 64 * 1024,
+      length: 0,
+    })
+    expect(await drain(check.body)).toBe(0)
+    const empty = await reader.read(`${share.name}/own/empty.txt`)
+    expect(await drain(empty.body)).toBe(0)
+    await waitUntil('the empty file is listed', () =>
+      bob.uploads().some((u) => u.path.endsWith('empty.txt')),
+    )
+    const after = (await client.call('uploads')).uploads
+    expect(after).toHaveLength(before + 1)
+    expect(after.some((u) => u.path.endsWith('checked.bin'))).toBe(false)
+  })
+
   it('set-limits: bad input is a 400 with a typed error and changes nothing', async () => {
     const { server, client } = ctx.pair
     const before = await client.call('limits')

@@ -57,7 +57,15 @@ export class UploadTracker {
     return [...live, ...this.#ended].map((u) => ({ ...u }))
   }
 
-  begin(peer: string, path: string, range: { size: number; offset: number; length: number }) {
+  begin(
+    peer: string,
+    path: string,
+    range: { size: number; offset: number; length: number },
+  ): UploadHandle {
+    // A read of no bytes from a non-empty file is a downloader checking the file has not changed
+    // before it renames its copy (size and mtime), not an upload: listing it showed users a
+    // finished upload of nothing. An empty file is still listed: it is what was downloaded.
+    if (range.length === 0 && range.size > 0) return NOT_AN_UPLOAD
     const now = Date.now()
     const upload: Upload = {
       id: `u${this.#next++}`,
@@ -141,6 +149,13 @@ export class UploadTracker {
       },
     }
   }
+}
+
+const NOT_AN_UPLOAD: UploadHandle = {
+  queued: () => {},
+  active: () => {},
+  sent: () => {},
+  end: () => {},
 }
 
 function rank(u: Upload): number {
