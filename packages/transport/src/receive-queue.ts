@@ -1,4 +1,5 @@
 import { Fifo } from './fifo'
+import { lendChunk } from './message-pool'
 
 /** Received payloads shorter than this are copied together instead of queued one by one. */
 const COALESCE_BELOW_BYTES = 4 * 1024
@@ -41,7 +42,9 @@ export class ReceiveQueue {
       this.#queue.push({ bytes, used: n, charge, open: true })
       return
     }
-    const bytes = payload.byteLength * 2 < payload.buffer.byteLength ? payload.slice() : payload
+    // A copy, not `payload.slice()`: on a Buffer (what secret-stream hands on) that is a view.
+    const bytes = payload.byteLength * 2 < payload.buffer.byteLength ? new Uint8Array(payload) : payload
+    if (bytes === payload) lendChunk(payload)
     this.#queue.push({ bytes, used: n, charge, open: false })
   }
 

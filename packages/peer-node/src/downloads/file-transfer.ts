@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises'
 import type { IndexWishlist, WishlistFile } from '@harddrive-party/index-store'
+import { releaseChunk } from '@harddrive-party/transport'
 import { isPeerNodeError, PeerNodeError } from '../errors'
 import type { PeerClient, RemoteRead } from '../remote/peer-client'
 import type { TokenBucket } from '../serving/rate-limit'
@@ -235,7 +236,8 @@ async function receive(
         continue
       }
     }
-    const writer = new PartWriter(part, read.offset)
+    // Chunks go back to the transport once written: their memory holds later messages.
+    const writer = new PartWriter(part, read.offset, { release: releaseChunk })
     let reportedAt = 0
     let received = false
     try {
