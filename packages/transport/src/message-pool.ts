@@ -35,71 +35,6 @@ function take(): ArrayBuffer {
   return made
 }
 
-/** Back to the free list, unless it is full. */
-function give(buffer: ArrayBufferLike): void {
-  if (free.length < MAX_FREE_BUFFERS) free.push(buffer as ArrayBuffer)
-}
-
-/**
- * Incoming messages at least this long are assembled in a pooled buffer when they span socket
- * reads (256 KiB messages on TCP; UDX's are at most 64 KiB, so they never are: a 64 KiB view
- * would pin a 257 KiB buffer).
- */
-const MIN_POOLED_RECEIVE_BYTES = Number(process.env.HDP_RX_MIN ?? POOLED_BUFFER_BYTES / 2)
-
-/**
- * A pooled buffer holding one received message: the references still out. The multiplexer
- * holds one while it parses the message, and each chunk lent to a stream's reader one more.
- * The buffer goes back to the pool only when every one of them was given back; a chunk never
- * given back leaves its buffer to the garbage collector.
- */
-const leases = new WeakMap<ArrayBufferLike, { refs: number }>()
-/** Chunks handed to readers that may be given back, each once ({@link releaseChunk}). */
-const lent = new WeakSet<Uint8Array>()
-
-/** Counters for tests: received messages assembled in a pooled buffer, and buffers given back. */
-export const receivePoolCounts = { assembled: 0, returned: 0 }
-
-function unref(buffer: ArrayBufferLike): void {
-  const lease = leases.get(buffer)
-  if (lease === undefined || --lease.refs > 0) return
-  leases.delete(buffer)
-  receivePoolCounts.returned++
-  give(buffer)
-}
-
-/** A stream hands `chunk` (a view of a received message) to its reader as it is. */
-export function lendChunk(chunk: Uint8Array): void {
-  const lease = leases.get(chunk.buffer)
-  if (lease === undefined || lent.has(chunk)) return
-  lease.refs++
-  lent.add(chunk)
-}
-
-/** Buffers assembled here whose message the multiplexer has not released yet. */
-const messagesOut = new WeakSet<ArrayBufferLike>()
-
-/**
- * The multiplexer is done with `message` (it parsed it and handed its chunks on). Only a
- * message assembled here counts: a relayed connection's messages can be views of the outer
- * connection's chunks, whose references are the outer multiplexer's and its readers'.
- */
-export function releaseMessage(message: Uint8Array): void {
-  if (message.byteOffset === PREFIX_BYTES && messagesOut.delete(message.buffer)) {
-    unref(message.buffer)
-  }
-}
-
-/**
- * Gives back a chunk read from a stream once its bytes are no longer needed (e.g. written to
- * disk): its memory may then hold a later message, so the caller must not read it again.
- * Optional: a chunk not given back is garbage-collected as usual. Only the very chunk a stream
- * yielded counts, once; anything else is ignored.
- */
-export function releaseChunk(chunk: Uint8Array): void {
-  if (lent.delete(chunk)) unref(chunk.buffer)
-}
-
 /**
  * secret-stream whose outgoing message buffers on a TCP carrier are reused once the socket has
  * written them. A fresh 256 KiB buffer per message is fresh memory: glibc gives such buffers
@@ -114,13 +49,6 @@ export class PooledSecretStream extends NoiseSecretStream {
   readonly #socket: Socket | undefined
   /** Pooled buffers written to the socket and not yet completed. */
   #writing: ArrayBuffer[] = []
-  /** A large incoming message being assembled (its length bytes first), and its bytes so far. */
-  #assembling: Buffer | undefined
-  #assembled = 0
-  /** Bytes of the current incoming message that secret-stream assembles itself. */
-  #passOn = 0
-  /** Length bytes of the next incoming message that ended the last read. */
-  #header: number[] = []
 
   constructor(...args: ConstructorParameters<typeof NoiseSecretStream>) {
     super(...args)
@@ -162,76 +90,7 @@ export class PooledSecretStream extends NoiseSecretStream {
   /** Returns the written buffers to the pool once the socket holds none of them. */
   #release(): void {
     if (this.#writing.length === 0 || this.#socket!.writableLength > 0) return
-    for (const buffer of this.#writing) give(buffer)
+    for (const buffer of this.#writing) if (free.length < MAX_FREE_BUFFERS) free.push(buffer)
     this.#writing = []
-  }
-
-  /**
-   * Incoming bytes. A large message that spans socket reads (64 KiB each) is assembled here, in
-   * a pooled buffer, and handed to secret-stream whole, which then decrypts it where it lies;
-   * secret-stream itself would copy it into a fresh buffer (fresh memory: the same page faults
-   * as on the sending side). Everything else passes through in runs cut at message boundaries.
-   * Messages are `uint24le length | body`.
-   */
-  override _onrawdata(data: Uint8Array): void {
-    let at = 0
-    let runFrom = 0 // bytes from here up to `at` go to secret-stream as they are
-    while (at < data.length && !this.destroying) {
-      if (this.#assembling !== undefined) {
-        const n = Math.min(this.#assembling.length - this.#assembled, data.length - at)
-        this.#assembling.set(data.subarray(at, at + n), this.#assembled)
-        this.#assembled += n
-        at += n
-        runFrom = at
-        if (this.#assembled === this.#assembling.length) {
-          const message = this.#assembling
-          this.#assembling = undefined
-          leases.set(message.buffer, { refs: 1 })
-          messagesOut.add(message.buffer)
-          receivePoolCounts.assembled++
-          super._onrawdata(message)
-        }
-        continue
-      }
-      if (this.#passOn > 0) {
-        const n = Math.min(this.#passOn, data.length - at)
-        this.#passOn -= n
-        at += n
-        continue
-      }
-      // A message starts here; its length bytes may have begun in the previous read.
-      const saved = this.#header.length
-      while (this.#header.length < 3 && at < data.length) this.#header.push(data[at++]!)
-      if (this.#header.length < 3) break
-      const [b0, b1, b2] = this.#header as [number, number, number]
-      this.#header = []
-      const total = 3 + (b0 | (b1 << 8) | (b2 << 16))
-      const inThisRead = data.length - at + 3
-      if (saved === 0 && total <= inThisRead) {
-        at += total - 3 // whole in this read: secret-stream decrypts a view of it
-        continue
-      }
-      if (total >= MIN_POOLED_RECEIVE_BYTES && total <= POOLED_BUFFER_BYTES) {
-        if (runFrom < at - 3 + saved) super._onrawdata(data.subarray(runFrom, at - 3 + saved))
-        this.#assembling = Buffer.from(take(), 0, total)
-        this.#assembling.set([b0, b1, b2])
-        this.#assembled = 3
-        runFrom = at
-        continue
-      }
-      // secret-stream assembles this one itself; length bytes held back go first.
-      if (saved > 0) {
-        super._onrawdata(Uint8Array.from([b0, b1, b2].slice(0, saved)))
-        if (this.destroying) return
-      }
-      this.#passOn = total - 3
-    }
-    if (this.destroying) return
-    if (this.#header.length > 0 && runFrom < data.length - this.#header.length) {
-      // Held-back length bytes at the end of this read are not passed on yet.
-      super._onrawdata(data.subarray(runFrom, data.length - this.#header.length))
-    } else if (this.#header.length === 0 && runFrom < at) {
-      super._onrawdata(data.subarray(runFrom, at))
-    }
   }
 }

@@ -1,6 +1,5 @@
 import { TransportError } from './errors'
 import { Fifo } from './fifo'
-import { lendChunk } from './message-pool'
 import {
   DATA_FRAME_CHARGE_BYTES,
   encodeCodeAndReason,
@@ -242,7 +241,6 @@ export class MuxStream implements TransportStream {
       // Handing the bytes over at once keeps them short-lived (cheap for the GC).
       this.#reader = undefined
       this.#grant(charge)
-      lendChunk(payload)
       reader.resolve({ done: false, value: payload })
       return true
     }

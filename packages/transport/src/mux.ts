@@ -1,7 +1,6 @@
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TransportError } from './errors'
 import { Fifo } from './fifo'
-import { releaseMessage } from './message-pool'
 import {
   carrierError,
   deliverStreamFrame,
@@ -96,10 +95,7 @@ export class Mux implements StreamHost {
     this.#sender = new MuxSender(noise, options.sendGate)
     this.#pinger = new MuxPinger((frame) => this.sendControl(frame), options.carrierRttMs)
     this.#nextLocalId = options.initiator ? 1 : 2
-    noise.on('data', (message: Uint8Array) => {
-      this.#onMessage(message)
-      releaseMessage(message)
-    })
+    noise.on('data', (message: Uint8Array) => this.#onMessage(message))
     noise.on('drain', () => this.#sender.drained())
     noise.on('error', (err: Error) => {
       if (this.#closeError === undefined) this.#closeError = carrierError(err)

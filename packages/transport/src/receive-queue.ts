@@ -1,5 +1,4 @@
 import { Fifo } from './fifo'
-import { lendChunk } from './message-pool'
 
 /** Received payloads shorter than this are copied together instead of queued one by one. */
 const COALESCE_BELOW_BYTES = 4 * 1024
@@ -43,8 +42,8 @@ export class ReceiveQueue {
       return
     }
     // A copy, not `payload.slice()`: on a Buffer (what secret-stream hands on) that is a view.
-    const bytes = payload.byteLength * 2 < payload.buffer.byteLength ? new Uint8Array(payload) : payload
-    if (bytes === payload) lendChunk(payload)
+    const bytes =
+      payload.byteLength * 2 < payload.buffer.byteLength ? new Uint8Array(payload) : payload
     this.#queue.push({ bytes, used: n, charge, open: false })
   }
 

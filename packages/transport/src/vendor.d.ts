@@ -128,8 +128,6 @@ declare module '@hyperswarm/secret-stream' {
     protected _outgoingPlain: Uint8Array | null
     /** Internal: the streamx write hook (encrypts one message and writes it to the carrier). */
     protected _write(data: Uint8Array, cb: (err?: Error | null) => void): void
-    /** Internal: the carrier's `data` listener (parses `uint24le length | body` messages). */
-    protected _onrawdata(data: Uint8Array): void
     write(data: Uint8Array): boolean
     end(): void
     destroy(err?: Error): void

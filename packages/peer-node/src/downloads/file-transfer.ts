@@ -1,6 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises'
 import type { IndexWishlist, WishlistFile } from '@harddrive-party/index-store'
-import { releaseChunk } from '@harddrive-party/transport'
 import { isPeerNodeError, PeerNodeError } from '../errors'
 import type { PeerClient, RemoteRead } from '../remote/peer-client'
 import type { TokenBucket } from '../serving/rate-limit'
@@ -236,8 +235,7 @@ async function receive(
         continue
       }
     }
-    // Chunks go back to the transport once written: their memory holds later messages.
-    const writer = new PartWriter(part, read.offset, { release: releaseChunk })
+    const writer = new PartWriter(part, read.offset)
     let reportedAt = 0
     let received = false
     try {

@@ -25,18 +25,10 @@ export class PartWriter {
   #writing: Promise<void> | undefined
   #error: unknown
 
-  /** Called with each pushed chunk once its write ended: the writer holds it no more. */
-  readonly #release: ((chunk: Uint8Array) => void) | undefined
-
-  constructor(
-    part: PartFile,
-    position: number,
-    options: { release?: (chunk: Uint8Array) => void } = {},
-  ) {
+  constructor(part: PartFile, position: number) {
     this.#part = part
     this.#position = position
     this.#written = position
-    this.#release = options.release
   }
 
   /** Bytes in the part file (where its finished writes end). */
@@ -74,21 +66,15 @@ export class PartWriter {
     // Never rejects: a failure is kept and thrown by the next push or flush.
     this.#writing = this.#part.writev(chunks, at).then(
       () => {
-        this.#released(chunks)
         this.#written = end
         this.#writing = undefined
         if (this.#batchBytes > 0) this.#startWrite()
       },
       (err: unknown) => {
-        this.#released(chunks)
         this.#error ??= err
         this.#writing = undefined
       },
     )
-  }
-
-  #released(chunks: Uint8Array[]): void {
-    if (this.#release !== undefined) for (const chunk of chunks) this.#release(chunk)
   }
 
   #throwIfFailed(): void {
