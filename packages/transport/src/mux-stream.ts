@@ -201,13 +201,9 @@ export class MuxStream implements TransportStream {
     if (this.sendable === 0 && this.#sendBytes > 0) this.#sayBlocked()
     if (this.#sendBytes <= STREAM_HIGH_WATER_BYTES) settle(this.#drainWaiters)
     // The multiplexer copies `parts` before anything else runs: those chunks are free.
-    let copied = 0
-    while (copied < this.#copyTargets.length && this.#copyTargets[copied]! <= this.#takenTotal) {
-      copied++
-    }
-    if (copied > 0) {
-      this.#copyTargets.splice(0, copied)
-      for (const w of this.#copyWaiters.splice(0, copied)) w.resolve()
+    while ((this.#copyTargets[0] ?? Number.POSITIVE_INFINITY) <= this.#takenTotal) {
+      this.#copyTargets.shift()
+      this.#copyWaiters.shift()!.resolve()
     }
     return parts
   }
