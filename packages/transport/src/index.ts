@@ -41,6 +41,7 @@ export type {
   DialThroughOptions,
   Logger,
   SocketAddress,
+  StreamWriteOptions,
   ThroughOptions,
   Transport,
   TransportEvents,

@@ -11,7 +11,7 @@ import {
   u32,
 } from './mux-frame'
 import { ReceiveQueue } from './receive-queue'
-import type { AbortOptions, TransportStream } from './types'
+import type { AbortOptions, StreamWriteOptions, TransportStream } from './types'
 
 /** What a stream needs from the connection that carries it. */
 export interface StreamHost {
@@ -76,6 +76,12 @@ export class MuxStream implements TransportStream {
   #writeState: 'open' | 'ending' | 'ended' = 'open'
   #drainWaiters: Waiter[] = []
   #endWaiters: Waiter[] = []
+  /** Bytes ever queued and ever taken: a chunk is copied out once `#takenTotal` passes its end. */
+  #queuedTotal = 0
+  #takenTotal = 0
+  /** `untilCopied` writers, oldest first, and where each one's chunk ends in `#queuedTotal`. */
+  #copyWaiters: Waiter[] = []
+  #copyTargets: number[] = []
 
   // Receiving.
   readonly #recvQueue = new ReceiveQueue()
@@ -106,7 +112,7 @@ export class MuxStream implements TransportStream {
 
   // ---- public API ----
 
-  async write(chunk: Uint8Array, options: AbortOptions = {}): Promise<void> {
+  async write(chunk: Uint8Array, options: StreamWriteOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
     if (this.#failed) throw this.#error
     if (this.#writeError !== undefined) throw this.#writeError
@@ -116,8 +122,14 @@ export class MuxStream implements TransportStream {
     if (chunk.length === 0) return
     this.#sendQueue.push(chunk)
     this.#sendBytes += chunk.length
+    this.#queuedTotal += chunk.length
     if (this.sendable > 0) this.#host.markReady(this)
     else this.#sayBlocked()
+    if (options.untilCopied === true) {
+      // Taken in order: the chunk is out once everything queued up to its end was taken.
+      this.#copyTargets.push(this.#queuedTotal)
+      return this.#wait(this.#copyWaiters, options.signal)
+    }
     if (this.#sendBytes <= STREAM_HIGH_WATER_BYTES) return
     await this.#wait(this.#drainWaiters, options.signal)
   }
@@ -184,9 +196,15 @@ export class MuxStream implements TransportStream {
       }
     }
     this.#sendBytes -= n
+    this.#takenTotal += n
     this.#credit -= n + DATA_FRAME_CHARGE_BYTES
     if (this.sendable === 0 && this.#sendBytes > 0) this.#sayBlocked()
     if (this.#sendBytes <= STREAM_HIGH_WATER_BYTES) settle(this.#drainWaiters)
+    // The multiplexer copies `parts` before anything else runs: those chunks are free.
+    while ((this.#copyTargets[0] ?? Number.POSITIVE_INFINITY) <= this.#takenTotal) {
+      this.#copyTargets.shift()
+      this.#copyWaiters.shift()!.resolve()
+    }
     return parts
   }
 
@@ -285,7 +303,12 @@ export class MuxStream implements TransportStream {
     const error = new TransportError('RESET', `the remote stopped reading stream ${this.id}`)
     this.#sendQueue.clear()
     this.#sendBytes = 0
-    const writers = [...this.#drainWaiters.splice(0), ...this.#endWaiters.splice(0)]
+    this.#copyTargets = []
+    const writers = [
+      ...this.#drainWaiters.splice(0),
+      ...this.#copyWaiters.splice(0),
+      ...this.#endWaiters.splice(0),
+    ]
     for (const w of writers) w.reject(error)
     this.#writeError = error
     if (this.#writeState === 'open') this.#writeState = 'ending'
@@ -396,9 +419,11 @@ export class MuxStream implements TransportStream {
     this.#error = error
     this.#sendQueue.clear()
     this.#sendBytes = 0
+    this.#copyTargets = []
     this.#recvQueue.clear()
-    const waiters = [...this.#drainWaiters, ...this.#endWaiters]
+    const waiters = [...this.#drainWaiters, ...this.#copyWaiters, ...this.#endWaiters]
     this.#drainWaiters = []
+    this.#copyWaiters = []
     this.#endWaiters = []
     for (const w of waiters) w.reject(error)
     this.#wake()

@@ -41,7 +41,9 @@ export class ReceiveQueue {
       this.#queue.push({ bytes, used: n, charge, open: true })
       return
     }
-    const bytes = payload.byteLength * 2 < payload.buffer.byteLength ? payload.slice() : payload
+    // A copy, not `payload.slice()`: on a Buffer (what secret-stream hands on) that is a view.
+    const bytes =
+      payload.byteLength * 2 < payload.buffer.byteLength ? new Uint8Array(payload) : payload
     this.#queue.push({ bytes, used: n, charge, open: false })
   }
 

@@ -31,7 +31,7 @@ export interface TransportStream extends AsyncIterable<Uint8Array> {
    * Queues `chunk` (do not modify it afterwards); resolves when the stream can take more.
    * Aborting `signal` while it waits aborts the whole stream.
    */
-  write(chunk: Uint8Array, options?: AbortOptions): Promise<void>
+  write(chunk: Uint8Array, options?: StreamWriteOptions): Promise<void>
   /** Half-close: resolves once every queued byte and the end marker are sent. */
   end(options?: AbortOptions): Promise<void>
   /**
@@ -43,6 +43,16 @@ export interface TransportStream extends AsyncIterable<Uint8Array> {
   abort(reason?: unknown): void
   /** Resolves when the stream is finished both ways, or aborted. */
   readonly closed: Promise<void>
+}
+
+export interface StreamWriteOptions extends AbortOptions {
+  /**
+   * Resolve only once the stream holds no reference to `chunk` (its bytes were copied into an
+   * outgoing message), so the caller may fill the same memory again; rejects like any write
+   * when the stream fails (then the chunk is dropped). Reusing buffers spares a fresh
+   * allocation per chunk, whose page faults cost more than the copy.
+   */
+  untilCopied?: boolean
 }
 
 export interface ConnectionEvents {

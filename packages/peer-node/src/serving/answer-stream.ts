@@ -95,9 +95,13 @@ export class AnswerStream {
     await this.writeBytes(encodeFrame(encodeCbor(message)))
   }
 
-  /** Writes `chunk`; aborts the stream when the requester reads nothing for the stall timeout. */
-  async writeBytes(chunk: Uint8Array): Promise<void> {
-    await this.#unlessStalled(() => this.stream.write(chunk))
+  /**
+   * Writes `chunk`; aborts the stream when the requester reads nothing for the stall timeout.
+   * `untilCopied`: resolves only once the transport holds no reference to `chunk` (it may be
+   * filled again).
+   */
+  async writeBytes(chunk: Uint8Array, options: { untilCopied?: boolean } = {}): Promise<void> {
+    await this.#unlessStalled(() => this.stream.write(chunk, options))
   }
 
   /** Answers with an error frame and ends the stream; never throws (the stream may be gone). */

@@ -120,37 +120,50 @@ async function sendFile(
         ? CHUNK_BYTES
         : LIMITED_CHUNK_BYTES
       const end = request.offset + length
+      // Three buffers in turn: one is read into while the transport holds the two before it
+      // (two chunks queued keep its messages full: with one, each 256 KiB chunk left a 9-byte
+      // tail message behind). A fresh 256 KiB buffer per chunk was fresh memory each time
+      // (glibc hands such blocks back to the system), and its page faults cost the serving
+      // peer more than the read.
+      const buffers = [Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)]
+      let turn = 0
       const read = async (position: number): Promise<Uint8Array> => {
         const want = Math.min(chunkBytes, end - position)
-        // A fresh buffer per chunk: the transport keeps the chunk until it is sent.
-        const chunk = Buffer.allocUnsafe(want)
+        turn = (turn + 1) % buffers.length
+        if (buffers[turn]!.length < want) buffers[turn] = Buffer.allocUnsafe(chunkBytes)
+        const chunk = buffers[turn]!.subarray(0, want)
         const { bytesRead } = await file.handle.read(chunk, 0, want, position)
         if (bytesRead === 0) {
           throw new PeerNodeError('INTERRUPTED', `${request.path} shrank while being sent`)
         }
         return bytesRead === want ? chunk : chunk.subarray(0, bytesRead)
       }
-      const readAt = (position: number) => {
-        const reading = read(position)
-        // Marked handled at once: it may fail while we wait on a write, and is awaited later.
-        reading.catch(() => {})
-        return reading
+      // Marked handled at once: each may fail while we wait on another, and is awaited later.
+      const handled = <T>(promise: Promise<T>) => {
+        promise.catch(() => {})
+        return promise
       }
       let position = request.offset
-      let next = position < end ? readAt(position) : undefined
+      let next = position < end ? handled(read(position)) : undefined
+      // Writes whose chunk the transport may still hold (`untilCopied`), oldest first.
+      const writing: Promise<void>[] = []
       try {
         while (next !== undefined) {
           const chunk = await next
           position += chunk.length
-          // The next read runs while this chunk is paid for and handed to the transport.
-          next = position < end ? readAt(position) : undefined
+          // The next read runs while this chunk is paid for and handed to the transport; its
+          // buffer held the chunk before last, which the transport has copied out (below).
+          next = position < end ? handled(read(position)) : undefined
           for (const bucket of context.buckets) await bucket.take(chunk.length, { signal })
-          await answer.writeBytes(chunk)
+          writing.push(handled(answer.writeBytes(chunk, { untilCopied: true })))
           upload.sent(chunk.length)
+          if (writing.length >= buffers.length - 1) await writing.shift()
         }
+        for (const write of writing.splice(0)) await write
       } finally {
-        // A read still running when the write failed: settled before the descriptor closes.
+        // A read still running when a write failed: settled before the descriptor closes.
         await next?.catch(() => {})
+        await Promise.allSettled(writing)
       }
     } finally {
       await file.handle.close()
