@@ -11,6 +11,7 @@ import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from '.
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
 import { transferMany, usesReadMany } from './many-transfer'
 import { SmallFileWriter } from './small-file-writer'
+import { gauge, timed } from './trace-tmp'
 
 export interface EngineOptions {
   wishlist: IndexWishlist
@@ -83,7 +84,8 @@ export class DownloadEngine {
     this.#global = new TokenBucket(options.limits.bytesPerSecond)
     this.#batches = new ClaimedBatches(options.wishlist)
     this.#durable = new DurableBatch({
-      maxFiles: DURABLE_BATCH_FILES,
+      maxFiles: Number(process.env.HDP_TMP_DURABLE_FILES ?? DURABLE_BATCH_FILES),
+      maxBatches: Number(process.env.HDP_TMP_DURABLE_BATCHES ?? 2),
       maxDelayMs: DURABLE_BATCH_MS,
       onDurable: (files) => this.#recordDone(files),
       onFailed: (c, err) => this.#record(c.file.peer, c.file, classify(err)),
@@ -242,7 +244,9 @@ export class DownloadEngine {
           next = this.#batches.claim(peer, batchFiles, BATCH_BYTES)
         if (batch.state === 'dropped') continue // paused or cancelled while it waited
         batch.state = 'running'
-        await this.#runBatch(peer, client, batch)
+        gauge('batches running', 1)
+        await timed('runBatch', this.#runBatch(peer, client, batch))
+        gauge('batches running', -1)
       }
     } finally {
       this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
@@ -301,7 +305,7 @@ export class DownloadEngine {
   async #recordDone(files: CompletedFile[]): Promise<void> {
     const { wishlist } = this.#o
     const refs = files.map((c) => c.file)
-    await wishlist.completeMany(refs).catch(async () => {
+    await timed('completeMany', wishlist.completeMany(refs)).catch(async () => {
       // A request was cancelled meanwhile: record the others one by one.
       for (const f of refs) await wishlist.complete(f.requestId, f.index).catch(() => undefined)
     })

@@ -1,10 +1,10 @@
-import { close, fsync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { WishlistFile } from '@harddrive-party/index-store'
 import { PART_SUFFIX } from './local-path'
 import type { PartFile } from './part-file'
 import type { SmallFileWriter } from './small-file-writer'
+import { gauge, span, timed } from './trace-tmp'
 
 /** A completed transfer waiting to be made durable, then recorded. */
 export interface CompletedFile {
@@ -70,10 +70,13 @@ export class DurableBatch {
   /** Takes a completed file; resolves at once unless `maxFiles` wait and no batch can start. */
   async add(completed: CompletedFile): Promise<void> {
     this.#pending.push(completed)
+    gauge('durable pending', 1)
     this.#kick()
+    const tAdd = performance.now()
     while (this.#pending.length >= this.#o.maxFiles) {
       await new Promise<void>((resolve) => this.#room.push(resolve))
     }
+    span('durable add blocked', performance.now() - tAdd)
   }
 
   /** Makes every file taken so far durable and recorded (pause, cancel and stop wait on it). */
@@ -112,8 +115,14 @@ export class DurableBatch {
 
   #start(count: number): Promise<void> {
     const batch = this.#pending.splice(0, count)
+    gauge('durable pending', -batch.length)
+    gauge('durable batches running', 1)
+    span('durable batch size', batch.length)
+    const tB = performance.now()
     const run = this.#settle(batch).finally(() => {
       this.#running.delete(run)
+      gauge('durable batches running', -1)
+      span('durable batch total', performance.now() - tB)
       // Whatever arrived while the disk was busy has waited long enough.
       if (this.#pending.length > 0) this.#due = true
       this.#kick()
@@ -133,29 +142,48 @@ export class DurableBatch {
   }
 
   async #settle(batch: CompletedFile[]): Promise<void> {
-    const placed: CompletedFile[] = []
     const failed = async (c: CompletedFile, err: unknown) => {
       await c.part?.close()
       await this.#o.onFailed(c, err)
     }
-    // Files held in memory get their parts first (one message to the writer's thread).
+    // Files held in memory: written, synced, renamed and their folders synced on the writer's
+    // thread, one message for all of them; beside that, the parts on disk here.
     const held = batch.filter((c) => c.bytes !== undefined)
     const parts = batch.filter((c) => c.bytes === undefined)
-    const written = await this.#o.writer
-      .write(held.map((c) => ({ partPath: c.localPath + PART_SUFFIX, bytes: c.bytes! })))
-      .catch((err: unknown) => held.map(() => ({ error: err })))
-    const open = held.flatMap((c, i) => {
-      const w = written[i]!
-      return 'fd' in w ? [{ c, fd: w.fd }] : []
-    })
-    await Promise.all(
-      held.map((c, i) => ('error' in written[i]! ? failed(c, written[i]!.error) : undefined)),
-    )
-    // Every fsync at once: the file system commits them together.
-    const [partSync, heldSync] = await Promise.all([
-      Promise.allSettled(parts.map((c) => c.part?.sync())),
-      Promise.allSettled(open.map(({ fd }) => fsyncFd(fd))),
+    const [stored, placedParts] = await Promise.all([
+      timed('durable store', this.#o.writer
+        .store(
+          held.map((c) => ({
+            partPath: c.localPath + PART_SUFFIX,
+            finalPath: c.localPath,
+            bytes: c.bytes!,
+          })),
+        )
+        .catch((err: unknown) => held.map(() => err))),
+      this.#placeParts(parts, failed),
     ])
+    const placed: CompletedFile[] = []
+    for (const [i, c] of held.entries()) {
+      const err = stored[i]
+      if (err !== undefined) await failed(c, err)
+      else placed.push(c)
+    }
+    placed.push(...placedParts)
+    if (placed.length > 0) await timed('durable onDurable', this.#o.onDurable(placed))
+  }
+
+  /**
+   * Parts already on disk (files too large to hold): every fsync at once (the file system
+   * commits them together), each renamed into place, then each folder that got a name synced.
+   * Returns the ones in place and durable; the others went to `failed`.
+   */
+  async #placeParts(
+    parts: CompletedFile[],
+    failed: (c: CompletedFile, err: unknown) => Promise<void>,
+  ): Promise<CompletedFile[]> {
+    if (parts.length === 0) return []
+    const placed: CompletedFile[] = []
+    const partSync = await Promise.allSettled(parts.map((c) => c.part?.sync()))
     const folders = new Set<string>()
     await Promise.all(
       parts.map(async (c, i) => {
@@ -170,39 +198,13 @@ export class DurableBatch {
         }
       }),
     )
-    const installs = open.map(({ c, fd }, i) => ({
-      fd,
-      partPath: c.localPath + PART_SUFFIX,
-      finalPath: c.localPath,
-      rename: heldSync[i]!.status === 'fulfilled',
-    }))
-    const installed = await this.#o.writer.install(installs).catch((err: unknown) => {
-      // The thread is gone: the descriptors are closed here, the files go back to the queue.
-      for (const { fd } of installs) close(fd, () => {})
-      return installs.map(() => err)
-    })
-    for (const [i, { c }] of open.entries()) {
-      const sync = heldSync[i]!
-      const err = sync.status === 'rejected' ? sync.reason : installed[i]
-      if (err !== undefined) await failed(c, err)
-      else {
-        folders.add(dirname(c.localPath))
-        placed.push(c)
-      }
-    }
     // The renames are on the disk once their folders are synced.
     const folderSync = await Promise.allSettled([...folders].map(syncFolder))
     const broken = folderSync.find((r) => r.status === 'rejected')
-    if (broken !== undefined) {
-      for (const c of placed) await this.#o.onFailed(c, broken.reason)
-      return
-    }
-    if (placed.length > 0) await this.#o.onDurable(placed)
+    if (broken === undefined) return placed
+    for (const c of placed) await this.#o.onFailed(c, broken.reason)
+    return []
   }
-}
-
-function fsyncFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())))
 }
 
 async function syncFolder(path: string): Promise<void> {

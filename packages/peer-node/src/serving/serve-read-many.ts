@@ -8,8 +8,9 @@ import {
 import { type AnswerStream, answerFor } from './answer-stream'
 import { endFailedUpload, type ReadContext } from './serve-read'
 import { acquireSmallSlot } from './serve-small-read'
+import { gauge, mark, span, timed } from '../downloads/trace-tmp'
 
-/** Answer bytes are gathered into writes of about this size (a transport message each). */
+/** Answer pieces are written in groups of about this many bytes, under one stall timer. */
 const WRITE_BYTES = 64 * 1024
 
 /**
@@ -17,7 +18,7 @@ const WRITE_BYTES = 64 * 1024
  * slot, all read at once through `store.readSmall` (the index store's reading thread takes them
  * in as few messages as it can), then answered in request order: a `file` header and the bytes,
  * or a `file-error`; one file's failure does not stop the others. Several files go out in one
- * transport write. The request's expected sizes bound what is held (1 MiB at most: the
+ * transport frame, without a copy into one buffer first. The request's expected sizes bound what is held (1 MiB at most: the
  * decoder's limit, and a grown file is `CHANGED` without reading past what was expected).
  *
  * Rate limits apply per file, as to `read`. The upload list gets **one entry per request**,
@@ -31,7 +32,14 @@ export async function serveReadMany(
   answer: AnswerStream,
 ): Promise<void> {
   const { store, peer } = context
+  const tIn = performance.now()
+  gauge('serve waiting slot', 1)
   const { release, signal } = await acquireSmallSlot(context, answer)
+  gauge('serve waiting slot', -1)
+  gauge('serve active', 1)
+  mark()
+  span('serve slot wait', performance.now() - tIn)
+  const tS = performance.now()
   const total = request.files.reduce((sum, f) => sum + f.size, 0)
   const upload = context.uploads.begin(peer, commonFolder(request.files), {
     size: total,
@@ -50,17 +58,18 @@ export async function serveReadMany(
     let pendingBytes = 0
     const flush = async () => {
       if (pendingBytes === 0) return
-      const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
+      // Not copied into one buffer: the transport takes a frame's bytes from several pieces.
+      const parts = pending
       pending = []
       pendingBytes = 0
-      await answer.writeBytes(chunk)
+      await answer.writeParts(parts)
     }
     const push = (bytes: Uint8Array) => {
       pending.push(bytes)
       pendingBytes += bytes.length
     }
     for (const [index, wanted] of request.files.entries()) {
-      const got = await reads[index]!
+      const got = await (index === 0 ? timed('serve first readSmall', reads[0]!) : reads[index]!)
       const answerOf = fileAnswer(index, wanted, got)
       push(encodeFrame(encodeReadManyMessage(answerOf)))
       if (answerOf.type === 'file' && answerOf.size > 0) {
@@ -73,6 +82,7 @@ export async function serveReadMany(
     }
     await flush()
     await answer.end()
+    span('serve answer total', performance.now() - tS)
     upload.end('done')
   } catch (err) {
     endFailedUpload(upload, err, context.signal, signal)
@@ -82,6 +92,7 @@ export async function serveReadMany(
   } finally {
     // The slot bounds the bytes held (read by now, or dropped with the answer).
     release()
+    gauge('serve active', -1)
   }
 }
 
