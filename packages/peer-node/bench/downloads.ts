@@ -160,25 +160,6 @@ async function rss(proc: LabProcess): Promise<number> {
   return Number((await proc.waitForLine(/^rss /, { after: from, timeoutMs: 10_000 })).split(' ')[1])
 }
 
-// TEMP: CPU ticks per thread name (utime, stime), from /proc.
-import { readFileSync, readdirSync } from 'node:fs'
-function threadTicks(pid: number): Map<string, [number, number]> {
-  const out = new Map<string, [number, number]>()
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const comm = tid === String(pid) ? 'main' : `t${Number(tid) - pid}`
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const prev = out.get(comm) ?? [0, 0]
-      out.set(comm, [prev[0] + Number(f[11]), prev[1] + Number(f[12])])
-    } catch {}
-  }
-  return out
-}
-function tickDiff(a: Map<string, [number, number]>, b: Map<string, [number, number]>): string {
-  return [...b].filter(([k, [u, s]]) => u + s - (a.get(k)?.[0] ?? 0) - (a.get(k)?.[1] ?? 0) >= 5).map(([k, [u, s]]) => `${k}:${(u - (a.get(k)?.[0] ?? 0)) * 10}u/${(s - (a.get(k)?.[1] ?? 0)) * 10}s`).join(' ')
-}
-
 /** Stops a pair cleanly (a CPU profile is written on a clean exit only). */
 async function stopPair(pair: readonly LabProcess[]): Promise<void> {
   for (const p of pair) p.send('stop')
@@ -288,14 +269,11 @@ try {
       row(`${GIB} GiB file`, `node, ${pair.carrier} carrier`, ms, netBig, check)
       if (SMALL > 0 && name === CARRIERS[0]) {
         const smallCpuBefore = [await cpuMs(pair.server), await cpuMs(pair.client)]
-        const ticksBefore = [threadTicks(pair.server.pid), threadTicks(pair.client.pid)]
         const smallMs = await download(pair, 'small')
         const smallCpu = [
           (await cpuMs(pair.server)) - smallCpuBefore[0]!,
           (await cpuMs(pair.client)) - smallCpuBefore[1]!,
         ]
-        rssLines.push(`THREADS serving ${tickDiff(ticksBefore[0]!, threadTicks(pair.server.pid))}`)
-        rssLines.push(`THREADS downloading ${tickDiff(ticksBefore[1]!, threadTicks(pair.client.pid))}`)
         rssLines.push(
           `CPU per 1,000 small files (${pair.carrier} pair): serving ${((smallCpu[0]! / SMALL) * 1000).toFixed(0)} ms, downloading ${((smallCpu[1]! / SMALL) * 1000).toFixed(0)} ms (${((smallCpu[0]! + smallCpu[1]!) / smallMs).toFixed(2)} cores busy)`,
         )

@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events'
 import type { IndexWishlist, WishlistFile } from '@harddrive-party/index-store'
-import { timed } from './trace-tmp'
 
 /** Claimed files of one request, registered with it until they are handled. */
 export interface ClaimedBatch {
@@ -27,7 +26,7 @@ export class ClaimedBatches {
   }
 
   async claim(peer: string, maxFiles: number, maxBytes: number): Promise<ClaimedBatch> {
-    const files = await timed('claimMany', this.#wishlist.claimMany({ peer, maxFiles, maxBytes }))
+    const files = await this.#wishlist.claimMany({ peer, maxFiles, maxBytes })
     const abort = new AbortController()
     // A listener per file of the batch (and a few of the transport's) on the batch's signal.
     setMaxListeners(maxFiles * 4, abort.signal)

@@ -11,7 +11,6 @@ import { classify, HELD_FILE_BYTES, type TransferOutcome, transferFile } from '.
 import { type ExpandFailureCode, expandRequest } from './folder-expander'
 import { transferMany, usesReadMany } from './many-transfer'
 import { SmallFileWriter } from './small-file-writer'
-import { gauge, timed } from './trace-tmp'
 
 export interface EngineOptions {
   wishlist: IndexWishlist
@@ -84,8 +83,7 @@ export class DownloadEngine {
     this.#global = new TokenBucket(options.limits.bytesPerSecond)
     this.#batches = new ClaimedBatches(options.wishlist)
     this.#durable = new DurableBatch({
-      maxFiles: Number(process.env.HDP_TMP_DURABLE_FILES ?? DURABLE_BATCH_FILES),
-      maxBatches: Number(process.env.HDP_TMP_DURABLE_BATCHES ?? 2),
+      maxFiles: DURABLE_BATCH_FILES,
       maxDelayMs: DURABLE_BATCH_MS,
       onDurable: (files) => this.#recordDone(files),
       onFailed: (c, err) => this.#record(c.file.peer, c.file, classify(err)),
@@ -244,9 +242,7 @@ export class DownloadEngine {
           next = this.#batches.claim(peer, batchFiles, BATCH_BYTES)
         if (batch.state === 'dropped') continue // paused or cancelled while it waited
         batch.state = 'running'
-        gauge('batches running', 1)
-        await timed('runBatch', this.#runBatch(peer, client, batch))
-        gauge('batches running', -1)
+        await this.#runBatch(peer, client, batch)
       }
     } finally {
       this.#workers.set(peer, (this.#workers.get(peer) ?? 1) - 1)
@@ -305,7 +301,7 @@ export class DownloadEngine {
   async #recordDone(files: CompletedFile[]): Promise<void> {
     const { wishlist } = this.#o
     const refs = files.map((c) => c.file)
-    await timed('completeMany', wishlist.completeMany(refs)).catch(async () => {
+    await wishlist.completeMany(refs).catch(async () => {
       // A request was cancelled meanwhile: record the others one by one.
       for (const f of refs) await wishlist.complete(f.requestId, f.index).catch(() => undefined)
     })

@@ -59,7 +59,7 @@ export class DownloadsImpl extends TypedEventEmitter<DownloadEvents> implements 
     this.#engine = new DownloadEngine({
       wishlist: deps.wishlist,
       client: deps.client,
-      readsPerPeer: o.readsPerPeer ?? Number(process.env.HDP_TMP_READS ?? 4),
+      readsPerPeer: o.readsPerPeer ?? 4,
       listPageSize: o.listPageSize ?? 1000,
       limits: { bytesPerSecond: 0, bytesPerSecondPerPeer: 0, ...o.limits },
       log: deps.log,

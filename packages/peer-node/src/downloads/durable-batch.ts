@@ -4,7 +4,6 @@ import type { WishlistFile } from '@harddrive-party/index-store'
 import { PART_SUFFIX } from './local-path'
 import type { PartFile } from './part-file'
 import type { SmallFileWriter } from './small-file-writer'
-import { gauge, span, timed } from './trace-tmp'
 
 /** A completed transfer waiting to be made durable, then recorded. */
 export interface CompletedFile {
@@ -70,13 +69,10 @@ export class DurableBatch {
   /** Takes a completed file; resolves at once unless `maxFiles` wait and no batch can start. */
   async add(completed: CompletedFile): Promise<void> {
     this.#pending.push(completed)
-    gauge('durable pending', 1)
     this.#kick()
-    const tAdd = performance.now()
     while (this.#pending.length >= this.#o.maxFiles) {
       await new Promise<void>((resolve) => this.#room.push(resolve))
     }
-    span('durable add blocked', performance.now() - tAdd)
   }
 
   /** Makes every file taken so far durable and recorded (pause, cancel and stop wait on it). */
@@ -115,14 +111,8 @@ export class DurableBatch {
 
   #start(count: number): Promise<void> {
     const batch = this.#pending.splice(0, count)
-    gauge('durable pending', -batch.length)
-    gauge('durable batches running', 1)
-    span('durable batch size', batch.length)
-    const tB = performance.now()
     const run = this.#settle(batch).finally(() => {
       this.#running.delete(run)
-      gauge('durable batches running', -1)
-      span('durable batch total', performance.now() - tB)
       // Whatever arrived while the disk was busy has waited long enough.
       if (this.#pending.length > 0) this.#due = true
       this.#kick()
@@ -151,7 +141,7 @@ export class DurableBatch {
     const held = batch.filter((c) => c.bytes !== undefined)
     const parts = batch.filter((c) => c.bytes === undefined)
     const [stored, placedParts] = await Promise.all([
-      timed('durable store', this.#o.writer
+      this.#o.writer
         .store(
           held.map((c) => ({
             partPath: c.localPath + PART_SUFFIX,
@@ -159,7 +149,7 @@ export class DurableBatch {
             bytes: c.bytes!,
           })),
         )
-        .catch((err: unknown) => held.map(() => err))),
+        .catch((err: unknown) => held.map(() => err)),
       this.#placeParts(parts, failed),
     ])
     const placed: CompletedFile[] = []
@@ -169,7 +159,7 @@ export class DurableBatch {
       else placed.push(c)
     }
     placed.push(...placedParts)
-    if (placed.length > 0) await timed('durable onDurable', this.#o.onDurable(placed))
+    if (placed.length > 0) await this.#o.onDurable(placed)
   }
 
   /**

@@ -11,7 +11,6 @@ import {
   type TransferOutcome,
   transferFile,
 } from './file-transfer'
-import { gauge, mark, span } from './trace-tmp'
 
 /** `HDP_READ_MANY=0` turns `read-many` off (per-file reads, for A/B measurements). */
 const READ_MANY_ENABLED = process.env.HDP_READ_MANY !== '0'
@@ -99,7 +98,6 @@ async function run(
   const { signal } = context
   // Which files are asked for (a name that cannot be made safe is not), and where each goes.
   const asked: Array<{ file: WishlistFile; at: number; localPath: string }> = []
-  const tPrep = performance.now()
   for (const [at, file] of files.entries()) {
     const target = await prepareTarget(context, file, base, true)
     if ('kind' in target) settles[at]!(target)
@@ -108,11 +106,7 @@ async function run(
       asked.push({ file, at, localPath: target.finalPath })
     }
   }
-  span('prepareTargets', performance.now() - tPrep)
   if (asked.length === 0) return
-  const tReq = performance.now()
-  gauge('readMany in flight', 1)
-  let tFirst = 0
   const wanted = asked.map(({ file }) => ({ path: file.path, size: file.size, mtime: file.mtime! }))
   const answer = client.readMany(wanted, {
     signal,
@@ -123,9 +117,7 @@ async function run(
   let received = false
   try {
     for await (const result of answer) {
-      if (!received) { tFirst = performance.now(); span('readMany to first', tFirst - tReq) }
       received = true
-      mark()
       const { file, at, localPath } = asked[result.index]!
       if (result.error !== undefined) {
         // Changed since it was listed: the per-file way learns it anew and restarts it.
@@ -138,8 +130,6 @@ async function run(
       context.onBytes(file, result.bytes.length)
       settles[at]!({ kind: 'done', localPath, bytes: result.bytes })
     }
-    span('readMany first to last', performance.now() - tFirst)
-    span('readMany total', performance.now() - tReq)
   } catch (err) {
     // A 1.0 peer after all (it does not know the request): every file the per-file way.
     if (isPeerNodeError(err) && err.code === 'BAD_REQUEST' && !received) {
@@ -147,7 +137,5 @@ async function run(
       return
     }
     throw err
-  } finally {
-    gauge('readMany in flight', -1)
   }
 }

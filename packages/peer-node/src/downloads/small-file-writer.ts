@@ -22,7 +22,7 @@ type Outcome = { error?: { code: string; message: string } }
  * - each folder that got a name is fsynced, so the renames are on the disk too.
  * A file's outcome is its first error; a folder's failed fsync fails the files renamed into it.
  * Messages carry an id: batches overlap here (their fsyncs wait on the disk), so answers may
- * come back in another order.
+ * come back in another order. The bytes' buffer goes back with the answer, to be used again.
  */
 const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads')
@@ -102,11 +102,16 @@ async function store({ partPaths, finalPaths, lengths, data }) {
 }
 parentPort.on('message', ({ id, jobs }) => {
   store(jobs).then(
-    (outcomes) => parentPort.postMessage({ id, outcomes }),
+    (outcomes) => parentPort.postMessage({ id, outcomes, data: jobs.data }, [jobs.data]),
     (e) => parentPort.postMessage({ id, outcomes: jobs.partPaths.map(() => failure(e)) }),
   )
 })
 `
+
+/** Size of the buffers kept for the bytes of batches (a batch of 4 KiB files takes ~512 KiB). */
+const SPARE_BYTES = 1024 * 1024
+/** Buffers kept: one per batch on its way to the disk, and one more. */
+const MAX_SPARES = 3
 
 /** An outcome's error as the rest of the downloader sees errors (errno codes, `UNSAFE_NAME`). */
 function toError(error: { code: string; message: string }): Error {
@@ -131,6 +136,11 @@ export class SmallFileWriter {
   >()
   #nextId = 0
   #failure: unknown
+  /**
+   * Buffers the thread gave back, for the next batches' bytes: a fresh one each batch cost more
+   * than its copy (the kernel maps its pages in one by one).
+   */
+  readonly #spare: ArrayBuffer[] = []
 
   get broken(): boolean {
     return this.#failure !== undefined
@@ -144,7 +154,7 @@ export class SmallFileWriter {
     if (this.#failure !== undefined) throw this.#failure
     if (files.length === 0) return []
     // One buffer for all the bytes, moved to the thread, not a copy of each file's.
-    const data = new Uint8Array(files.reduce((sum, f) => sum + f.bytes.length, 0))
+    const data = this.#buffer(files.reduce((sum, f) => sum + f.bytes.length, 0))
     let at = 0
     for (const f of files) {
       data.set(f.bytes, at)
@@ -159,6 +169,12 @@ export class SmallFileWriter {
     const outcomes = await this.#call(jobs, [data.buffer])
     if (outcomes.length !== files.length) throw new Error('the small-file writer lost a file')
     return outcomes.map((o) => (o.error === undefined ? undefined : toError(o.error)))
+  }
+
+  #buffer(bytes: number): Uint8Array<ArrayBuffer> {
+    const at = this.#spare.findIndex((b) => b.byteLength >= bytes)
+    if (at !== -1) return new Uint8Array(this.#spare.splice(at, 1)[0]!, 0, bytes)
+    return new Uint8Array(new ArrayBuffer(Math.max(bytes, SPARE_BYTES)), 0, bytes)
   }
 
   /** Ends the thread; calls not answered yet reject. */
@@ -183,7 +199,10 @@ export class SmallFileWriter {
     if (this.#worker !== undefined) return this.#worker
     const worker = new Worker(WORKER_CODE, { eval: true })
     worker.unref()
-    worker.on('message', ({ id, outcomes }: { id: number; outcomes: Outcome[] }) => {
+    worker.on('message', (answer: { id: number; outcomes: Outcome[]; data?: ArrayBuffer }) => {
+      const { id, outcomes, data } = answer
+      if (data?.byteLength === SPARE_BYTES && this.#spare.length < MAX_SPARES)
+        this.#spare.push(data)
       const waiting = this.#waiting.get(id)
       this.#waiting.delete(id)
       waiting?.resolve(outcomes)

@@ -11,9 +11,8 @@ import type { ReadQueuedEvent } from './peer-client'
 import { decodeAnswerFrame, type ResponseReader } from './response-reader'
 
 /**
- * One file of a `readMany` answer, in request order: its bytes (exactly the size asked for; a
- * view of one buffer for the answer's files, never of a transport message), or the peer's
- * reason for not sending it (`NOT_FOUND`, `CHANGED`...).
+ * One file of a `readMany` answer, in request order: its bytes (exactly the size asked for, a
+ * copy of its own), or the peer's reason for not sending it (`NOT_FOUND`, `CHANGED`...).
  */
 export type ReadManyResult =
   | { index: number; bytes: Uint8Array; error?: undefined }
@@ -48,8 +47,7 @@ export function checkReadMany(files: readonly ReadManyFile[]): void {
  * list), a header whose size or mtime is not the one asked for, a `queued` after the first file
  * or anything after the last are `BAD_RESPONSE`; a stream that stops early is `INTERRUPTED`.
  * Either ends the answer: the files not yet yielded are the caller's to ask for again. Memory:
- * one buffer of the sizes asked for (at most 1 MiB, the request's limit), made at the first
- * file with bytes; each file is copied into its place (one allocation per answer, not per file).
+ * one file (at most 64 KiB) is held at a time.
  */
 export async function* readManyAnswer(
   reader: ResponseReader,
@@ -57,9 +55,6 @@ export async function* readManyAnswer(
   onProgress: ((event: ReadQueuedEvent) => void) | undefined,
 ): AsyncGenerator<ReadManyResult> {
   let next = 0
-  /** The answer's files' bytes, each at its place (see above). */
-  let slab: Buffer | undefined
-  let slabAt = 0
   while (next < files.length) {
     const message = decodeAnswerFrame(
       decodeReadManyResponse,
@@ -90,16 +85,10 @@ export async function* readManyAnswer(
         `the peer sends ${wanted.path} as ${message.size} bytes, mtime ${message.mtime}; asked for ${wanted.size} bytes, mtime ${wanted.mtime}`,
       )
     }
+    const chunks: Uint8Array[] = []
+    for await (const chunk of reader.bytes(message.size)) chunks.push(chunk)
     // A copy: a chunk may be a view of a whole transport message, which it would keep alive.
-    slab ??= Buffer.allocUnsafeSlow(files.reduce((sum, f) => sum + f.size, 0))
-    const bytes = slab.subarray(slabAt, slabAt + message.size)
-    slabAt += message.size
-    let at = 0
-    for await (const chunk of reader.bytes(message.size)) {
-      bytes.set(chunk, at)
-      at += chunk.length
-    }
-    yield { index: message.index, bytes }
+    yield { index: message.index, bytes: Buffer.concat(chunks, message.size) }
   }
   await reader.expectEnd()
 }

@@ -8,7 +8,6 @@ import {
 import { type AnswerStream, answerFor } from './answer-stream'
 import { endFailedUpload, type ReadContext } from './serve-read'
 import { acquireSmallSlot } from './serve-small-read'
-import { gauge, mark, span, timed } from '../downloads/trace-tmp'
 
 /** Answer pieces are written in groups of about this many bytes, under one stall timer. */
 const WRITE_BYTES = 64 * 1024
@@ -32,14 +31,7 @@ export async function serveReadMany(
   answer: AnswerStream,
 ): Promise<void> {
   const { store, peer } = context
-  const tIn = performance.now()
-  gauge('serve waiting slot', 1)
   const { release, signal } = await acquireSmallSlot(context, answer)
-  gauge('serve waiting slot', -1)
-  gauge('serve active', 1)
-  mark()
-  span('serve slot wait', performance.now() - tIn)
-  const tS = performance.now()
   const total = request.files.reduce((sum, f) => sum + f.size, 0)
   const upload = context.uploads.begin(peer, commonFolder(request.files), {
     size: total,
@@ -69,7 +61,7 @@ export async function serveReadMany(
       pendingBytes += bytes.length
     }
     for (const [index, wanted] of request.files.entries()) {
-      const got = await (index === 0 ? timed('serve first readSmall', reads[0]!) : reads[index]!)
+      const got = await reads[index]!
       const answerOf = fileAnswer(index, wanted, got)
       push(encodeFrame(encodeReadManyMessage(answerOf)))
       if (answerOf.type === 'file' && answerOf.size > 0) {
@@ -82,7 +74,6 @@ export async function serveReadMany(
     }
     await flush()
     await answer.end()
-    span('serve answer total', performance.now() - tS)
     upload.end('done')
   } catch (err) {
     endFailedUpload(upload, err, context.signal, signal)
@@ -92,7 +83,6 @@ export async function serveReadMany(
   } finally {
     // The slot bounds the bytes held (read by now, or dropped with the answer).
     release()
-    gauge('serve active', -1)
   }
 }
 
