@@ -8,7 +8,9 @@
 //   BENCH_GIB=0.25: a smaller big file; BENCH_SMALL=0: no small-file row;
 //   BENCH_CARRIERS=tcp,udx: which pairs run the big file (default both);
 //   BENCH_CPU_PROF=<dir>: every peer writes a CPU profile to <dir>/<carrier>-<role> when it
-//   stops (summarise with bench/cpu-profile-top.ts).
+//   stops (summarise with bench/cpu-profile-top.ts);
+//   BENCH_UV_THREADS=<n>: the peers' libuv thread-pool size (default 16, as the command sets it
+//   in apps/cli/bin/hdp.cjs; 4 is Node's own default).
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
@@ -24,6 +26,7 @@ const GIB = Number(process.env.BENCH_GIB ?? 1)
 const SMALL = Number(process.env.BENCH_SMALL ?? 10_000)
 const CARRIERS = (process.env.BENCH_CARRIERS ?? 'tcp,udx').split(',').filter(Boolean)
 const PROFILE = process.env.BENCH_CPU_PROF
+const UV_THREADS = process.env.BENCH_UV_THREADS ?? '16'
 const fixture = join(import.meta.dirname, '../test/fixtures/download-peer.ts')
 const root = await mkdtemp(join(tmpdir(), 'hdp-bench-downloads-'))
 const broker = await startMosquitto()
@@ -134,16 +137,11 @@ async function netCopy(dir: string, to: string): Promise<number> {
 function start(dir: string, extra: string[], profileName: string): LabProcess {
   const profile =
     PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(PROFILE, profileName)]
-  const proc = new LabProcess(process.execPath, [
-    ...profile,
-    ...tsNodeArgs(),
-    fixture,
-    '--dir',
-    dir,
-    '--broker',
-    broker.url,
-    ...extra,
-  ])
+  const proc = new LabProcess(
+    process.execPath,
+    [...profile, ...tsNodeArgs(), fixture, '--dir', dir, '--broker', broker.url, ...extra],
+    { env: { ...process.env, UV_THREADPOOL_SIZE: UV_THREADS } },
+  )
   procs.push(proc)
   return proc
 }
@@ -270,7 +268,15 @@ try {
       await rm(join(pair.landed, 'big'), { recursive: true })
       row(`${GIB} GiB file`, `node, ${pair.carrier} carrier`, ms, netBig, check)
       if (SMALL > 0 && name === CARRIERS[0]) {
+        const smallCpuBefore = [await cpuMs(pair.server), await cpuMs(pair.client)]
         const smallMs = await download(pair, 'small')
+        const smallCpu = [
+          (await cpuMs(pair.server)) - smallCpuBefore[0]!,
+          (await cpuMs(pair.client)) - smallCpuBefore[1]!,
+        ]
+        rssLines.push(
+          `CPU per 1,000 small files (${pair.carrier} pair): serving ${((smallCpu[0]! / SMALL) * 1000).toFixed(0)} ms, downloading ${((smallCpu[1]! / SMALL) * 1000).toFixed(0)} ms (${((smallCpu[0]! + smallCpu[1]!) / smallMs).toFixed(2)} cores busy)`,
+        )
         const smallCheck = await verify(join(pair.landed, 'small'), 'small')
         netSmall = await netCopy(small, join(root, 'net', 'small'))
         const netCheck = await verify(join(root, 'net', 'small'), 'small')

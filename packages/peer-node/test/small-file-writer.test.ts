@@ -109,6 +109,8 @@ describe('small files held in memory, written with their batch', () => {
     const batches: number[][] = []
     let running = 0
     let mostRunning = 0
+    // A flush starts what waits beside the running batches (its caller waits): not counted.
+    let flushing = false
     const batch = new DurableBatch({
       maxFiles: 4,
       maxDelayMs: 10_000,
@@ -125,12 +127,12 @@ describe('small files held in memory, written with their batch', () => {
       },
     })
     // Count batches between their first step and their record.
-    const write = writer.write.bind(writer)
-    writer.write = async (files) => {
+    const store = writer.store.bind(writer)
+    writer.store = async (files) => {
       running++
-      mostRunning = Math.max(mostRunning, running)
+      if (!flushing) mostRunning = Math.max(mostRunning, running)
       try {
-        return await write(files)
+        return await store(files)
       } finally {
         running--
       }
@@ -143,6 +145,7 @@ describe('small files held in memory, written with their batch', () => {
         batch.add({ file: file(i), localPath: join(downloads, name), bytes: Buffer.from(name) }),
       ),
     )
+    flushing = true
     await batch.flush()
     const recorded = batches.flat().sort((a, b) => a - b)
     expect(recorded).toEqual(names.map((_, i) => i))
@@ -154,22 +157,47 @@ describe('small files held in memory, written with their batch', () => {
 
   it('refuses every call once closed (the downloader then writes through part files)', async () => {
     const { writer, downloads } = await setup()
-    const [first] = await writer.write([
-      { partPath: join(downloads, 'x.part'), bytes: Buffer.from('x') },
-    ])
-    expect(first).toHaveProperty('fd')
-    const fd = (first as { fd: number }).fd
+    const part = (name: string) => join(downloads, `${name}.part`)
+    const final = (name: string) => join(downloads, name)
     expect(
-      await writer.install([
-        { fd, partPath: join(downloads, 'x.part'), finalPath: join(downloads, 'x'), rename: true },
+      await writer.store([
+        { partPath: part('x'), finalPath: final('x'), bytes: Buffer.from('x') },
+        { partPath: part('y'), finalPath: final('y'), bytes: Buffer.from('yy') },
       ]),
-    ).toEqual([undefined])
-    expect(await readFile(join(downloads, 'x'), 'utf8')).toBe('x')
+    ).toEqual([undefined, undefined])
+    expect(await readFile(final('x'), 'utf8')).toBe('x')
+    expect(await readFile(final('y'), 'utf8')).toBe('yy')
+    expect((await readdir(downloads)).sort()).toEqual(['x', 'y'])
     expect(writer.broken).toBe(false)
     await writer.close()
     expect(writer.broken).toBe(true)
     await expect(
-      writer.write([{ partPath: join(downloads, 'y.part'), bytes: Buffer.from('y') }]),
+      writer.store([{ partPath: part('z'), finalPath: final('z'), bytes: Buffer.from('z') }]),
     ).rejects.toThrow(/closed/)
+  })
+
+  it('answers batches that overlap on the thread each with its own outcomes', async () => {
+    const { writer, downloads } = await setup()
+    await mkdir(join(downloads, 'taken'))
+    const batchOf = (tag: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        partPath: join(downloads, `${tag}${i}.part`),
+        finalPath: join(downloads, i === 0 && tag === 'b' ? 'taken' : `${tag}${i}`),
+        bytes: Buffer.from(`${tag}${i}`),
+      }))
+    const [a, b, c] = await Promise.all([
+      writer.store(batchOf('a', 3)),
+      writer.store(batchOf('b', 5)),
+      writer.store(batchOf('c', 2)),
+    ])
+    expect(a).toEqual([undefined, undefined, undefined])
+    expect(c).toEqual([undefined, undefined])
+    // Batch b's first file had a folder at its final name: refused, the others placed.
+    expect(b!.length).toBe(5)
+    expect(b![0]).toMatchObject({ code: 'UNSAFE_NAME' })
+    expect(b!.slice(1)).toEqual([undefined, undefined, undefined, undefined])
+    for (const i of [1, 2, 3, 4])
+      expect(await readFile(join(downloads, `b${i}`), 'utf8')).toBe(`b${i}`)
+    expect(await readFile(join(downloads, 'c1'), 'utf8')).toBe('c1')
   })
 })

@@ -1,4 +1,3 @@
-import { close, fsync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { WishlistFile } from '@harddrive-party/index-store'
@@ -133,29 +132,48 @@ export class DurableBatch {
   }
 
   async #settle(batch: CompletedFile[]): Promise<void> {
-    const placed: CompletedFile[] = []
     const failed = async (c: CompletedFile, err: unknown) => {
       await c.part?.close()
       await this.#o.onFailed(c, err)
     }
-    // Files held in memory get their parts first (one message to the writer's thread).
+    // Files held in memory: written, synced, renamed and their folders synced on the writer's
+    // thread, one message for all of them; beside that, the parts on disk here.
     const held = batch.filter((c) => c.bytes !== undefined)
     const parts = batch.filter((c) => c.bytes === undefined)
-    const written = await this.#o.writer
-      .write(held.map((c) => ({ partPath: c.localPath + PART_SUFFIX, bytes: c.bytes! })))
-      .catch((err: unknown) => held.map(() => ({ error: err })))
-    const open = held.flatMap((c, i) => {
-      const w = written[i]!
-      return 'fd' in w ? [{ c, fd: w.fd }] : []
-    })
-    await Promise.all(
-      held.map((c, i) => ('error' in written[i]! ? failed(c, written[i]!.error) : undefined)),
-    )
-    // Every fsync at once: the file system commits them together.
-    const [partSync, heldSync] = await Promise.all([
-      Promise.allSettled(parts.map((c) => c.part?.sync())),
-      Promise.allSettled(open.map(({ fd }) => fsyncFd(fd))),
+    const [stored, placedParts] = await Promise.all([
+      this.#o.writer
+        .store(
+          held.map((c) => ({
+            partPath: c.localPath + PART_SUFFIX,
+            finalPath: c.localPath,
+            bytes: c.bytes!,
+          })),
+        )
+        .catch((err: unknown) => held.map(() => err)),
+      this.#placeParts(parts, failed),
     ])
+    const placed: CompletedFile[] = []
+    for (const [i, c] of held.entries()) {
+      const err = stored[i]
+      if (err !== undefined) await failed(c, err)
+      else placed.push(c)
+    }
+    placed.push(...placedParts)
+    if (placed.length > 0) await this.#o.onDurable(placed)
+  }
+
+  /**
+   * Parts already on disk (files too large to hold): every fsync at once (the file system
+   * commits them together), each renamed into place, then each folder that got a name synced.
+   * Returns the ones in place and durable; the others went to `failed`.
+   */
+  async #placeParts(
+    parts: CompletedFile[],
+    failed: (c: CompletedFile, err: unknown) => Promise<void>,
+  ): Promise<CompletedFile[]> {
+    if (parts.length === 0) return []
+    const placed: CompletedFile[] = []
+    const partSync = await Promise.allSettled(parts.map((c) => c.part?.sync()))
     const folders = new Set<string>()
     await Promise.all(
       parts.map(async (c, i) => {
@@ -170,39 +188,13 @@ export class DurableBatch {
         }
       }),
     )
-    const installs = open.map(({ c, fd }, i) => ({
-      fd,
-      partPath: c.localPath + PART_SUFFIX,
-      finalPath: c.localPath,
-      rename: heldSync[i]!.status === 'fulfilled',
-    }))
-    const installed = await this.#o.writer.install(installs).catch((err: unknown) => {
-      // The thread is gone: the descriptors are closed here, the files go back to the queue.
-      for (const { fd } of installs) close(fd, () => {})
-      return installs.map(() => err)
-    })
-    for (const [i, { c }] of open.entries()) {
-      const sync = heldSync[i]!
-      const err = sync.status === 'rejected' ? sync.reason : installed[i]
-      if (err !== undefined) await failed(c, err)
-      else {
-        folders.add(dirname(c.localPath))
-        placed.push(c)
-      }
-    }
     // The renames are on the disk once their folders are synced.
     const folderSync = await Promise.allSettled([...folders].map(syncFolder))
     const broken = folderSync.find((r) => r.status === 'rejected')
-    if (broken !== undefined) {
-      for (const c of placed) await this.#o.onFailed(c, broken.reason)
-      return
-    }
-    if (placed.length > 0) await this.#o.onDurable(placed)
+    if (broken === undefined) return placed
+    for (const c of placed) await this.#o.onFailed(c, broken.reason)
+    return []
   }
-}
-
-function fsyncFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())))
 }
 
 async function syncFolder(path: string): Promise<void> {

@@ -104,6 +104,16 @@ export class AnswerStream {
     await this.#unlessStalled(() => this.stream.write(chunk, options))
   }
 
+  /**
+   * Writes `parts` in order, under one stall timer: the transport takes a frame's bytes from
+   * several queued writes, so small pieces need no copy into one buffer first.
+   */
+  async writeParts(parts: readonly Uint8Array[]): Promise<void> {
+    await this.#unlessStalled(async () => {
+      for (const part of parts) await this.stream.write(part)
+    })
+  }
+
   /** Answers with an error frame and ends the stream; never throws (the stream may be gone). */
   async fail(code: PeerErrorCode, message: string): Promise<void> {
     if (this.sendingBytes) {

@@ -9,7 +9,7 @@ import { type AnswerStream, answerFor } from './answer-stream'
 import { endFailedUpload, type ReadContext } from './serve-read'
 import { acquireSmallSlot } from './serve-small-read'
 
-/** Answer bytes are gathered into writes of about this size (a transport message each). */
+/** Answer pieces are written in groups of about this many bytes, under one stall timer. */
 const WRITE_BYTES = 64 * 1024
 
 /**
@@ -17,7 +17,7 @@ const WRITE_BYTES = 64 * 1024
  * slot, all read at once through `store.readSmall` (the index store's reading thread takes them
  * in as few messages as it can), then answered in request order: a `file` header and the bytes,
  * or a `file-error`; one file's failure does not stop the others. Several files go out in one
- * transport write. The request's expected sizes bound what is held (1 MiB at most: the
+ * transport frame, without a copy into one buffer first. The request's expected sizes bound what is held (1 MiB at most: the
  * decoder's limit, and a grown file is `CHANGED` without reading past what was expected).
  *
  * Rate limits apply per file, as to `read`. The upload list gets **one entry per request**,
@@ -50,10 +50,11 @@ export async function serveReadMany(
     let pendingBytes = 0
     const flush = async () => {
       if (pendingBytes === 0) return
-      const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
+      // Not copied into one buffer: the transport takes a frame's bytes from several pieces.
+      const parts = pending
       pending = []
       pendingBytes = 0
-      await answer.writeBytes(chunk)
+      await answer.writeParts(parts)
     }
     const push = (bytes: Uint8Array) => {
       pending.push(bytes)
