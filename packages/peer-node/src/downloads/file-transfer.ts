@@ -174,6 +174,11 @@ export async function pace(
 
 /** Under a rate limit, the bytes a piece may hold: a few per second at 64 KiB/s. */
 const LIMITED_PIECE_BYTES = 16 * 1024
+/**
+ * Reads of at least this many bytes go on the connection's bulk lane (a fresh UDX stream, so
+ * a fresh congestion ramp; its set-up costs a few round trips: transport's `bulk` option).
+ */
+const BULK_READ_BYTES = 4 * 1024 * 1024
 
 /**
  * `chunk` whole without a limit; under one, in pieces of {@link LIMITED_PIECE_BYTES}, each taken
@@ -216,7 +221,11 @@ async function receive(
             ? { expect: { size: current.size, mtime: current.mtime } }
             : {}),
         },
-        { signal, onProgress: (e) => context.onQueued(current, e.position) },
+        {
+          signal,
+          onProgress: (e) => context.onQueued(current, e.position),
+          bulk: current.size - part.size >= BULK_READ_BYTES,
+        },
       )
     } catch (err) {
       if (!isPeerNodeError(err) || err.code !== 'CHANGED') throw err
