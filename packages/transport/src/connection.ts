@@ -19,7 +19,7 @@ import type {
   SocketAddress,
   TransportStream,
 } from './types'
-import { type LaneDialer, LaneManager } from './udx-lane'
+import { LANE_WINDOW_FLOOR_BYTES, type LaneDialer, LaneManager } from './udx-lane'
 import { UdxSendGate } from './udx-send-gate'
 
 /** Why a hello was refused: the close code the remote sees, and the local error. */
@@ -69,6 +69,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   isLane = false
   readonly #mux: Mux
   #deliver: ((stream: MuxStream) => void) | undefined
+  #gate: UdxSendGate | undefined
   readonly #backlog = new Fifo<MuxStream>()
   readonly #backlogLimit: number
   #backlogWaiters: Array<() => void> = []
@@ -98,7 +99,10 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       ...(options.carrier === 'tcp' && { windowFloorBytes: TCP_WINDOW_FLOOR_BYTES }),
       ...(options.carrier === 'udx' && {
         carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
-        sendGate: (wake: () => void) => new UdxSendGate(noise.rawStream as UDX.Stream, wake),
+        sendGate: (wake: () => void) => {
+          this.#gate = new UdxSendGate(noise.rawStream as UDX.Stream, wake)
+          return this.#gate
+        },
       }),
       keepAliveMs: options.keepAliveMs,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -261,6 +265,8 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   deliverStreamsTo(deliver: (stream: MuxStream) => void): void {
     this.isLane = true
     this.#deliver = deliver
+    this.#mux.windowFloorBytes = LANE_WINDOW_FLOOR_BYTES
+    if (this.#gate !== undefined && process.env.HDP_LANE_RAMP === '1') this.#gate.bulkLane = true
   }
 
   // ---- multiplexer hooks ----

@@ -25,6 +25,14 @@ import type { UdxEndpoint } from './udx-endpoint'
 export const LANE_MAGIC = new Uint8Array([0x48, 0x44, 0x50, 0x4c]) // "HDPL"
 /** A lane with no stream for this long is closed by the side that dialled it. */
 export const LANE_IDLE_MS = 3000
+/**
+ * Windows of a lane's streams grow on every `BLOCKED` up to this, without waiting for a delay
+ * sample. The delay rule (docs/transport.md §3) keeps small replies from waiting behind bulk
+ * data, and a lane carries no small replies; and libudx's start-up, pacing at 2.9x its
+ * estimate, raises the RTT at once, so under that rule a fresh lane's window stayed at 256 KiB
+ * (52 Mbit/s at 40 ms) for three round trips and BBR left start-up there (traced).
+ */
+export const LANE_WINDOW_FLOOR_BYTES = 4 * 1024 * 1024
 /** Longest a lane set-up may take before its bulk stream goes on the main connection. */
 const LANE_SETUP_MS = 5000
 /** After a failed set-up, bulk streams use the main connection for this long. */
