@@ -81,11 +81,6 @@ export class UdxSendGate implements SendGate {
     this.#cap = new UdxInflightCap(raw)
   }
 
-  /** Caps in-flight bytes at 2 BDP whatever the RTT: a bulk lane (`udx-lane.ts`). */
-  set bulkLane(on: boolean) {
-    this.#cap.rampAlways = on
-  }
-
   /** The unsent bytes below us, as last estimated. */
   get unsentBytes(): number {
     const raw = this.#raw
