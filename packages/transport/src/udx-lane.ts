@@ -154,8 +154,6 @@ export class LaneManager {
   #dialAbort: AbortController | undefined
   #retryAt = 0
   #opened = 0
-  #idleTimer: NodeJS.Timeout | undefined
-  #idleSince = 0
   #closed = false
 
   constructor(
@@ -248,7 +246,6 @@ export class LaneManager {
   close(): void {
     this.#closed = true
     this.#dialAbort?.abort(new TransportError('CLOSED', 'connection closed'))
-    clearInterval(this.#idleTimer)
     this.#lane?.destroy(new TransportError('CLOSED', 'the connection closed'))
     this.#lane = undefined
   }
@@ -297,29 +294,29 @@ export class LaneManager {
     this.#lane = lane
     this.#opened++
     lane.deliverStreamsTo(this.#deliver)
+    // The side that dialled closes it when idle; the other follows its CLOSE. One timer per
+    // lane: a closing lane's end must not stop the next lane's timer.
+    let idleSince = performance.now()
+    const idleTimer = !lane.initiator
+      ? undefined
+      : setInterval(() => {
+          if (lane.stats().openStreams > 0) {
+            idleSince = performance.now()
+            return
+          }
+          if (performance.now() - idleSince < LANE_IDLE_MS) return
+          if (this.#lane === lane) this.#lane = undefined
+          void lane.close()
+        }, IDLE_CHECK_MS)
+    idleTimer?.unref?.()
     lane.addEventListener(
       'close',
       (event) => {
         if (this.#lane === lane) this.#lane = undefined
-        clearInterval(this.#idleTimer)
-        this.#idleTimer = undefined
+        clearInterval(idleTimer)
         this.#log('bulk lane closed: %s', event.detail.message)
       },
       { once: true },
     )
-    if (!lane.initiator) return
-    // The side that dialled closes it when idle; the other follows its CLOSE.
-    this.#idleSince = performance.now()
-    clearInterval(this.#idleTimer)
-    this.#idleTimer = setInterval(() => {
-      if (lane.stats().openStreams > 0) {
-        this.#idleSince = performance.now()
-        return
-      }
-      if (performance.now() - this.#idleSince < LANE_IDLE_MS) return
-      if (this.#lane === lane) this.#lane = undefined
-      void lane.close()
-    }, IDLE_CHECK_MS)
-    this.#idleTimer.unref?.()
   }
 }

@@ -97,6 +97,9 @@ describe('bulk lane', () => {
     await writeAll(second, data)
     expect(sha256(await readAll(second))).toBe(sha256(data))
     expect(connection.stats().bulkLane?.opened).toBe(2)
+    // The first lane's end (it may come after the second opened) leaves the second's timer.
+    await until(() => lanes(connection).current === undefined, 'second idle lane closed')
+    expect(connection.closeReason).toBeUndefined()
   })
 
   it('a lane cut mid-transfer fails only its bulk stream', async () => {
