@@ -69,6 +69,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   isLane = false
   readonly #mux: Mux
   #deliver: ((stream: MuxStream) => void) | undefined
+  #gate: UdxSendGate | undefined
   readonly #backlog = new Fifo<MuxStream>()
   readonly #backlogLimit: number
   #backlogWaiters: Array<() => void> = []
@@ -98,7 +99,10 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       ...(options.carrier === 'tcp' && { windowFloorBytes: TCP_WINDOW_FLOOR_BYTES }),
       ...(options.carrier === 'udx' && {
         carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
-        sendGate: (wake: () => void) => new UdxSendGate(noise.rawStream as UDX.Stream, wake),
+        sendGate: (wake: () => void) => {
+          this.#gate = new UdxSendGate(noise.rawStream as UDX.Stream, wake)
+          return this.#gate
+        },
       }),
       keepAliveMs: options.keepAliveMs,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -262,6 +266,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
     this.isLane = true
     this.#deliver = deliver
     this.#mux.windowFloorBytes = LANE_WINDOW_FLOOR_BYTES
+    if (this.#gate !== undefined) this.#gate.bulkLane = true
   }
 
   // ---- multiplexer hooks ----

@@ -47,6 +47,8 @@ const MIN_RTT_WINDOW_MS = 10_000
  */
 export class UdxInflightCap {
   readonly #raw: UDX.Stream
+  /** A bulk lane's cap: 2 BDP while libudx's BBR is in start-up ({@link BBR_STARTUP}). */
+  rampInStartup = false
   readonly #samples: number[] = []
   #sampleFrom = 0
   #leftAtSampleStart = 0
@@ -65,7 +67,8 @@ export class UdxInflightCap {
       return Number.POSITIVE_INFINITY
     const rate = Math.max(...this.#samples)
     const ramping =
-      this.#raw.bbrState === BBR_STARTUP || this.#raw.rtt <= NO_QUEUE_RTT_RATIO * this.#minRtt
+      (this.rampInStartup && this.#raw.bbrState === BBR_STARTUP) ||
+      this.#raw.rtt <= NO_QUEUE_RTT_RATIO * this.#minRtt
     const gain = ramping ? RAMP_GAIN : CAP_GAIN
     return Math.max(MIN_CAP_BYTES, gain * rate * this.#minRtt)
   }
