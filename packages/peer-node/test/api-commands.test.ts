@@ -14,7 +14,7 @@ describe('control API commands over real HTTP', () => {
     expect(info.key).toBe(Buffer.from(bob.publicKey).toString('hex'))
     expect(info.nat.nat).toBe('unknown')
     expect(info.addresses.transport.port).toBe(bob.address().port)
-    expect(info.versions.protocol).toBe('1.1')
+    expect(info.versions.protocol).toBe('1.2')
     expect((await client.call('topics')).topics).toEqual(['api test'])
     const { peers } = await client.call('peers')
     expect(peers).toHaveLength(1)

@@ -53,7 +53,7 @@ describe('downloads of many small files', () => {
     const files = folder()
     const peer = await startServingPeer(cleanups, files)
     const { connection } = await connectClient(cleanups, peer)
-    expect(connection.remoteVersion).toEqual([1, 1])
+    expect(connection.remoteVersion[1]).toBeGreaterThanOrEqual(1)
     const { client, streams } = countingClient(connection, connection.remoteVersion)
     const { root } = await download(client, 'music/pics')
     for (const path of Object.keys(files)) {

@@ -2,7 +2,8 @@
 // ('udx' | 'tcp' through the transport, or 'plain' TCP) while timing small `ls`-like requests
 // on the same connection. Prints one `result {json}` line.
 // Env: BENCH_HOST (default 127.0.0.1): the server's address; BENCH_SECONDS: stop after this
-// long and report what arrived (for slow links); mode 'rtt' times TCP connects instead.
+// long and report what arrived (for slow links); BENCH_BULK=1: the transfer's stream with the
+// bulk option (on the bulk lane, docs/transport.md §3.2); mode 'rtt' times TCP connects instead.
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
@@ -98,8 +99,7 @@ let received = 0
  * the congestion controller's ramp is the link's fill, apart from how long the ramp took.
  */
 const progress = { bytes: 0, samples: [] as Array<[number, number]> }
-function trackProgress(): () => void {
-  const t0 = performance.now()
+function trackProgress(t0 = performance.now()): () => void {
   const timer = setInterval(() => {
     progress.samples.push([Math.round(performance.now() - t0), progress.bytes])
   }, 250)
@@ -148,11 +148,13 @@ if (mode === 'rtt') {
     { topic, carriers: [mode as 'udx' | 'tcp'] },
   )
   for (let i = 0; i < IDLE_LS; i++) idle.push(await ls(connection))
-  const bulk = await connection.openStream()
+  // The transfer's clock starts before the stream opens: a bulk lane's set-up counts.
+  const t0 = performance.now()
+  // BENCH_BULK=1: on the bulk lane (peer-node's HDP_BULK_LANE=1); else on the connection.
+  const bulk = await connection.openStream({ bulk: process.env.BENCH_BULK === '1' })
   await bulk.write(request(1, bytes))
   await bulk.end()
   let done = false
-  const t0 = performance.now()
   const sampler = (async () => {
     while (!done) {
       const t = performance.now()
@@ -162,8 +164,8 @@ if (mode === 'rtt') {
       await new Promise((r) => setTimeout(r, Math.max(0, LS_EVERY_MS - (performance.now() - t))))
     }
   })()
-  start = performance.now()
-  const stop = trackProgress()
+  start = t0
+  const stop = trackProgress(t0)
   let late = false
   void deadline().then(() => {
     late = true
@@ -175,7 +177,9 @@ if (mode === 'rtt') {
   }
   seconds = (performance.now() - start) / 1000
   stop()
-  stats = connection.stats()
+  // The bulk stream's carrier: the lane's figures when it ran on one.
+  const all = connection.stats()
+  stats = { ...(all.bulkLane?.current ?? all), lanes: all.bulkLane?.opened ?? 0 }
   done = true
   await sampler
   await transport.stop()

@@ -2,7 +2,7 @@
 // Prints `ready <port> <public key hex> <plain tcp port> <raw udx port>`, then serves until
 // stdin closes.
 // Env: BENCH_HOST (default 127.0.0.1) is the address to listen on; BENCH_TRACE (a file) traces
-// the bare UDX sender (see traceSender).
+// the UDX sender of a bare or bulk transfer (see traceSender; the bulk lane's when it has one).
 // Requests on a stream: byte 0 = op (1: send N bytes, 2: an `ls`-sized answer), bytes 1-8 = N.
 import { appendFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline'
 import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import UDX from 'udx-native'
+import type { PeerConnection } from '../src/connection'
 import { createIdentity, createTransport, type TransportStream } from '../src/index'
 
 const HOST = process.env.BENCH_HOST ?? '127.0.0.1'
@@ -37,12 +38,18 @@ function measure<T>(work: () => Promise<T>): Promise<T> {
   })
 }
 
-async function serve(stream: TransportStream): Promise<void> {
+async function serve(stream: TransportStream, connection: PeerConnection): Promise<void> {
   const head: number[] = []
   for await (const chunk of stream) for (const b of chunk) head.push(b)
   const op = head[0]
   const n = Number(new DataView(Uint8Array.from(head).buffer).getBigUint64(1))
   if (op === 1) {
+    // The carrier under the bulk stream: the bulk lane when it has one (it exists by now).
+    const carrier = connection.lanes.current ?? connection
+    const raw = carrier.udxStream
+    if (TRACE !== undefined && raw !== undefined) {
+      traceSender(raw, TRACE, () => carrier.stats().largestWindowBytes)
+    }
     await measure(async () => {
       for (let sent = 0; sent < n; sent += CHUNK.length) {
         await stream.write(CHUNK.subarray(0, Math.min(CHUNK.length, n - sent)))
@@ -58,7 +65,7 @@ async function serve(stream: TransportStream): Promise<void> {
 
 transport.addEventListener('connection', async (event) => {
   for await (const stream of event.detail.incomingStreams())
-    serve(stream).catch(() => stream.abort())
+    serve(stream, event.detail as PeerConnection).catch(() => stream.abort())
 })
 
 const plain = createServer({ noDelay: true }, (socket) => {
@@ -133,7 +140,7 @@ rawSocket.on('message', (message, from) => {
  * BENCH_TRACE=file: libudx's view of the bare sender every 100 ms (one JSON line each), to see
  * its congestion control (cwnd, BBR state and estimate, RTT, resends) over a transfer.
  */
-function traceSender(raw: UDX.Stream, file: string): void {
+function traceSender(raw: UDX.Stream, file: string, window?: () => number): void {
   const t0 = performance.now()
   const timer = setInterval(() => {
     const row = {
@@ -149,6 +156,7 @@ function traceSender(raw: UDX.Stream, file: string): void {
       fastRecoveries: raw.fastRecoveries,
       packets: raw.packetsTransmitted,
       bytes: raw.bytesTransmitted,
+      ...(window !== undefined && { window: window() }),
     }
     appendFileSync(file, `${JSON.stringify(row)}\n`)
   }, 100)

@@ -10,6 +10,8 @@ import { decodeHelloPayload, encodeHelloPayload } from './hello'
 import { CloseCode } from './mux-frame'
 import { secureCarrier } from './noise'
 import type { Carrier, SocketAddress } from './types'
+import type { UdxEndpoint } from './udx-endpoint'
+import { isLaneHello } from './udx-lane'
 
 /**
  * Takes a carrier stream someone opened to us (admission already counted it in `ticket`) and
@@ -21,6 +23,7 @@ export function acceptIncoming(
   carrier: Carrier,
   from: SocketAddress,
   ticket: HalfOpenTicket,
+  endpoint?: UdxEndpoint,
 ): void {
   const handshake = context.handshakeSignal()
   if (handshake === undefined) {
@@ -28,14 +31,17 @@ export function acceptIncoming(
     ticket.release()
     return
   }
-  const work = acceptOn(context, raw, carrier, from, handshake.signal)
-    .then((connection) => context.announce(connection))
+  const work = acceptOn(context, raw, carrier, from, handshake.signal, endpoint)
+    .then((connection) => {
+      if (!connection.isLane) context.announce(connection)
+    })
     .catch((err) => {
       context.log(
-        'handshake from %s:%d (%s) failed: %s',
+        'handshake from %s:%d (%s) failed: %s %s',
         from.host,
         from.port,
         carrier,
+        (err as { code?: string }).code ?? '',
         (err as Error).message,
       )
     })
@@ -80,6 +86,7 @@ export async function acceptOn(
   carrier: Carrier,
   from: SocketAddress,
   signal: AbortSignal,
+  endpoint?: UdxEndpoint,
 ): Promise<PeerConnection> {
   let noise: NoiseSecretStream
   try {
@@ -89,7 +96,7 @@ export async function acceptOn(
     throw err
   }
   const { options } = context
-  const connection = context.newConnection(noise, false, carrier, from)
+  const connection = context.newConnection(noise, false, carrier, from, endpoint)
   try {
     const remoteKey = connection.remotePublicKey
     const firewall = options.firewall
@@ -104,6 +111,8 @@ export async function acceptOn(
       binding: connection.handshakeHash,
     }
     const check = (payload: Uint8Array): HelloRefusal | undefined => {
+      // A bulk lane of a connection we have (its key is checked there), not a connection.
+      if (isLaneHello(payload)) return context.adoptLane(connection, payload, carrier)
       const hello = decodeHelloPayload(payload) // throws: refused as BAD_HELLO
       const topic = verifyHelloProof(options.topics(), hello.proof, {
         role: 'dialer',
@@ -129,7 +138,7 @@ export async function acceptOn(
       return undefined
     }
     await abortable(connection.receiveHello(check), signal)
-    context.register(connection)
+    if (!connection.isLane) context.register(connection)
     return connection
   } catch (err) {
     connection.destroy(err instanceof Error ? err : undefined)

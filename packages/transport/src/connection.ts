@@ -15,9 +15,11 @@ import type {
   ConnectionEvents,
   ConnectionStats,
   Logger,
+  OpenStreamOptions,
   SocketAddress,
   TransportStream,
 } from './types'
+import { LANE_WINDOW_FLOOR_BYTES, type LaneDialer, LaneManager } from './udx-lane'
 import { UdxSendGate } from './udx-send-gate'
 
 /** Why a hello was refused: the close code the remote sees, and the local error. */
@@ -42,6 +44,8 @@ export interface PeerConnectionOptions {
   idleTimeoutMs: number
   streamBacklog: number
   log: Logger
+  /** A UDX connection's socket and remote, to dial bulk lanes (docs/transport.md §3.2). */
+  lane?: LaneDialer
 }
 
 /**
@@ -59,7 +63,13 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   remoteAgent: string | undefined
   /** Until the hello arrives: 1.0, the version that sends the fewest request kinds. */
   remoteVersion: ProtocolVersion = [1, 0]
+  /** This connection's bulk lane (UDX only; see udx-lane.ts). */
+  readonly lanes: LaneManager
+  /** True when this is itself a bulk lane of another connection (never registered). */
+  isLane = false
   readonly #mux: Mux
+  #deliver: ((stream: MuxStream) => void) | undefined
+  #gate: UdxSendGate | undefined
   readonly #backlog = new Fifo<MuxStream>()
   readonly #backlogLimit: number
   #backlogWaiters: Array<() => void> = []
@@ -89,7 +99,10 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       ...(options.carrier === 'tcp' && { windowFloorBytes: TCP_WINDOW_FLOOR_BYTES }),
       ...(options.carrier === 'udx' && {
         carrierRttMs: () => (noise.rawStream as UDX.Stream).rtt,
-        sendGate: (wake: () => void) => new UdxSendGate(noise.rawStream as UDX.Stream, wake),
+        sendGate: (wake: () => void) => {
+          this.#gate = new UdxSendGate(noise.rawStream as UDX.Stream, wake)
+          return this.#gate
+        },
       }),
       keepAliveMs: options.keepAliveMs,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -100,6 +113,17 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
         onClose: (error) => this.#onClose(error),
       },
     })
+    this.lanes = new LaneManager(
+      this,
+      options.lane,
+      (stream) => this.#onStream(stream),
+      options.log,
+    )
+  }
+
+  /** The UDX stream under a UDX connection (benchmarks trace its congestion control). */
+  get udxStream(): UDX.Stream | undefined {
+    return this.carrier === 'udx' ? (this.#mux.noise.rawStream as UDX.Stream) : undefined
   }
 
   get closeReason(): Error | undefined {
@@ -145,9 +169,13 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
 
   // ---- Connection ----
 
-  async openStream(options: AbortOptions = {}): Promise<TransportStream> {
+  async openStream(options: OpenStreamOptions = {}): Promise<TransportStream> {
     const { signal } = options
     signal?.throwIfAborted()
+    if (options.bulk === true) {
+      const onLane = await this.lanes.openStream(signal)
+      if (onLane !== undefined) return onLane
+    }
     const stream = await this.#mux.openStream(signal)
     if (signal !== undefined) {
       // The signal covers the stream's whole life, as a fetch signal covers the body.
@@ -187,6 +215,9 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       bytesReceived: this.#mux.noise.rawBytesRead,
       openStreams: this.#mux.openStreams,
       largestWindowBytes: this.#mux.largestWindowBytes,
+    }
+    if (this.lanes.opened > 0) {
+      stats.bulkLane = { opened: this.lanes.opened, current: this.lanes.current?.stats() }
     }
     if (this.carrier === 'udx') {
       const raw = this.#mux.noise.rawStream as UDX.Stream
@@ -230,6 +261,14 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
     this.#mux.destroy(error)
   }
 
+  /** A lane's streams from the remote go to the main connection's incoming streams. */
+  deliverStreamsTo(deliver: (stream: MuxStream) => void): void {
+    this.isLane = true
+    this.#deliver = deliver
+    this.#mux.windowFloorBytes = LANE_WINDOW_FLOOR_BYTES
+    if (this.#gate !== undefined) this.#gate.bulkLane = true
+  }
+
   // ---- multiplexer hooks ----
 
   #onHello(payload: Uint8Array): void {
@@ -255,6 +294,10 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   }
 
   #onStream(stream: MuxStream): void {
+    if (this.#deliver !== undefined) {
+      this.#deliver(stream)
+      return
+    }
     if (this.#backlog.length >= this.#backlogLimit) {
       stream.refuse(`more than ${this.#backlogLimit} streams waiting to be accepted`)
       return
@@ -265,6 +308,7 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
 
   #onClose(error: Error): void {
     this.#closeReason = error
+    this.lanes.close()
     this.#backlog.clear()
     this.#hello?.reject(error)
     this.#hello = undefined

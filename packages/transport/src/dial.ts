@@ -85,7 +85,13 @@ async function attempt(
       `${address.host}:${address.port} (${carrier}) proved key ${short(noise.remotePublicKey!)}, expected ${short(expectedKey)}`,
     )
   }
-  return context.newConnection(noise, true, carrier, remoteAddress)
+  return context.newConnection(
+    noise,
+    true,
+    carrier,
+    remoteAddress,
+    carrier === 'udx' ? endpoint : undefined,
+  )
 }
 
 /** Sends our hello and checks the acceptor's (its proof of `topic`). */

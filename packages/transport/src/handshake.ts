@@ -1,7 +1,8 @@
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
-import type { PeerConnection } from './connection'
+import type { HelloRefusal, PeerConnection } from './connection'
 import type { Identity } from './identity'
 import type { Carrier, Logger, SocketAddress, TransportOptions } from './types'
+import type { UdxEndpoint } from './udx-endpoint'
 
 /** What dialling and accepting need from the transport that runs them. */
 export interface HandshakeContext {
@@ -13,7 +14,13 @@ export interface HandshakeContext {
     initiator: boolean,
     carrier: Carrier,
     remoteAddress: SocketAddress,
+    endpoint?: UdxEndpoint,
   ): PeerConnection
+  /**
+   * A lane's hello arrived on `lane` (a connection whose Noise handshake just finished): take it
+   * as the bulk lane of the connection it names, or say why not (docs/transport.md §3.2).
+   */
+  adoptLane(lane: PeerConnection, hello: Uint8Array, carrier: Carrier): HelloRefusal | undefined
   /** Lists a connection that passed the hello among the transport's connections. */
   register(connection: PeerConnection): void
   /** Keeps `work` in the set that `stop()` waits for. */

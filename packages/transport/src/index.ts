@@ -40,6 +40,7 @@ export type {
   DialOptions,
   DialThroughOptions,
   Logger,
+  OpenStreamOptions,
   SocketAddress,
   StreamWriteOptions,
   ThroughOptions,

@@ -87,11 +87,13 @@ export class Mux implements StreamHost {
   #lastReceivedAt = performance.now()
   readonly #pinger: MuxPinger
   #largestWindowBytes = INITIAL_WINDOW_BYTES
+  #windowFloorBytes: number
 
   constructor(noise: NoiseSecretStream, options: MuxOptions) {
     this.noise = noise
     this.#options = options
     this.#log = options.log
+    this.#windowFloorBytes = options.windowFloorBytes ?? INITIAL_WINDOW_BYTES
     this.#sender = new MuxSender(noise, options.sendGate)
     this.#pinger = new MuxPinger((frame) => this.sendControl(frame), options.carrierRttMs)
     this.#nextLocalId = options.initiator ? 1 : 2
@@ -125,7 +127,12 @@ export class Mux implements StreamHost {
   }
 
   get windowFloorBytes(): number {
-    return this.#options.windowFloorBytes ?? INITIAL_WINDOW_BYTES
+    return this.#windowFloorBytes
+  }
+
+  /** A bulk lane's streams grow their windows faster (see `LANE_WINDOW_FLOOR_BYTES`). */
+  set windowFloorBytes(bytes: number) {
+    this.#windowFloorBytes = bytes
   }
 
   get windowMayGrow(): boolean {

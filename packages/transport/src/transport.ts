@@ -33,6 +33,7 @@ import type {
   TransportOptions,
 } from './types'
 import { type DatagramListener, type EndpointContext, UdxEndpoint } from './udx-endpoint'
+import { adoptLane } from './udx-lane'
 
 const DEFAULTS = {
   host: '0.0.0.0',
@@ -209,8 +210,22 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
     initiator: boolean,
     carrier: Carrier,
     remoteAddress: SocketAddress,
-  ) {
+    endpoint?: UdxEndpoint,
+  ): PeerConnection {
+    const running = this.#running
+    const lane =
+      endpoint === undefined || running === undefined
+        ? undefined
+        : {
+            endpoint,
+            identity: this.#identity,
+            remoteAddress,
+            shutdown: running.shutdown.signal,
+            newLane: (laneNoise: NoiseSecretStream, from: SocketAddress) =>
+              this.#newConnection(laneNoise, true, 'udx', from),
+          }
     return new PeerConnection(noise, {
+      ...(lane !== undefined && { lane }),
       initiator,
       carrier,
       remoteAddress,
@@ -226,8 +241,9 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
       identity: this.#identity,
       options: this.#options,
       log: this.#log,
-      newConnection: (noise, initiator, carrier, remoteAddress) =>
-        this.#newConnection(noise, initiator, carrier, remoteAddress),
+      newConnection: (noise, initiator, carrier, remoteAddress, endpoint) =>
+        this.#newConnection(noise, initiator, carrier, remoteAddress, endpoint),
+      adoptLane: (lane, hello, carrier) => adoptLane(this.#connections, lane, hello, carrier),
       register: (connection) => this.#register(connection),
       track: (work) => this.#track(work),
       handshakeSignal: (caller) => {
@@ -297,8 +313,8 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
         }
       },
       releaseStreamId: (id) => running.streamIds.delete(id),
-      onIncoming: (stream, _endpoint, from, ticket) =>
-        acceptIncoming(this.#handshake, stream, 'udx', from, ticket),
+      onIncoming: (stream, endpoint, from, ticket) =>
+        acceptIncoming(this.#handshake, stream, 'udx', from, ticket, endpoint),
     }
   }
 

@@ -55,6 +55,18 @@ export interface StreamWriteOptions extends AbortOptions {
   untilCopied?: boolean
 }
 
+/** Options of {@link Connection.openStream}. */
+export interface OpenStreamOptions extends AbortOptions {
+  /**
+   * A big transfer: on a UDX connection to a peer of protocol 1.2 or newer the stream goes on
+   * the connection's bulk lane, a second UDX stream with a fresh congestion controller, set up
+   * at the first bulk stream and closed after a few idle seconds (docs/transport.md §3.2).
+   * Elsewhere (TCP, relayed, older peers, or the lane could not be set up) it is an ordinary
+   * stream. A bulk stream fails like any cut stream when its lane fails; the connection stays.
+   */
+  bulk?: boolean
+}
+
 export interface ConnectionEvents {
   /** The connection ended; `detail` is why (a `TransportError`: `CLOSED`, `TIMEOUT`, ...). */
   close: CustomEvent<Error>
@@ -87,6 +99,8 @@ export interface ConnectionStats {
      */
     receiveBufferCapped: boolean
   }
+  /** Once a bulk lane was opened: how many so far, and the open one's own figures. */
+  bulkLane?: { opened: number; current: ConnectionStats | undefined }
 }
 
 /** An authenticated connection to one peer that proved membership of a topic we share. */
@@ -111,8 +125,11 @@ export interface Connection extends TypedEventTarget<ConnectionEvents> {
   readonly handshakeHash: Uint8Array
   /** Undefined while open; the reason once closed. */
   readonly closeReason: Error | undefined
-  /** Opens a stream; waits (abortably) while this side already has the maximum open. */
-  openStream(options?: AbortOptions): Promise<TransportStream>
+  /**
+   * Opens a stream; waits (abortably) while this side already has the maximum open.
+   * `bulk`: a big transfer, see {@link OpenStreamOptions}.
+   */
+  openStream(options?: OpenStreamOptions): Promise<TransportStream>
   /**
    * Streams the remote opens, in order. Streams that nobody takes are buffered up to a
    * small backlog; beyond it the remote's new streams are refused (`STREAM_REFUSED`).

@@ -9,6 +9,12 @@ const CAP_GAIN = 1.25
  */
 const RAMP_GAIN = 2
 const NO_QUEUE_RTT_RATIO = 1.1
+/**
+ * libudx's BBR state while it is in start-up: it then paces at 2.9x its estimate, so the RTT
+ * rises at once, and a cap of 1.25x held a fresh stream (a bulk lane) at its first estimate
+ * for the three round trips after which BBR leaves start-up for good (traced, §3.2).
+ */
+const BBR_STARTUP = 0
 /** The cap never goes below this (a slow start from a quiet connection, tiny RTTs). */
 const MIN_CAP_BYTES = 256 * 1024
 /** A delivery-rate sample spans at least one minimum RTT and at least this long. */
@@ -41,6 +47,8 @@ const MIN_RTT_WINDOW_MS = 10_000
  */
 export class UdxInflightCap {
   readonly #raw: UDX.Stream
+  /** A bulk lane's cap: 2 BDP while libudx's BBR is in start-up ({@link BBR_STARTUP}). */
+  rampInStartup = false
   readonly #samples: number[] = []
   #sampleFrom = 0
   #leftAtSampleStart = 0
@@ -58,7 +66,10 @@ export class UdxInflightCap {
     if (this.#samples.length === 0 || this.#minRtt < MIN_PATH_RTT_MS)
       return Number.POSITIVE_INFINITY
     const rate = Math.max(...this.#samples)
-    const gain = this.#raw.rtt <= NO_QUEUE_RTT_RATIO * this.#minRtt ? RAMP_GAIN : CAP_GAIN
+    const ramping =
+      (this.rampInStartup && this.#raw.bbrState === BBR_STARTUP) ||
+      this.#raw.rtt <= NO_QUEUE_RTT_RATIO * this.#minRtt
+    const gain = ramping ? RAMP_GAIN : CAP_GAIN
     return Math.max(MIN_CAP_BYTES, gain * rate * this.#minRtt)
   }
 

@@ -81,6 +81,11 @@ export class UdxSendGate implements SendGate {
     this.#cap = new UdxInflightCap(raw)
   }
 
+  /** A bulk lane: the in-flight cap allows 2 BDP while libudx's BBR is in start-up. */
+  set bulkLane(on: boolean) {
+    this.#cap.rampInStartup = on
+  }
+
   /** The unsent bytes below us, as last estimated. */
   get unsentBytes(): number {
     const raw = this.#raw

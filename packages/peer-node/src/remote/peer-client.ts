@@ -63,6 +63,11 @@ export interface ReadQueuedEvent {
 
 export interface ReadOptions extends AbortOptions {
   onProgress?: (event: ReadQueuedEvent) => void
+  /**
+   * A big read: its stream goes on the connection's bulk lane where the transport has one
+   * (UDX to a 1.2 peer; transport's `openStream({ bulk })`). Default false.
+   */
+  bulk?: boolean
 }
 
 /** A read the peer started: the file as it is now, and exactly `length` bytes in `body`. */
@@ -139,7 +144,7 @@ export class PeerClient {
     const request: ReadRequest = { type: 'read', path, offset: range.offset ?? 0 }
     if (range.length !== undefined) request.length = range.length
     if (range.expect !== undefined) request.expect = range.expect
-    const stream = await this.#request(request, options)
+    const stream = await this.#request(request, { ...options, bulk: options.bulk === true })
     const reader = new ResponseReader(stream, options.signal)
     try {
       for (;;) {
@@ -281,12 +286,15 @@ export class PeerClient {
   /** Opens a stream and sends `request`; ends our side unless the request stays open (watch). */
   async #request(
     request: LsRequest | ReadRequest | ReadManyRequest | { type: 'watch' },
-    options: AbortOptions & { keepOpen?: boolean },
+    options: AbortOptions & { keepOpen?: boolean; bulk?: boolean },
   ): Promise<TransportStream> {
     options.signal?.throwIfAborted()
     let stream: TransportStream | undefined
     try {
-      stream = await this.#connection.openStream(options.signal ? { signal: options.signal } : {})
+      const bulk = options.bulk === true ? { bulk: true } : {}
+      stream = await this.#connection.openStream(
+        options.signal ? { signal: options.signal, ...bulk } : bulk,
+      )
       await stream.write(encodeFrame(encodeCbor(request)))
       if (options.keepOpen !== true) await stream.end()
       return stream
