@@ -2,8 +2,9 @@
 // ('udx' | 'tcp' through the transport, or 'plain' TCP) while timing small `ls`-like requests
 // on the same connection. Prints one `result {json}` line.
 // Env: BENCH_HOST (default 127.0.0.1): the server's address; BENCH_SECONDS: stop after this
-// long and report what arrived (for slow links); BENCH_BULK=1: the transfer's stream with the
-// bulk option (on the bulk lane, docs/transport.md §3.2); mode 'rtt' times TCP connects instead.
+// long and report what arrived (for slow links); the transfer's stream has the bulk option, as
+// peer-node's big reads do (on UDX the bulk lane, docs/transport.md §3.2), BENCH_BULK=0 opens it
+// on the connection; mode 'rtt' times TCP connects instead.
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { deriveTopicKeys } from '@harddrive-party/wire-protocol'
@@ -150,8 +151,8 @@ if (mode === 'rtt') {
   for (let i = 0; i < IDLE_LS; i++) idle.push(await ls(connection))
   // The transfer's clock starts before the stream opens: a bulk lane's set-up counts.
   const t0 = performance.now()
-  // BENCH_BULK=1: on the bulk lane (peer-node's HDP_BULK_LANE=1); else on the connection.
-  const bulk = await connection.openStream({ bulk: process.env.BENCH_BULK === '1' })
+  // On the bulk lane as peer-node's big reads; BENCH_BULK=0 (HDP_BULK_LANE=0): on the connection.
+  const bulk = await connection.openStream({ bulk: process.env.BENCH_BULK !== '0' })
   await bulk.write(request(1, bytes))
   await bulk.end()
   let done = false

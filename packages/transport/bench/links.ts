@@ -15,8 +15,8 @@
 // Needs root and gcc (skips with the reason otherwise). Env: BENCH_LINKS (indexes, e.g. 1,2),
 // BENCH_MODES (default plain,tcp,raw-udx,udx; a mode may carry environment settings for A/B
 // runs of one switch in the same run: `udx+NAME=value`, e.g. `udx+BENCH_IDLE_LS=0` skips the
-// client's 50 idle `ls` before the transfer, `udx+BENCH_BULK=1` opens the transfer on the bulk
-// lane, `raw-udx+BENCH_TRACE=file` traces libudx's sender, `udx+...` the bulk stream's).
+// client's 50 idle `ls` before the transfer, `udx+BENCH_BULK=0` opens the transfer on the connection
+// instead of its bulk lane, `raw-udx+BENCH_TRACE=file` traces libudx's sender, `udx+...` the bulk stream's).
 import {
   type EmulatorReport,
   type LinkCounters,

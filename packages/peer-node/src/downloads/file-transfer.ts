@@ -175,13 +175,12 @@ export async function pace(
 /** Under a rate limit, the bytes a piece may hold: a few per second at 64 KiB/s. */
 const LIMITED_PIECE_BYTES = 16 * 1024
 /**
- * With `HDP_BULK_LANE=1`, reads of at least this many bytes go on the connection's bulk lane
- * (transport's `bulk` option: a fresh UDX stream, so a fresh congestion ramp, and `ls` no
- * longer waits behind the transfer's resends). Off by default: on the 200 Mbit/s / 40 ms link
- * the lane ramped faster in most runs but stayed at 30-35 % of the link in 3 of about 10
- * (docs/transport.md §3.2).
+ * Reads of at least this many bytes go on the connection's bulk lane (transport's `bulk`
+ * option: a fresh UDX stream, so a fresh congestion ramp, and `ls` no longer waits behind the
+ * transfer's resends; docs/transport.md §3.2). Smaller reads would pay the lane's set-up for
+ * little. `HDP_BULK_LANE=0` keeps every read on the connection.
  */
-const BULK_READ_BYTES = process.env.HDP_BULK_LANE === '1' ? 4 * 1024 * 1024 : Infinity
+const BULK_READ_BYTES = process.env.HDP_BULK_LANE === '0' ? Infinity : 4 * 1024 * 1024
 
 /**
  * `chunk` whole without a limit; under one, in pieces of {@link LIMITED_PIECE_BYTES}, each taken
