@@ -267,6 +267,11 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
     this.#deliver = deliver
     this.#mux.windowFloorBytes = LANE_WINDOW_FLOOR_BYTES
     if (this.#gate !== undefined) this.#gate.bulkLane = true
+    // The dialler takes its lane only after the answer hello, a few turns later: streams the
+    // remote opened at once (in the packets after its hello) waited in this lane's own backlog,
+    // which nobody reads. Seen as a bulk round trip that never came back, 1 run in 5.
+    for (let stream = this.#backlog.shift(); stream !== undefined; stream = this.#backlog.shift())
+      deliver(stream)
   }
 
   // ---- multiplexer hooks ----

@@ -2,9 +2,10 @@ import type { Server, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { TypedEventEmitter } from 'main-event'
-import UDX from 'udx-native'
+import type UDX from 'udx-native'
 import { acceptIncoming, acceptTcpSocket } from './accept'
 import { Admission } from './admission'
+import { bindSockets } from './bind-sockets'
 import { PeerConnection } from './connection'
 import { dialPeer } from './dial'
 import { TransportError } from './errors'
@@ -15,7 +16,6 @@ import { mainSocketFacade } from './main-socket'
 import { MAX_STREAMS_PER_SIDE } from './mux'
 import { CloseCode } from './mux-frame'
 import { enlargeReceiveBuffer } from './receive-buffer'
-import { listenTcp } from './tcp-carrier'
 import { acceptThroughCarrier, dialThroughCarrier } from './through'
 import type {
   AbortOptions,
@@ -43,8 +43,6 @@ const DEFAULTS = {
   // A whole side's worth: a burst of opens arrives in one message, before any loop takes one.
   streamBacklog: MAX_STREAMS_PER_SIDE,
 }
-/** Tries of a random port (when port 0 was asked) until UDP and TCP are both free on it. */
-const BIND_TRIES = 8
 
 /** Creates a transport; nothing is bound until `start()`. */
 export function createTransport(options: TransportOptions): Transport {
@@ -320,67 +318,31 @@ class UdxTransport extends TypedEventEmitter<TransportEvents> implements Transpo
 
   async #bind(): Promise<void> {
     const host = this.#options.host ?? DEFAULTS.host
-    const wantTcp = this.#options.tcp ?? true
-    const fixedPort = this.#options.port ?? 0
-    let lastError: unknown
-    for (let attempt = 0; attempt < (fixedPort === 0 ? BIND_TRIES : 1); attempt++) {
-      const udx = new UDX()
-      const socket = udx.createSocket()
-      try {
-        socket.bind(fixedPort, host)
-      } catch (err) {
-        await socket.close()
-        throw new TransportError(
-          'SOCKET_ERROR',
-          `bind udp ${host}:${fixedPort}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        )
-      }
-      enlargeReceiveBuffer(socket, this.#log)
-      const port = socket.address()!.port
-      let tcp: Server | undefined
-      if (wantTcp) {
-        try {
-          tcp = await listenTcp(port, host)
-        } catch (err) {
-          lastError = err
-          if (fixedPort === 0) {
-            await socket.close()
-            continue // someone holds this TCP port: try another random port for both
-          }
-          this.#log.error(
-            'tcp carrier disabled, cannot listen on %s:%d: %s',
-            host,
-            port,
-            (err as Error).message,
-          )
-        }
-      }
-      const running: Running = {
-        udx,
-        main: undefined as unknown as UdxEndpoint,
-        extra: new Set(),
-        tcp,
-        admission: new Admission(this.#options.limits),
-        streamIds: new Set(),
-        shutdown: new AbortController(),
-      }
-      running.main = new UdxEndpoint(socket, this.#endpointContext(running), {
-        main: true,
-        listeners: this.#mainListeners,
-      })
-      tcp?.on('connection', (s: Socket) =>
-        acceptTcpSocket(this.#handshake, this.#running?.admission, s),
-      )
-      this.#running = running
-      this.#log('listening on %s:%d (tcp %s)', host, port, tcp === undefined ? 'off' : 'on')
-      return
-    }
-    throw new TransportError('SOCKET_ERROR', `no port free for both udp and tcp on ${host}`, {
-      cause: lastError,
+    const { udx, socket, tcp } = await bindSockets({
+      host,
+      port: this.#options.port ?? 0,
+      wantTcp: this.#options.tcp ?? true,
+      log: this.#log,
     })
+    const running: Running = {
+      udx,
+      main: undefined as unknown as UdxEndpoint,
+      extra: new Set(),
+      tcp,
+      admission: new Admission(this.#options.limits),
+      streamIds: new Set(),
+      shutdown: new AbortController(),
+    }
+    running.main = new UdxEndpoint(socket, this.#endpointContext(running), {
+      main: true,
+      listeners: this.#mainListeners,
+    })
+    tcp?.on('connection', (s: Socket) =>
+      acceptTcpSocket(this.#handshake, this.#running?.admission, s),
+    )
+    this.#running = running
+    const port = socket.address()!.port
+    this.#log('listening on %s:%d (tcp %s)', host, port, tcp === undefined ? 'off' : 'on')
   }
 
   async #unbind(running: Running, signal: AbortSignal | undefined): Promise<void> {
