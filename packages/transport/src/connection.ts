@@ -65,8 +65,6 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
   remoteVersion: ProtocolVersion = [1, 0]
   /** This connection's bulk lane (UDX only; see udx-lane.ts). */
   readonly lanes: LaneManager
-  /** True when this is itself a bulk lane of another connection (never registered). */
-  isLane = false
   readonly #mux: Mux
   #deliver: ((stream: MuxStream) => void) | undefined
   #gate: UdxSendGate | undefined
@@ -119,6 +117,11 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
       (stream) => this.#onStream(stream),
       options.log,
     )
+  }
+
+  /** True when this is itself a bulk lane of another connection (never registered). */
+  get isLane(): boolean {
+    return this.#deliver !== undefined
   }
 
   /** The UDX stream under a UDX connection (benchmarks trace its congestion control). */
@@ -263,7 +266,6 @@ export class PeerConnection extends TypedEventEmitter<ConnectionEvents> implemen
 
   /** A lane's streams from the remote go to the main connection's incoming streams. */
   deliverStreamsTo(deliver: (stream: MuxStream) => void): void {
-    this.isLane = true
     this.#deliver = deliver
     this.#mux.windowFloorBytes = LANE_WINDOW_FLOOR_BYTES
     if (this.#gate !== undefined) this.#gate.bulkLane = true

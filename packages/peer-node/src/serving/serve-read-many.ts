@@ -17,8 +17,9 @@ const WRITE_BYTES = 64 * 1024
  * slot, all read at once through `store.readSmall` (the index store's reading thread takes them
  * in as few messages as it can), then answered in request order: a `file` header and the bytes,
  * or a `file-error`; one file's failure does not stop the others. Several files go out in one
- * transport frame, without a copy into one buffer first. The request's expected sizes bound what is held (1 MiB at most: the
- * decoder's limit, and a grown file is `CHANGED` without reading past what was expected).
+ * transport frame, without a copy into one buffer first. The request's expected sizes bound
+ * what is held (1 MiB at most: the decoder's limit, and a grown file is `CHANGED` without
+ * reading past what was expected).
  *
  * Rate limits apply per file, as to `read`. The upload list gets **one entry per request**,
  * named after the files' common folder, with their bytes: an entry per file would cost three
