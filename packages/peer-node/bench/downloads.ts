@@ -1,9 +1,9 @@
 // Downloads through the whole node on loopback (two processes: the fixture peers), beside a
-// plain node:net copy of the same bytes in the same run. The big file goes over each carrier
-// (a pair of peers per carrier: the `tcp` pair races UDX and TCP, and is made again until TCP
-// wins; the `udx` pair has no TCP carrier); the small files over the default pair. Every
-// downloaded file is checked against the source's sha256. Prints a table, the CPU time per GiB
-// of each big download on both sides, and peak RSS.
+// plain node:net copy of the same bytes in the same run (the big file's just before each node
+// download). The big file goes over each carrier (a pair of peers per carrier: the `tcp` pair
+// races UDX and TCP, and is made again until TCP wins; the `udx` pair has no TCP carrier); the
+// small files over the default pair. Every downloaded file is checked against the source's
+// sha256. Prints a table, the CPU time per GiB of each big download on both sides, and peak RSS.
 // Run: pnpm --filter @harddrive-party/peer-node bench:downloads
 //   BENCH_GIB=0.25: a smaller big file; BENCH_SMALL=0: no small-file row;
 //   BENCH_CARRIERS=tcp,udx: which pairs run the big file (default both);
@@ -11,6 +11,7 @@
 //   stops (summarise with bench/cpu-profile-top.ts);
 //   BENCH_UV_THREADS=<n>: the peers' libuv thread-pool size (default 16, as the command sets it
 //   in apps/cli/bin/hdp.cjs; 4 is Node's own default).
+import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises'
@@ -247,14 +248,20 @@ try {
     rows.push(
       `| ${what} | ${via} | ${rateOf(n, n === 1 ? bigBytes : n * 4096, ms)} (${(ms / 1000).toFixed(1)} s) | ${(netMs / ms).toFixed(2)}x | ${check} |`,
     )
-  const netBig = await netCopy(big, join(root, 'net', 'big'))
-  const netBigCheck = await verify(join(root, 'net', 'big'), 'big')
-  await rm(join(root, 'net', 'big'), { recursive: true })
-  row(`${GIB} GiB file`, 'node:net', netBig, netBig, netBigCheck)
+  // The new data on the disk first: its write-back would otherwise land in whichever copy runs
+  // 30 s later (the kernel's dirty_expire), and the first ones would not pay for it.
+  execFileSync('sync')
   let netSmall: number | undefined
   for (const name of CARRIERS) {
     const pair = await pairOver(name)
     try {
+      // The node:net copy runs just before each node download: the two meet the same page cache
+      // and write-back (one copy at the start ranged 198-394 MB/s in runs minutes apart).
+      const netBig = await netCopy(big, join(root, 'net', 'big'))
+      const netBigCheck = await verify(join(root, 'net', 'big'), 'big')
+      await rm(join(root, 'net', 'big'), { recursive: true })
+      execFileSync('sync')
+      row(`${GIB} GiB file`, 'node:net', netBig, netBig, netBigCheck)
       const cpuBefore = [await cpuMs(pair.server), await cpuMs(pair.client)]
       const ms = await download(pair, 'big')
       const cpu = [
