@@ -9,6 +9,7 @@ import { abortable, type HandshakeContext, short } from './handshake'
 import { decodeHelloPayload, encodeHelloPayload } from './hello'
 import { CloseCode } from './mux-frame'
 import { secureCarrier } from './noise'
+import { readAccepted } from './tcp-carrier'
 import type { Carrier, SocketAddress } from './types'
 import type { UdxEndpoint } from './udx-endpoint'
 import { isLaneHello } from './udx-lane'
@@ -71,9 +72,11 @@ export function acceptTcpSocket(
     socket.destroy()
     return
   }
-  socket.setNoDelay(true)
-  const ticket = admission.track(from.host, () => socket.destroy())
-  acceptIncoming(context, socket, 'tcp', from, ticket)
+  const reading = readAccepted(socket)
+  reading.on('error', (err) => context.log.trace('tcp %s:%d: %s', host, port, err.message))
+  reading.setNoDelay(true)
+  const ticket = admission.track(from.host, () => reading.destroy())
+  acceptIncoming(context, reading, 'tcp', from, ticket)
 }
 
 /**

@@ -4,6 +4,7 @@ import { TransportError } from './errors'
 import type { Identity } from './identity'
 import { PooledSecretStream } from './message-pool'
 import { MESSAGE_BYTES } from './mux-sender'
+import { isReadByMessageReader } from './tcp-reader'
 
 /**
  * Longest message a Noise XX handshake step needs (an ephemeral and a static key, a tag and
@@ -34,7 +35,7 @@ export async function secureCarrier(
   noise.on('error', (err: Error) => {
     failure ??= err
   })
-  guardMessageLengths(raw, noise, initiator ? 1 : 2)
+  if (!isReadByMessageReader(raw)) guardMessageLengths(raw, noise, initiator ? 1 : 2)
   const onAbort = () => noise.destroy()
   signal.addEventListener('abort', onAbort, { once: true })
   try {
