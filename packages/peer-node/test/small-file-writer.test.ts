@@ -155,44 +155,6 @@ describe('small files held in memory, written with their batch', () => {
     for (const name of names) expect(await readFile(join(downloads, name), 'utf8')).toBe(name)
   })
 
-  it('bounds a batch by the bytes it holds too: files beyond maxBytes go in the next', async () => {
-    const { writer, downloads } = await setup()
-    const batches: number[][] = []
-    const batch = new DurableBatch({
-      maxFiles: 100,
-      maxBytes: 20,
-      maxDelayMs: 10_000,
-      writer,
-      onDurable: async (files) => {
-        batches.push(files.map((c) => c.file.index))
-      },
-      onFailed: async (_c, err) => {
-        throw err
-      },
-      onError: (err) => {
-        throw err
-      },
-    })
-    // 7 bytes each, and one of 50 (alone over the bound: it still goes, by itself).
-    const names = Array.from({ length: 12 }, (_, i) => `h${String(i).padStart(2, '0')}.txt`)
-    const bytes = (i: number) => Buffer.from(i === 5 ? 'x'.repeat(50) : names[i]!)
-    await Promise.all(
-      names.map((name, i) =>
-        batch.add({ file: file(i), localPath: join(downloads, name), bytes: bytes(i) }),
-      ),
-    )
-    await batch.flush()
-    expect(batches.flat().sort((a, b) => a - b)).toEqual(names.map((_, i) => i))
-    for (const b of batches) {
-      const held = b.reduce((sum, i) => sum + bytes(i).length, 0)
-      expect(b.length === 1 || held <= 20).toBe(true)
-    }
-    expect(batches).toContainEqual([5])
-    for (const [i, name] of names.entries()) {
-      expect(await readFile(join(downloads, name))).toEqual(bytes(i))
-    }
-  })
-
   it('refuses every call once closed (the downloader then writes through part files)', async () => {
     const { writer, downloads } = await setup()
     const part = (name: string) => join(downloads, `${name}.part`)

@@ -18,8 +18,6 @@ export interface CompletedFile {
 export interface DurableBatchOptions {
   /** A batch is made durable once it holds this many files... */
   maxFiles: number
-  /** ...or this many bytes held in memory (default: no bound but `maxFiles`)... */
-  maxBytes?: number
   /** ...or this long after its first file arrived (when a batch can start then). */
   maxDelayMs: number
   /** Batches on their way to the disk at once. Default 2. */
@@ -48,16 +46,13 @@ export interface DurableBatchOptions {
  * Group commit: at most `maxBatches` batches are on their way to the disk at once; files that
  * complete meanwhile wait and go together in the next one (a batch started on the timer alone,
  * one after another, held a few dozen files each and fell behind the downloads: its time is
- * mostly the disk's latency, whatever its size). `add` waits while a batch's worth (`maxFiles`
- * or `maxBytes`) is waiting and no batch can start, so the files held open (and the bytes held
- * in memory) stay bounded.
+ * mostly the disk's latency, whatever its size). `add` waits while `maxFiles` files are waiting
+ * and no batch can start, so the files held open (and the bytes held in memory) stay bounded.
  */
 export class DurableBatch {
   readonly #o: DurableBatchOptions
   readonly #maxBatches: number
   #pending: CompletedFile[] = []
-  /** Bytes held in memory by the pending files. */
-  #pendingBytes = 0
   #timer: NodeJS.Timeout | undefined
   /** The pending files have waited long enough: they go as soon as a batch can start. */
   #due = false
@@ -71,12 +66,11 @@ export class DurableBatch {
     this.#maxBatches = Math.max(1, options.maxBatches ?? 2)
   }
 
-  /** Takes a completed file; resolves at once unless a batch's worth waits and none can start. */
+  /** Takes a completed file; resolves at once unless `maxFiles` wait and no batch can start. */
   async add(completed: CompletedFile): Promise<void> {
     this.#pending.push(completed)
-    this.#pendingBytes += completed.bytes?.length ?? 0
     this.#kick()
-    while (this.#isFull()) {
+    while (this.#pending.length >= this.#o.maxFiles) {
       await new Promise<void>((resolve) => this.#room.push(resolve))
     }
   }
@@ -98,7 +92,7 @@ export class DurableBatch {
     while (
       this.#running.size < this.#maxBatches &&
       this.#pending.length > 0 &&
-      (this.#due || this.#isFull())
+      (this.#due || this.#pending.length >= this.#o.maxFiles)
     ) {
       void this.#start(this.#o.maxFiles).catch(this.#o.onError)
     }
@@ -115,26 +109,8 @@ export class DurableBatch {
     this.#wake()
   }
 
-  /** As many pending files as fit one batch (`maxFiles`, `maxBytes`; at least one). */
-  #isFull(): boolean {
-    return (
-      this.#pending.length >= this.#o.maxFiles ||
-      this.#pendingBytes >= (this.#o.maxBytes ?? Number.POSITIVE_INFINITY)
-    )
-  }
-
   #start(count: number): Promise<void> {
-    const maxBytes = this.#o.maxBytes ?? Number.POSITIVE_INFINITY
-    let n = 0
-    let bytes = 0
-    while (n < Math.min(count, this.#pending.length)) {
-      const held = this.#pending[n]!.bytes?.length ?? 0
-      if (n > 0 && bytes + held > maxBytes) break
-      bytes += held
-      n++
-    }
-    const batch = this.#pending.splice(0, n)
-    this.#pendingBytes -= bytes
+    const batch = this.#pending.splice(0, count)
     const run = this.#settle(batch).finally(() => {
       this.#running.delete(run)
       // Whatever arrived while the disk was busy has waited long enough.
@@ -146,7 +122,7 @@ export class DurableBatch {
   }
 
   #wake(): void {
-    if (this.#isFull()) return
+    if (this.#pending.length >= this.#o.maxFiles) return
     for (const resolve of this.#room.splice(0)) resolve()
   }
 
