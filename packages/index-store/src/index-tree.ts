@@ -34,6 +34,9 @@ function fileEntry(path: string, size: number, mtime: number): Entry {
   return e
 }
 
+/** Most bytes of folder listings kept between reads (see `IndexTree.#cachedListing`). */
+const MAX_CACHED_LISTING_BYTES = 16 * 1024 * 1024
+
 /**
  * Reads and writes the directory tree (dirs, listings, names tables) and keeps the in-memory
  * search index in step. Writes are lmdb's batched async puts: all writes issued in one event
@@ -42,8 +45,10 @@ function fileEntry(path: string, size: number, mtime: number): Entry {
  */
 export class IndexTree {
   readonly dbs: StoreDatabases
-  /** See {@link IndexTree.#listingThisTurn}. */
-  readonly #turnListings = new Map<number, Listing>()
+  /** See {@link IndexTree.#cachedListing}. */
+  readonly #cachedListings = new Map<number, Listing>()
+  /** Bytes of the listings in {@link IndexTree.#cachedListings}. */
+  #cachedBytes = 0
   readonly search: SearchIndex
   readonly #log: Logger
   #nextId: number
@@ -146,9 +151,10 @@ export class IndexTree {
   }
 
   putListing(id: number, listing: Uint8Array, folded: Uint8Array): void {
+    this.#forgetListing(id)
     this.dbs.listings
       .put(id, Buffer.from(listing.buffer, listing.byteOffset, listing.byteLength))
-      .catch(this.#onWriteError)
+      .then(() => this.#forgetListing(id), this.#onWriteError)
     this.dbs.names
       .put(id, Buffer.from(folded.buffer, folded.byteOffset, folded.byteLength))
       .catch(this.#onWriteError)
@@ -157,7 +163,8 @@ export class IndexTree {
 
   removeDir(id: number): void {
     this.dbs.dirs.remove(id).catch(this.#onWriteError)
-    this.dbs.listings.remove(id).catch(this.#onWriteError)
+    this.#forgetListing(id)
+    this.dbs.listings.remove(id).then(() => this.#forgetListing(id), this.#onWriteError)
     this.dbs.names.remove(id).catch(this.#onWriteError)
     this.search.delete(id)
   }
@@ -232,11 +239,7 @@ export class IndexTree {
     return { kind: 'dir', id, record, path }
   }
 
-  /**
-   * Whether a validated share path is in the index, without copying listings: the answer to
-   * each file served. Listings are read through lmdb's reused buffer (a folder of 10,000 files
-   * is ~300 KB; a copy of it per read cost more than the read), so none is kept past its level.
-   */
+  /** Whether a validated share path is in the index: the answer to each file served. */
   has(path: string, share: ShareRow | undefined): boolean {
     if (path === '') return true
     if (share === undefined) return false
@@ -244,7 +247,7 @@ export class IndexTree {
     let id = share.rootId
     if (!this.dbs.dirs.doesExist(id)) return false
     for (let s = 1; s < segments.length; s++) {
-      const listing = this.#listingThisTurn(id)
+      const listing = this.#cachedListing(id)
       if (listing === undefined) return false
       const i = listing.find(Buffer.from(segments[s] as string, 'utf8'))
       if (i < 0) return false
@@ -256,21 +259,35 @@ export class IndexTree {
   }
 
   /**
-   * A folder's listing, kept until the end of this turn of the event loop: a `read-many` checks
-   * up to 64 files of one folder in one turn, and each `getBinaryFast` copies the whole listing
-   * (hundreds of KiB for a folder of 10,000 files) out of the database. At worst a check sees
-   * the index as it was at the start of its turn: what it lets through is still proven on disk
-   * (the open descriptor must be a file inside its share).
+   * A folder's listing, kept between calls: serving a folder of small files checks each file
+   * against its folder's listing, and each `getBinary` copies the whole listing (hundreds of
+   * KiB for a folder of 10,000 files, fresh memory each time) out of the database; one copy per
+   * `read-many` of 64 files was still a fifth of the serving peer's main thread. A listing is
+   * forgotten when it is written or removed here (the only writer), once when the write is
+   * issued and again when it is committed, so a copy read in between is not kept: a check sees
+   * the index as it was at most until a write's commit is reported. What it lets through is
+   * still proven on disk (the open descriptor must be a file inside its share).
    */
-  #listingThisTurn(id: number): Listing | undefined {
-    const cached = this.#turnListings.get(id)
+  #cachedListing(id: number): Listing | undefined {
+    const cached = this.#cachedListings.get(id)
     if (cached !== undefined) return cached
     const raw = this.dbs.listings.getBinary(id)
     if (raw === undefined) return undefined
-    if (this.#turnListings.size === 0) setImmediate(() => this.#turnListings.clear())
     const listing = new Listing(raw)
-    this.#turnListings.set(id, listing)
+    if (this.#cachedBytes + raw.length > MAX_CACHED_LISTING_BYTES) {
+      this.#cachedListings.clear()
+      this.#cachedBytes = 0
+    }
+    this.#cachedListings.set(id, listing)
+    this.#cachedBytes += raw.length
     return listing
+  }
+
+  #forgetListing(id: number): void {
+    const cached = this.#cachedListings.get(id)
+    if (cached === undefined) return
+    this.#cachedListings.delete(id)
+    this.#cachedBytes -= cached.bytes.length
   }
 
   /** The wire entry for child `i` of `listing`, whose directory has share path `dirPath`. */

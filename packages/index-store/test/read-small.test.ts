@@ -67,6 +67,21 @@ describe('readSmall', () => {
     })
   })
 
+  it('follows the index across rescans: a folder listing kept between reads is not kept stale', async () => {
+    const { store, root, name } = await setup()
+    const read = (path: string) => store.readSmall(`${name}/${path}`, { offset: 0, maxBytes: 100 })
+    expect(text((await read('docs/readme.txt')).bytes)).toBe('read me')
+    writeFileSync(join(root, 'docs/late.txt'), 'added after the scan')
+    // On disk, but not in the index yet (the folder's listing read above says so).
+    await expect(read('docs/late.txt')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    await store.rescan()
+    expect(text((await read('docs/late.txt')).bytes)).toBe('added after the scan')
+    rmSync(join(root, 'docs'), { recursive: true })
+    await store.rescan()
+    makeTree(root, { 'docs/readme.txt': 'back, not scanned' })
+    await expect(read('docs/readme.txt')).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+
   it('refuses a file or a folder swapped for a symlink out of the share', async () => {
     const { store, root, outside, name } = await setup()
     unlinkSync(join(root, 'music/song.flac'))

@@ -155,10 +155,17 @@ async function receiveWhole(
   if (got !== file.size) {
     throw new PeerNodeError('INTERRUPTED', `got ${got} of ${file.size} bytes of ${file.path}`)
   }
-  context.wishlist.progress(file.requestId, file.index, got)
+  // No `wishlist.progress`: the bytes are in memory, not on disk, until the durable batch
+  // records the file done (with every byte counted).
   context.onBytes(file, got)
   // A copy: a chunk may be a view of a whole transport message, which it would keep alive.
   return Buffer.concat(chunks, got)
+}
+
+/** Whether no bucket limits (then {@link pace} has nothing to wait for). */
+export function isUnlimited(buckets: readonly TokenBucket[]): boolean {
+  for (const bucket of buckets) if (!bucket.unlimited) return false
+  return true
 }
 
 /** Takes `bytes` from each limited bucket in turn (the global one, then the peer's). */

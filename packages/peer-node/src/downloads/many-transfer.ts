@@ -5,6 +5,7 @@ import { fitsReadMany } from '../remote/read-many-answer'
 import {
   classify,
   isHeld,
+  isUnlimited,
   pace,
   prepareTarget,
   type TransferContext,
@@ -125,8 +126,10 @@ async function run(
         else settles[at]!(classify(result.error))
         continue
       }
-      await pace(context.buckets(), result.bytes.length, signal)
-      context.wishlist.progress(file.requestId, file.index, result.bytes.length)
+      const buckets = context.buckets()
+      if (!isUnlimited(buckets)) await pace(buckets, result.bytes.length, signal)
+      // No `wishlist.progress`: the bytes are in memory, not on disk, until the durable batch
+      // records the file done (with every byte counted).
       context.onBytes(file, result.bytes.length)
       settles[at]!({ kind: 'done', localPath, bytes: result.bytes })
     }

@@ -13,8 +13,10 @@ type Outcome = { error?: { code: string; message: string } }
 /**
  * The thread's code: plain JavaScript run with `eval`, so that it is the same from source and
  * from the built or bundled package. A batch (`store`), in order:
- * - each part is opened (read-write as `PartFile` does: no following a symlink, no hanging on
- *   a FIFO, which opens and is then refused), refused unless a regular file, emptied, written;
+ * - each part is made (`O_EXCL`: a new, empty regular file, the usual case, needs no look at
+ *   it) or, when a name is there already, opened (read-write as `PartFile` does: no following
+ *   a symlink, no hanging on a FIFO, which opens and is then refused), refused unless a regular
+ *   file, and emptied; then written;
  * - every written part is fsynced at once (`fs.fsync` on the thread pool: the file system
  *   commits them together; synchronous calls one after another would commit each alone);
  * - each is closed and, once synced, renamed into place, unless its final name is a symlink or
@@ -44,13 +46,27 @@ async function syncFolder(path) {
     await handle?.close().catch(() => {})
   }
 }
+function openPart(path) {
+  try {
+    return fs.openSync(path, FLAGS | C.O_EXCL, 0o644)
+  } catch (e) {
+    if (e.code !== 'EEXIST') throw e
+  }
+  const fd = fs.openSync(path, FLAGS, 0o644)
+  try {
+    const st = fs.fstatSync(fd)
+    if (!st.isFile()) throw unsafe(path + ' is not a regular file; not writing there')
+    if (st.size > 0) fs.ftruncateSync(fd, 0)
+    return fd
+  } catch (e) {
+    try { fs.closeSync(fd) } catch {}
+    throw e
+  }
+}
 function write(file) {
   let fd
   try {
-    fd = fs.openSync(file.partPath, FLAGS, 0o644)
-    const st = fs.fstatSync(fd)
-    if (!st.isFile()) throw unsafe(file.partPath + ' is not a regular file; not writing there')
-    if (st.size > 0) fs.ftruncateSync(fd, 0)
+    fd = openPart(file.partPath)
     let at = 0
     while (at < file.bytes.length) at += fs.writeSync(fd, file.bytes, at, file.bytes.length - at, at)
     return { fd }

@@ -11,8 +11,9 @@ import type { ReadQueuedEvent } from './peer-client'
 import { decodeAnswerFrame, type ResponseReader } from './response-reader'
 
 /**
- * One file of a `readMany` answer, in request order: its bytes (exactly the size asked for, a
- * copy of its own), or the peer's reason for not sending it (`NOT_FOUND`, `CHANGED`...).
+ * One file of a `readMany` answer, in request order: its bytes (exactly the size asked for; a
+ * view of a received buffer of at most {@link MAX_VIEWED_BUFFER_BYTES}, or a copy of its own),
+ * or the peer's reason for not sending it (`NOT_FOUND`, `CHANGED`...).
  */
 export type ReadManyResult =
   | { index: number; bytes: Uint8Array; error?: undefined }
@@ -87,8 +88,24 @@ export async function* readManyAnswer(
     }
     const chunks: Uint8Array[] = []
     for await (const chunk of reader.bytes(message.size)) chunks.push(chunk)
-    // A copy: a chunk may be a view of a whole transport message, which it would keep alive.
-    yield { index: message.index, bytes: Buffer.concat(chunks, message.size) }
+    yield { index: message.index, bytes: ownBytes(chunks, message.size) }
   }
   await reader.expectEnd()
+}
+
+/**
+ * A file's bytes are handed on as a view of the buffer they arrived in when that buffer is at
+ * most this large (the transport's received pieces of a stream are 16 KiB, or a message of at
+ * most 64 KiB on UDX): held until written, it keeps no more memory alive than the largest
+ * file held whole. A copy per 4 KiB file (fresh memory each) cost more than the rest of its
+ * answer's decoding.
+ */
+const MAX_VIEWED_BUFFER_BYTES = 64 * 1024
+
+/** `size` bytes from `chunks`: a view of the only chunk when its buffer is small, else a copy. */
+function ownBytes(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const only = chunks.length === 1 ? chunks[0]! : undefined
+  if (only !== undefined && only.buffer.byteLength <= MAX_VIEWED_BUFFER_BYTES) return only
+  // A copy: the chunks may be views of a whole transport message, which a view would keep alive.
+  return Buffer.concat(chunks, size)
 }
