@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DownloadErrorEvent, DownloadFileEvent, PeerNode } from '@harddrive-party/peer-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -14,6 +15,7 @@ import { Cleanup, connectedTo, loopbackOptions, useMosquitto, waitUntil } from '
 const BIG_FOLDER_FILES = Number(process.env.HDP_BIG_FOLDER_FILES ?? 50_000)
 const PER_FOLDER = 1000
 
+const againLarge = randomBytes(300 * 1024)
 const broker = useMosquitto()
 const cleanup = new Cleanup()
 let alice: PeerNode
@@ -40,12 +42,18 @@ beforeAll(async () => {
   writeFileSync(join(data, 'big', 'd000', 'f0000'), 'the first file of a huge folder')
   writeFileSync(join(data, 'small.txt'), 'one small file')
   await mkdir(join(data, 'empty'))
+  // `again/`: small files (held in memory, written with their batch) and one written to a part.
+  await mkdir(join(data, 'again', 'sub'), { recursive: true })
+  writeFileSync(join(data, 'again', 'a.txt'), 'alpha')
+  writeFileSync(join(data, 'again', 'b.txt'), 'beta')
+  writeFileSync(join(data, 'again', 'sub', 'c.txt'), 'gamma')
+  writeFileSync(join(data, 'again', 'large.bin'), againLarge)
   alice = cleanup.node(loopbackOptions(aliceDir, broker.url))
   bob = cleanup.node(loopbackOptions(bobDir, broker.url, { downloadDir }))
   await Promise.all([alice.start(), bob.start()])
   await alice.store.shares.add(data)
   await alice.store.rescan()
-  expect(alice.store.totals().files).toBe(BIG_FOLDER_FILES + 1)
+  expect(alice.store.totals().files).toBe(BIG_FOLDER_FILES + 5)
   await alice.join('big folders')
   await bob.join('big folders')
   await waitUntil('the pair connects', () => connectedTo(bob).length === 1, 30_000)
@@ -147,5 +155,45 @@ describe('downloads of folders', () => {
     await waitUntil('it is recorded done', () => bob.downloads.get(once.id)?.state === 'done')
     const twice = await bob.downloads.add(alice.publicKey, 'data/small.txt')
     expect(twice.id).not.toBe(once.id)
+  }, 60_000)
+
+  it('a downloaded folder the user removed downloads again', async () => {
+    const landed = new Map<string, string>()
+    const onFile = ({ detail }: CustomEvent<DownloadFileEvent>) => {
+      if (detail.outcome === 'done') landed.set(detail.path, detail.localPath)
+    }
+    bob.downloads.addEventListener('download:file', onFile)
+    try {
+      const expected = new Map([
+        ['data/again/a.txt', Buffer.from('alpha')],
+        ['data/again/b.txt', Buffer.from('beta')],
+        ['data/again/sub/c.txt', Buffer.from('gamma')],
+        ['data/again/large.bin', againLarge],
+      ])
+      const complete = async (what: string) => {
+        landed.clear()
+        const request = await bob.downloads.add(alice.publicKey, 'data/again')
+        // The file events follow the commit that records them (a reader may see it first).
+        await waitUntil(
+          what,
+          () =>
+            bob.downloads.get(request.id)?.state === 'done' &&
+            [...expected.keys()].every((path) => landed.has(path)),
+          30_000,
+        )
+        for (const [path, bytes] of expected) {
+          expect(await readFile(landed.get(path)!)).toEqual(bytes)
+        }
+      }
+      await complete('the folder is downloaded')
+      // Removed while the node runs (the folders it made are remembered): made again, not a
+      // write into a missing folder retried forever.
+      const folder = join(landed.get('data/again/a.txt')!, '..')
+      await rm(folder, { recursive: true })
+      await complete('the removed folder is downloaded again')
+      expect(landed.get('data/again/a.txt')).toBe(join(folder, 'a.txt'))
+    } finally {
+      bob.downloads.removeEventListener('download:file', onFile)
+    }
   }, 60_000)
 })

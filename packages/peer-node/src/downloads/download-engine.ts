@@ -194,6 +194,9 @@ export class DownloadEngine {
 
   #expand(client: PeerClient, request: WishlistRequest): void {
     this.#expanding.add(request.id)
+    // A request's folders may have been removed since an earlier one made them (a person
+    // deleted a download to fetch it again): each request looks at them anew.
+    this.#folders.clear()
     const context = {
       wishlist: this.#o.wishlist,
       pageSize: this.#o.listPageSize,
@@ -372,6 +375,9 @@ export class DownloadEngine {
         })
         return
       case 'retry':
+        // Looked at again: a folder made for an earlier file may have been removed meanwhile
+        // (the writer's open of a held file's part, or a part's open, then fails ENOENT).
+        this.#folders.clear()
         await still(() => wishlist.release(requestId, index))
         if (this.#abort.signal.aborted) return
         this.#o.log('%s: %s; again in %d ms', file.path, outcome.reason, RETRY_MS)
