@@ -12,6 +12,8 @@ const films = join(dir, 'films')
 let broker: Awaited<ReturnType<typeof startMosquitto>>
 let alice: LabProcess
 let bob: LabProcess
+/** The URL alice printed for her web UI. */
+let aliceUi: string
 let aliceName = ''
 let alicePort = 0
 let bobPort = 0
@@ -42,7 +44,7 @@ beforeAll(async () => {
   bob = startCli(['start', '--storage', bobStorage, ...common, '--ui-addr', `127.0.0.1:${bobPort}`])
   const line = await alice.waitForLine(/^we are \S+/)
   aliceName = line.split(' ')[2]!
-  await alice.waitForLine(`web UI: http://127.0.0.1:${alicePort}/?token=`)
+  aliceUi = (await alice.waitForLine(`web UI: http://127.0.0.1:${alicePort}/?token=`)).slice(8)
   await bob.waitForLine(new RegExp(`^\\+ ${aliceName} .* connected`), { timeoutMs: 40_000 })
   await alice.waitForLine('ready: ')
 }, 90_000)
@@ -55,6 +57,14 @@ afterAll(async () => {
 
 // Each command is a new process (about a second, several on a loaded machine).
 describe('client commands through the control API', { timeout: 60_000 }, () => {
+  it('the printed web UI URL serves the web UI (its token in the URL sets the cookie)', async () => {
+    const page = await fetch(aliceUi)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(await page.text()).toContain('<div id="app"></div>')
+    expect(alice.lines.some((l) => l.includes('not built here'))).toBe(false)
+  })
+
   it('ls lists a peer, a directory recursively, and --json is one parsable document', async () => {
     const all = await bobSays('ls')
     expect(all.code).toBe(0)

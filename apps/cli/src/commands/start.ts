@@ -9,6 +9,7 @@ import { CliError, plainMessage } from '../errors'
 import { colours, complain, plural, say, shortKey } from '../output'
 import { PUBLIC_BROKER_URL, type StartConfig, startConfig } from '../start-options'
 import { natLine, portMappingLine, reportEvents, scanShares } from '../start-report'
+import { findWebRoot } from '../web-root'
 
 const args = {
   topic: {
@@ -275,7 +276,13 @@ async function startApi(
   config: StartConfig,
   onStop: () => void,
 ): Promise<ApiServer> {
-  const api = peerNode.createApiServer({ node, ...config.uiAddr, onStop })
+  const webRoot = findWebRoot()
+  const api = peerNode.createApiServer({
+    node,
+    ...config.uiAddr,
+    onStop,
+    ...(webRoot !== undefined && { webRoot }),
+  })
   try {
     await api.start()
   } catch (err) {
@@ -286,6 +293,13 @@ async function startApi(
   }
   await writeFile(apiUrlFile(node.storage.dir), `${api.url}\n`, { mode: 0o600 })
   say(`web UI: ${api.urlWithToken}`)
+  if (webRoot === undefined) {
+    say(
+      colours.yellow(
+        "the web UI's files are not built here (apps/web-ui/dist, or HDP_WEB_ROOT): only the control API answers",
+      ),
+    )
+  }
   if (api.exposed)
     say(colours.yellow('the control API listens beyond this machine; its token guards it'))
   return api
