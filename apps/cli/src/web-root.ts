@@ -8,9 +8,8 @@ import { fileURLToPath } from 'node:url'
  * neither holds an `index.html`: the control API then answers alone.
  */
 export function findWebRoot(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const candidates = env.HDP_WEB_ROOT
-    ? [resolve(env.HDP_WEB_ROOT)]
-    : [join(here, '../../web-ui/dist')]
-  return candidates.find((dir) => existsSync(join(dir, 'index.html')))
+  const dir = env.HDP_WEB_ROOT
+    ? resolve(env.HDP_WEB_ROOT)
+    : join(dirname(fileURLToPath(import.meta.url)), '../../web-ui/dist')
+  return existsSync(join(dir, 'index.html')) ? dir : undefined
 }

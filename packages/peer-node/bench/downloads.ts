@@ -336,15 +336,16 @@ try {
         const nodeMs: number[] = []
         const netMs: number[] = []
         const checks: string[] = []
-        const cpu = [0, 0]
+        let servingCpu = 0
+        let downloadingCpu = 0
         for (let round = 1; round <= SMALL_ROUNDS; round++) {
           // The last round's tar-like copy is not synced (as tar does not sync): its write-back
           // would land 30 s later, in this round's fsyncs.
           execFileSync('sync')
           const before = [await cpuMs(pair.server), await cpuMs(pair.client)]
           const ms = await download(pair, 'small')
-          cpu[0]! += (await cpuMs(pair.server)) - before[0]!
-          cpu[1]! += (await cpuMs(pair.client)) - before[1]!
+          servingCpu += (await cpuMs(pair.server)) - before[0]!
+          downloadingCpu += (await cpuMs(pair.client)) - before[1]!
           const check = await verify(join(pair.landed, 'small'), 'small')
           // Moved aside, not removed: on ext4 without a journal (this machine's `/`), inodes
           // freed in the last minutes slow every new file, the next round's too (see netCopyMany).
@@ -360,21 +361,21 @@ try {
         }
         if (SMALL_ROUNDS > 1) {
           const allEqual = checks.every((c) => c === checks[0]) ? checks[0]! : checks.join('; ')
-          const [nodeMedian, netMedian] = [median(nodeMs), median(netMs)]
+          const netMedian = median(netMs)
           row(`${what}, median`, 'node:net (tar-like)', netMedian, netMedian, allEqual, SMALL)
           row(
             `${what}, median`,
             `node, ${pair.carrier} carrier`,
-            nodeMedian,
+            median(nodeMs),
             netMedian,
             allEqual,
             SMALL,
           )
         }
         const perThousand = (ms: number) => ((ms / (SMALL * SMALL_ROUNDS)) * 1000).toFixed(0)
-        const busy = (cpu[0]! + cpu[1]!) / nodeMs.reduce((a, b) => a + b, 0)
+        const busy = (servingCpu + downloadingCpu) / nodeMs.reduce((a, b) => a + b, 0)
         rssLines.push(
-          `CPU per 1,000 small files (${pair.carrier} pair): serving ${perThousand(cpu[0]!)} ms, downloading ${perThousand(cpu[1]!)} ms (${busy.toFixed(2)} cores busy)`,
+          `CPU per 1,000 small files (${pair.carrier} pair): serving ${perThousand(servingCpu)} ms, downloading ${perThousand(downloadingCpu)} ms (${busy.toFixed(2)} cores busy)`,
         )
       }
       rssLines.push(
